@@ -1,0 +1,293 @@
+//! Which program to run: compiler names, launchers, and finding the real
+//! compiler without ever finding secwrap again.
+//!
+//! secwrap recognises itself by file identity, not by name (prior-art §8.1):
+//! a symlink or hard link to it has its device and inode, a copy has its
+//! size and bytes. On `PATH` it takes the first candidate *after* its own
+//! entry, as icecc and hardening-wrapper do ("ignore paths before our own
+//! for compatibility with other wrappers"), so a wrapper placed in front of
+//! secwrap that calls it keeps working. A ccache/sccache/distcc/icecc
+//! masquerade link met on the way is not run as "the compiler": it becomes
+//! the launcher in front of the real compiler, which secwrap names by
+//! absolute path, so the launcher's own `PATH` search cannot come back to
+//! secwrap (Bear's `interception-wrapper-recursion.md`).
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Compiler launchers: `secwrap ccache gcc ...` means gcc is the compiler.
+const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
+
+/// The compiler family, which decides clang-only probe details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Gcc,
+    Clang,
+}
+
+/// Whether `name` (a file name, no directory) is a C/C++ compiler driver:
+/// `gcc`, `cc`, `c++`, `g++`, `clang`, `clang++`, with a cross prefix
+/// (`x86_64-linux-gnu-gcc`, `arm-none-eabi-gcc-13`) and a version suffix
+/// (`gcc-12`, `clang-14`, `gcc72` as kpatch learnt in `4c40c3f`).
+pub fn compiler_family(name: &OsStr) -> Option<Family> {
+    let name = name.as_bytes();
+    // Drop a version suffix: digits and dots, optionally after a dash.
+    let unversioned = name.trim_ascii_end();
+    let end = unversioned
+        .iter()
+        .rposition(|byte| !(byte.is_ascii_digit() || *byte == b'.'))
+        .map_or(0, |last| last + 1);
+    let mut stem = &unversioned[..end];
+    if end < unversioned.len() {
+        stem = stem.strip_suffix(b"-").unwrap_or(stem);
+    }
+    // Drop a cross prefix: everything up to the last dash before the driver name.
+    let driver = match stem.iter().rposition(|&byte| byte == b'-') {
+        Some(dash) => &stem[dash + 1..],
+        None => stem,
+    };
+    // `c++`'s own dash-free spelling keeps the cross prefix logic simple.
+    match driver {
+        b"clang" | b"clang++" => Some(Family::Clang),
+        b"gcc" | b"g++" | b"cc" | b"c++" => Some(Family::Gcc),
+        _ => None,
+    }
+}
+
+/// Whether `path` names a compiler launcher, by its own name or, for a
+/// masquerade symlink such as `/usr/lib/ccache/gcc`, by its target's.
+pub fn launcher_name(path: &Path) -> Option<&'static str> {
+    let by_name = |path: &Path| {
+        let name = path.file_name()?.to_str()?;
+        LAUNCHERS.iter().copied().find(|launcher| *launcher == name)
+    };
+    by_name(path).or_else(|| {
+        let target = std::fs::canonicalize(path).ok()?;
+        by_name(&target)
+    })
+}
+
+/// secwrap's own executable, to be recognised wherever it turns up.
+#[derive(Clone, Debug)]
+pub struct SelfIdentity {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+    size: u64,
+}
+
+impl SelfIdentity {
+    pub fn current() -> std::io::Result<SelfIdentity> {
+        let path = std::env::current_exe()?;
+        let metadata = std::fs::metadata(&path)?;
+        Ok(SelfIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.len(),
+            path,
+        })
+    }
+
+    /// Whether `candidate` is secwrap: the same file (through any number of
+    /// symlinks or hard links), or a byte-identical copy.
+    pub fn is_me(&self, candidate: &Path) -> bool {
+        let Ok(metadata) = std::fs::metadata(candidate) else {
+            return false;
+        };
+        if metadata.dev() == self.device && metadata.ino() == self.inode {
+            return true;
+        }
+        // Only a file of exactly our size can be a copy; compare bytes then.
+        metadata.len() == self.size && self.same_bytes(candidate, &metadata)
+    }
+
+    fn same_bytes(&self, candidate: &Path, metadata: &Metadata) -> bool {
+        if !metadata.is_file() {
+            return false;
+        }
+        let (Ok(mut mine), Ok(mut theirs)) = (File::open(&self.path), File::open(candidate)) else {
+            return false;
+        };
+        let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+        loop {
+            let (Ok(n), Ok(m)) = (read_full(&mut mine, &mut a), read_full(&mut theirs, &mut b))
+            else {
+                return false;
+            };
+            if n != m || a[..n] != b[..m] {
+                return false;
+            }
+            if n == 0 {
+                return true;
+            }
+        }
+    }
+}
+
+fn read_full(file: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// The program chain to run for a compiler word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedCompiler {
+    /// The real compiler: an absolute path as found on `PATH` (never
+    /// canonicalised: clang picks its driver mode from the name, sccache#1437).
+    pub compiler: PathBuf,
+    /// A launcher masquerade link met before it on `PATH`, to run in front.
+    pub launcher: Option<PathBuf>,
+}
+
+/// Why no compiler could be found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotFound {
+    pub name: OsString,
+}
+
+/// Finds the real program for `word` (`gcc`, `./cc`, `/usr/bin/gcc`),
+/// skipping secwrap itself. With `use_launchers` false (an inner secwrap),
+/// launcher masquerade links are skipped too, which breaks any loop through
+/// them.
+pub fn resolve(
+    word: &OsStr,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+    me: &SelfIdentity,
+    use_launchers: bool,
+) -> Result<ResolvedCompiler, NotFound> {
+    let not_found = || NotFound {
+        name: word.to_os_string(),
+    };
+    let direct = Path::new(word);
+    let name = if word.as_bytes().contains(&b'/') {
+        // A path: used as is unless it is secwrap under another name, in
+        // which case its file name is looked up like a masquerade.
+        let path = cwd.join(direct);
+        if !me.is_me(&path) {
+            return if is_executable(&path) {
+                Ok(ResolvedCompiler {
+                    compiler: path,
+                    launcher: None,
+                })
+            } else {
+                Err(not_found())
+            };
+        }
+        direct.file_name().ok_or_else(not_found)?
+    } else {
+        word
+    };
+    let candidates = which::which_in_all(name, path_var, cwd).map_err(|_| not_found())?;
+    let mut seen_me = false;
+    let mut launcher = None;
+    let mut first_before_me: Option<ResolvedCompiler> = None;
+    for candidate in candidates {
+        if me.is_me(&candidate) {
+            // Everything found before our own entry is a wrapper in front
+            // of us; start over from here.
+            seen_me = true;
+            launcher = None;
+            continue;
+        }
+        if launcher_name(&candidate).is_some() {
+            if use_launchers && launcher.is_none() {
+                launcher = Some(candidate);
+            }
+            continue;
+        }
+        let found = ResolvedCompiler {
+            compiler: candidate,
+            launcher: launcher.clone(),
+        };
+        if seen_me {
+            return Ok(found);
+        }
+        first_before_me.get_or_insert(found);
+    }
+    first_before_me.ok_or_else(not_found)
+}
+
+/// Resolves a launcher word (`ccache`) through `PATH`, skipping secwrap.
+pub fn resolve_program(
+    word: &OsStr,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+    me: &SelfIdentity,
+) -> Option<PathBuf> {
+    if word.as_bytes().contains(&b'/') {
+        let path = cwd.join(word);
+        return is_executable(&path).then_some(path);
+    }
+    which::which_in_all(word, path_var, cwd)
+        .ok()?
+        .find(|candidate| !me.is_me(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(name: &str, expected: Option<Family>) {
+        assert_eq!(compiler_family(OsStr::new(name)), expected, "name: {name}");
+    }
+
+    #[test]
+    fn recognises_compiler_names() {
+        for name in [
+            "gcc",
+            "cc",
+            "g++",
+            "c++",
+            "gcc-12",
+            "gcc-12.2",
+            "gcc72",
+            "x86_64-linux-gnu-gcc",
+            "arm-none-eabi-gcc-13",
+            "x86_64-linux-gnu-g++-12",
+        ] {
+            check(name, Some(Family::Gcc));
+        }
+        for name in [
+            "clang",
+            "clang++",
+            "clang-14",
+            "clang++-14",
+            "x86_64-linux-gnu-clang-18",
+        ] {
+            check(name, Some(Family::Clang));
+        }
+        for name in [
+            "ld",
+            "objcopy",
+            "x86_64-linux-gnu-objcopy",
+            "ccache",
+            "gcc-ar",
+            "gcc-nm-12",
+            "as",
+            "secwrap",
+            "",
+            "12",
+            "cpp",
+        ] {
+            check(name, None);
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! Config: `secwrap.toml`, its Kconfig source, and the rules that turn
+//! Kconfig values into flags.
+//!
+//! Where the config comes from, first match wins (`secwrap config` shows it):
+//! 1. `SECWRAP_CONFIG` (must exist);
+//! 2. the nearest `secwrap.toml` from the working directory upward;
+//! 3. `$XDG_CONFIG_HOME/secwrap/secwrap.toml` (default `~/.config/...`);
+//! 4. built-in defaults.
+//!
+//! Relative paths in a file are relative to that file. `SECWRAP_LOG` and
+//! `SECWRAP_ON_ERROR` override the file's `[log] path` and `on_error`.
+//! Without a `kconfig` key the Kconfig values are discovered from the
+//! working directory upward: the first directory holding
+//! `include/config/auto.conf` (what Kbuild compiles against) or `.config`.
+//!
+//! A missing file is not an error; a malformed one is, and names the file,
+//! line and column (sccache `try_read_config_file`; `deny_unknown_fields`).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use globset::{GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::inject::WantedFlag;
+use crate::kconfig::expr::Expr;
+use crate::kconfig::{KconfigFormat, KconfigValues};
+
+pub const CONFIG_FILE_NAME: &str = "secwrap.toml";
+
+/// The rules used when a config file has no `[[rule]]`: Xen's hidden
+/// `CC_SPLIT_SECTIONS`, which `LIVEPATCH` selects (xen `6ff9a7e62b`), and
+/// Linux's `LD_DEAD_CODE_DATA_ELIMINATION` (whose `KBUILD_CFLAGS_KERNEL`
+/// adds the same two flags).
+pub const DEFAULT_RULES: &[(&str, &str)] = &[
+    ("xen-split-sections", "CC_SPLIT_SECTIONS || LIVEPATCH"),
+    (
+        "linux-dead-code-elimination",
+        "LD_DEAD_CODE_DATA_ELIMINATION",
+    ),
+];
+pub const SPLIT_FLAGS: &[&str] = &["-ffunction-sections", "-fdata-sections"];
+
+/// What secwrap does when its own input is bad.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Stop with an error, compiler not run: a silently unsplit build
+    /// breaks livepatching later.
+    #[default]
+    Strict,
+    /// Run the compiler unchanged, with one warning line.
+    Passthrough,
+}
+
+/// `secwrap.toml`, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// The Kconfig values: a `.config`, `include/config/auto.conf` or
+    /// `include/generated/autoconf.h`. Default: discovered (module docs).
+    kconfig: Option<Spanned<String>>,
+    /// `strict` (default) or `passthrough`.
+    on_error: Option<OnError>,
+    /// Programs run in front of the compiler, e.g. `["ccache"]`.
+    #[serde(default)]
+    launcher: Vec<String>,
+    /// Globs of sources (or outputs) never injected into.
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    /// Inject even when the user wrote the opposite flag. Default false.
+    #[serde(default)]
+    override_user_choice: bool,
+    #[serde(default)]
+    log: LogSection,
+    /// Absent: the built-in rules. Present but empty: no rules.
+    rule: Option<Vec<RuleSpec>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    /// Where invocation records are appended. Default: no record.
+    path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: Option<String>,
+    /// A Kconfig expression; the rule applies when it is `y` or `m`.
+    when: Spanned<String>,
+    #[serde(default)]
+    cflags: Vec<String>,
+    #[serde(default)]
+    ldflags: Vec<String>,
+}
+
+/// Where a setting came from, for `secwrap config` and for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A key in the config file, at line and column.
+    File { line: usize, column: usize },
+    /// The config file, as a whole (`[[rule]]` tables, `on_error`).
+    ConfigFile,
+    /// An environment variable.
+    Env(&'static str),
+    /// Found by searching upward from the working directory.
+    Discovered,
+    /// Built in.
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { line, column } => write!(f, "config file, line {line} column {column}"),
+            Origin::ConfigFile => write!(f, "config file"),
+            Origin::Env(name) => write!(f, "environment variable {name}"),
+            Origin::Discovered => write!(f, "found upward from the working directory"),
+            Origin::Default => write!(f, "built-in default"),
+        }
+    }
+}
+
+/// A setting and where it came from.
+#[derive(Clone, Debug)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+/// One rule: when its expression holds, its flags are wanted.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    pub when: Expr,
+    pub cflags: Vec<String>,
+    pub ldflags: Vec<String>,
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file read, if any, and why it was chosen.
+    pub file: Option<Sourced<PathBuf>>,
+    /// The directory relative paths and `exclude` globs are relative to:
+    /// the file's directory, else the working directory.
+    pub root: PathBuf,
+    pub kconfig: Option<Sourced<PathBuf>>,
+    pub rules: Vec<Rule>,
+    pub rules_origin: Origin,
+    pub exclude_patterns: Vec<String>,
+    exclude: GlobSet,
+    pub launcher: Vec<OsString>,
+    pub log: Option<Sourced<PathBuf>>,
+    pub on_error: Sourced<OnError>,
+    pub override_user_choice: bool,
+}
+
+/// Bad input: a file, a position in it if known, and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                self.path.display(),
+                self.message
+            ),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The process environment the config depends on, gathered once so the
+/// loading logic can be tested without touching the real environment.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigEnv {
+    pub cwd: PathBuf,
+    pub secwrap_config: Option<OsString>,
+    pub secwrap_log: Option<OsString>,
+    pub secwrap_on_error: Option<OsString>,
+    pub xdg_config_home: Option<OsString>,
+    pub home: Option<OsString>,
+}
+
+impl ConfigEnv {
+    pub fn from_process(cwd: PathBuf) -> ConfigEnv {
+        let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+        ConfigEnv {
+            cwd,
+            secwrap_config: var("SECWRAP_CONFIG"),
+            secwrap_log: var("SECWRAP_LOG"),
+            secwrap_on_error: var("SECWRAP_ON_ERROR"),
+            xdg_config_home: var("XDG_CONFIG_HOME"),
+            home: var("HOME"),
+        }
+    }
+
+    /// `on_error` as far as it is known before any file is read, for errors
+    /// in reading the file itself.
+    pub fn on_error_before_file(&self) -> OnError {
+        match self
+            .secwrap_on_error
+            .as_deref()
+            .and_then(|value| value.to_str())
+        {
+            Some("passthrough") => OnError::Passthrough,
+            _ => OnError::Strict,
+        }
+    }
+}
+
+impl Config {
+    /// Finds and reads the config for `env`.
+    pub fn load(env: &ConfigEnv) -> Result<Config, ConfigError> {
+        let file = find_config_file(env)?;
+        let (root, parsed) = match &file {
+            Some(sourced) => {
+                let path = &sourced.value;
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+                    path: path.clone(),
+                    position: None,
+                    message: format!("cannot read config: {}", io_message(&error)),
+                })?;
+                let parsed: ConfigFile = toml::from_str(&text).map_err(|error| ConfigError {
+                    path: path.clone(),
+                    position: error.span().map(|span| line_column(&text, span.start)),
+                    message: error
+                        .message()
+                        .trim_end_matches('.')
+                        .replace('\n', " ")
+                        .to_string(),
+                })?;
+                let root = path
+                    .parent()
+                    .map_or_else(|| env.cwd.clone(), Path::to_path_buf);
+                (root, Some((path.clone(), text, parsed)))
+            }
+            None => (env.cwd.clone(), None),
+        };
+        let (path, text, parsed) = match parsed {
+            Some((path, text, parsed)) => (path, text, parsed),
+            None => (PathBuf::new(), String::new(), ConfigFile::default()),
+        };
+        let at = |span: std::ops::Range<usize>| line_column(&text, span.start);
+        let error_at = |span: std::ops::Range<usize>, message: String| ConfigError {
+            path: path.clone(),
+            position: Some(at(span)),
+            message,
+        };
+
+        let kconfig = match &parsed.kconfig {
+            Some(spanned) => {
+                let kconfig_path = root.join(spanned.get_ref());
+                if !kconfig_path.is_file() {
+                    return Err(error_at(
+                        spanned.span(),
+                        format!("kconfig file `{}` does not exist", kconfig_path.display()),
+                    ));
+                }
+                let (line, column) = at(spanned.span());
+                Some(Sourced {
+                    value: kconfig_path,
+                    origin: Origin::File { line, column },
+                })
+            }
+            None => discover_kconfig(&env.cwd).map(|value| Sourced {
+                value,
+                origin: Origin::Discovered,
+            }),
+        };
+
+        let (rules, rules_origin) = match &parsed.rule {
+            None => (default_rules(), Origin::Default),
+            Some(specs) => {
+                let mut rules = Vec::with_capacity(specs.len());
+                for (index, spec) in specs.iter().enumerate() {
+                    let when = Expr::parse(spec.when.get_ref()).map_err(|error| {
+                        // Point at the offending byte inside the quoted string.
+                        let start = spec.when.span().start + 1 + error.offset;
+                        error_at(start..start, format!("rule `when`: {}", error.message))
+                    })?;
+                    rules.push(Rule {
+                        name: spec
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| format!("rule-{}", index + 1)),
+                        when,
+                        cflags: spec.cflags.clone(),
+                        ldflags: spec.ldflags.clone(),
+                    });
+                }
+                (rules, Origin::ConfigFile)
+            }
+        };
+
+        let mut globs = GlobSetBuilder::new();
+        for pattern in &parsed.exclude {
+            let glob = globset::GlobBuilder::new(pattern.get_ref())
+                .literal_separator(true)
+                .build()
+                .map_err(|error| {
+                    error_at(
+                        pattern.span(),
+                        format!("bad exclude glob: {}", error.kind()),
+                    )
+                })?;
+            globs.add(glob);
+        }
+        let exclude = globs.build().map_err(|error| ConfigError {
+            path: path.clone(),
+            position: None,
+            message: format!("bad exclude globs: {error}"),
+        })?;
+
+        let log = match (&env.secwrap_log, &parsed.log.path) {
+            (Some(value), _) => Some(Sourced {
+                value: env.cwd.join(value),
+                origin: Origin::Env("SECWRAP_LOG"),
+            }),
+            (None, Some(spanned)) => {
+                let (line, column) = at(spanned.span());
+                Some(Sourced {
+                    value: root.join(spanned.get_ref()),
+                    origin: Origin::File { line, column },
+                })
+            }
+            (None, None) => None,
+        };
+
+        let on_error = match (&env.secwrap_on_error, parsed.on_error) {
+            (Some(value), _) => Sourced {
+                value: match value.to_str() {
+                    Some("strict") => OnError::Strict,
+                    Some("passthrough") => OnError::Passthrough,
+                    _ => {
+                        return Err(ConfigError {
+                            path: PathBuf::from("SECWRAP_ON_ERROR"),
+                            position: None,
+                            message: format!(
+                                "expected `strict` or `passthrough`, found `{}`",
+                                value.to_string_lossy()
+                            ),
+                        });
+                    }
+                },
+                origin: Origin::Env("SECWRAP_ON_ERROR"),
+            },
+            (None, Some(value)) => Sourced {
+                value,
+                origin: Origin::ConfigFile,
+            },
+            (None, None) => Sourced {
+                value: OnError::Strict,
+                origin: Origin::Default,
+            },
+        };
+
+        Ok(Config {
+            file,
+            root,
+            kconfig,
+            rules,
+            rules_origin,
+            exclude_patterns: parsed.exclude.iter().map(|p| p.get_ref().clone()).collect(),
+            exclude,
+            launcher: parsed.launcher.iter().map(OsString::from).collect(),
+            log,
+            on_error,
+            override_user_choice: parsed.override_user_choice,
+        })
+    }
+
+    /// Reads the Kconfig values, or none when there is no Kconfig source.
+    /// Any bad line is an error (the first is named, with a count of the rest).
+    pub fn load_kconfig(&self) -> Result<KconfigValues, ConfigError> {
+        let Some(kconfig) = &self.kconfig else {
+            return Ok(KconfigValues::default());
+        };
+        let path = &kconfig.value;
+        let text = std::fs::read(path).map_err(|error| ConfigError {
+            path: path.clone(),
+            position: None,
+            message: format!("cannot read Kconfig values: {}", io_message(&error)),
+        })?;
+        let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(path, &text));
+        match diagnostics.first() {
+            None => Ok(values),
+            Some(first) => Err(ConfigError {
+                path: path.clone(),
+                position: Some((first.line, first.column)),
+                message: match diagnostics.len() - 1 {
+                    0 => first.message.clone(),
+                    more => format!(
+                        "{} (and {more} more bad line{})",
+                        first.message,
+                        if more == 1 { "" } else { "s" }
+                    ),
+                },
+            }),
+        }
+    }
+
+    /// The flags the rules want under `values`.
+    pub fn evaluate(&self, values: &KconfigValues) -> Decision {
+        let mut decision = Decision::default();
+        for rule in &self.rules {
+            if rule.when.eval(values) == crate::kconfig::Tristate::N {
+                continue;
+            }
+            decision.fired.push(rule.name.clone());
+            let wanted = |flag: &String| WantedFlag {
+                flag: OsString::from(flag),
+                rule: rule.name.clone(),
+            };
+            decision.cflags.extend(rule.cflags.iter().map(wanted));
+            decision.ldflags.extend(rule.ldflags.iter().map(wanted));
+        }
+        decision.fingerprint = self.fingerprint(values);
+        decision
+    }
+
+    /// Whether any of `paths` (absolute) matches an `exclude` glob, taken
+    /// relative to the config root.
+    pub fn is_excluded<'a>(&self, paths: impl IntoIterator<Item = &'a Path>) -> bool {
+        if self.exclude.is_empty() {
+            return false;
+        }
+        paths.into_iter().any(|path| {
+            let relative = path.strip_prefix(&self.root).unwrap_or(path);
+            self.exclude.is_match(relative)
+        })
+    }
+
+    /// A short hash of everything that decides what secwrap adds: the rules,
+    /// exclusions and override switch, and the values of the Kconfig
+    /// symbols the rules read. Two compiles with equal fingerprints got the
+    /// same treatment.
+    fn fingerprint(&self, values: &KconfigValues) -> String {
+        let mut hasher = Sha256::new();
+        let mut feed = |part: &str| {
+            hasher.update(part.as_bytes());
+            hasher.update([0u8]);
+        };
+        for rule in &self.rules {
+            feed(&rule.name);
+            feed(&rule.when.to_string());
+            rule.cflags.iter().for_each(|flag| feed(flag));
+            feed("--ldflags");
+            rule.ldflags.iter().for_each(|flag| feed(flag));
+            for symbol in rule.when.symbols() {
+                let value = values.get(&symbol).map(|value| value.as_text());
+                feed(&format!(
+                    "{symbol}={}",
+                    value.as_deref().unwrap_or("<undefined>")
+                ));
+            }
+        }
+        self.exclude_patterns
+            .iter()
+            .for_each(|pattern| feed(pattern));
+        feed(if self.override_user_choice {
+            "override"
+        } else {
+            "respect"
+        });
+        let digest = hasher.finalize();
+        digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+/// The flags the rules want for one set of Kconfig values.
+#[derive(Clone, Debug, Default)]
+pub struct Decision {
+    pub cflags: Vec<WantedFlag>,
+    pub ldflags: Vec<WantedFlag>,
+    /// Names of the rules whose condition held.
+    pub fired: Vec<String>,
+    pub fingerprint: String,
+}
+
+fn default_rules() -> Vec<Rule> {
+    DEFAULT_RULES
+        .iter()
+        .map(|(name, when)| Rule {
+            name: (*name).to_string(),
+            when: Expr::parse(when).expect("built-in rule expressions parse"),
+            cflags: SPLIT_FLAGS.iter().map(|flag| (*flag).to_string()).collect(),
+            ldflags: Vec::new(),
+        })
+        .collect()
+}
+
+fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, ConfigError> {
+    if let Some(named) = &env.secwrap_config {
+        let path = env.cwd.join(named);
+        if !path.is_file() {
+            return Err(ConfigError {
+                path,
+                position: None,
+                message: "config file named by SECWRAP_CONFIG does not exist".to_string(),
+            });
+        }
+        return Ok(Some(Sourced {
+            value: path,
+            origin: Origin::Env("SECWRAP_CONFIG"),
+        }));
+    }
+    if let Some(path) = env
+        .cwd
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE_NAME))
+        .find(|path| path.is_file())
+    {
+        return Ok(Some(Sourced {
+            value: path,
+            origin: Origin::Discovered,
+        }));
+    }
+    let user_dir = env.xdg_config_home.as_ref().map(PathBuf::from).or_else(|| {
+        env.home
+            .as_ref()
+            .map(|home| Path::new(home).join(".config"))
+    });
+    Ok(user_dir
+        .map(|dir| dir.join("secwrap").join(CONFIG_FILE_NAME))
+        .filter(|path| path.is_file())
+        .map(|value| Sourced {
+            value,
+            origin: Origin::Env("XDG_CONFIG_HOME or HOME"),
+        }))
+}
+
+/// The Kconfig values a build in `cwd` compiles against: the nearest
+/// directory upward with `include/config/auto.conf` (kept in sync with
+/// `.config` by Kbuild's syncconfig before any compile) or `.config`.
+pub fn discover_kconfig(cwd: &Path) -> Option<PathBuf> {
+    cwd.ancestors().find_map(|dir| {
+        [dir.join("include/config/auto.conf"), dir.join(".config")]
+            .into_iter()
+            .find(|path| path.is_file())
+    })
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |at| at + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// An I/O error's message without Rust's " (os error N)" suffix.
+pub fn io_message(error: &std::io::Error) -> String {
+    let message = error.to_string();
+    match message.find(" (os error") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    }
+}

@@ -1,0 +1,493 @@
+//! Injection: which of the wanted flags go onto this command line, and where.
+//!
+//! Architecture invariant: pure. [`plan`] decides from the classified command
+//! line and the policy the config produced; [`injected_argv`] builds the argv
+//! to run. Everything the user wrote stays byte for byte and in order; the
+//! added flags go at the end (before a `--`), so that with
+//! `override_user_choice` they win as "last flag wins" says.
+//!
+//! Rules (prior-art §8, points 2, 7, 8 and 9):
+//! - compiler flags only go to jobs that compile C-family sources
+//!   (never `-E`, `-M`, info queries, `-fsyntax-only`, links, assembly:
+//!   clang with `-Werror=unused-command-line-argument` fails on an unused flag);
+//! - linker flags only go to jobs that link;
+//! - never twice: a flag already on the line is not added (idempotent when
+//!   secwrap ends up in the chain twice, or the build adds the flags itself);
+//! - the user's explicit choice wins: the opposite spelling anywhere on the
+//!   line (`-fno-function-sections`, `-fvisibility=default` against
+//!   `-fvisibility=hidden`) keeps the flag out, unless the config overrides.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use serde::Serialize;
+
+use crate::args::{Arg, ArgKind, DriverArgs};
+use crate::classify::{Classification, CompileArgs};
+
+/// A flag the config wants on this invocation, and the rule that wants it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WantedFlag {
+    pub flag: OsString,
+    pub rule: String,
+}
+
+/// What the config and Kconfig decided for this invocation.
+#[derive(Clone, Copy, Debug)]
+pub struct InjectionPolicy<'a> {
+    /// Flags for jobs that compile.
+    pub cflags: &'a [WantedFlag],
+    /// Flags for jobs that link.
+    pub ldflags: &'a [WantedFlag],
+    /// A source or the output matched an `exclude` glob.
+    pub excluded: bool,
+    /// Add flags even when the user wrote their opposite.
+    pub override_user_choice: bool,
+}
+
+/// Why a wanted flag was not added. Serialised in the record's `skipped`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The command line already has it.
+    Present,
+    /// The command line has its opposite (`-fno-...`), and the user wins.
+    UserChoice,
+    /// A source or the output matched an `exclude` glob.
+    Excluded,
+    /// A compiler flag, but this job compiles nothing (`-E`, `--version`, a link...).
+    NotCompile,
+    /// A linker flag, but this job does not link.
+    NotLink,
+    /// The job compiles, but no source is C, C++ or Objective-C.
+    Language,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub flag: OsString,
+    pub reason: SkipReason,
+}
+
+/// The outcome for one invocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Injection {
+    pub added: Vec<OsString>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Decides, flag by flag, what to add.
+pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injection {
+    let classification = compile_args.classification();
+    let mut injection = Injection::default();
+    let compile_gate = if !classification.compiles() {
+        Some(if classification == Classification::Assemble {
+            SkipReason::Language
+        } else {
+            SkipReason::NotCompile
+        })
+    } else if !compile_args.has_compiled_source() {
+        Some(SkipReason::Language)
+    } else {
+        None
+    };
+    let link_gate = (!compile_args.links()).then_some(SkipReason::NotLink);
+    for (wanted_flags, gate) in [(policy.cflags, compile_gate), (policy.ldflags, link_gate)] {
+        for wanted in wanted_flags {
+            let reason = gate
+                .or(policy.excluded.then_some(SkipReason::Excluded))
+                .or_else(|| {
+                    line_state(
+                        &compile_args.option_words,
+                        &wanted.flag,
+                        policy.override_user_choice,
+                    )
+                })
+                .or_else(|| {
+                    // Two rules may want the same flag: add it once.
+                    injection
+                        .added
+                        .contains(&wanted.flag)
+                        .then_some(SkipReason::Present)
+                });
+            match reason {
+                None => injection.added.push(wanted.flag.clone()),
+                Some(reason) => injection.skipped.push(Skipped {
+                    flag: wanted.flag.clone(),
+                    reason,
+                }),
+            }
+        }
+    }
+    injection
+}
+
+/// The argv to run: `original` (as received, response files unexpanded)
+/// with `added` inserted before the first `--`, or appended. When a response
+/// file holds the `--`, the flags go first instead, where they are still
+/// options.
+pub fn injected_argv(
+    original: &[OsString],
+    added: &[OsString],
+    response_file_ends_options: bool,
+) -> Vec<OsString> {
+    let end_of_options = DriverArgs::new(original).find_map(|(index, arg)| match arg {
+        Arg::Option { spec, .. } if spec.kind == ArgKind::EndOfOptions => Some(index),
+        _ => None,
+    });
+    let at = match end_of_options {
+        Some(index) => index,
+        None if response_file_ends_options => 0,
+        None => original.len(),
+    };
+    let mut argv = Vec::with_capacity(original.len() + added.len());
+    argv.extend_from_slice(&original[..at]);
+    argv.extend_from_slice(added);
+    argv.extend_from_slice(&original[at..]);
+    argv
+}
+
+/// Why `flag` must not be added given the words already on the line, if so.
+fn line_state(words: &[OsString], flag: &OsStr, override_user_choice: bool) -> Option<SkipReason> {
+    let wanted = FlagSetting::of(flag.as_bytes());
+    let mut last_relevant: Option<&OsString> = None;
+    let mut user_choice = false;
+    for word in words {
+        let setting = FlagSetting::of(word.as_bytes());
+        if setting.key != wanted.key {
+            continue;
+        }
+        last_relevant = Some(word);
+        user_choice |= setting != wanted;
+    }
+    match last_relevant {
+        None => None,
+        Some(last) if override_user_choice => (last == flag).then_some(SkipReason::Present),
+        Some(_) if user_choice => Some(SkipReason::UserChoice),
+        Some(_) => Some(SkipReason::Present),
+    }
+}
+
+/// A flag seen as "which switch, set how": `-ffunction-sections` and
+/// `-fno-function-sections` are the switch `-ffunction-sections` set on and
+/// off; `-fvisibility=hidden` sets the switch `-fvisibility` to `hidden`.
+/// gcc's `-f`, `-m` and `-W` families take a `no-` negation.
+#[derive(Debug, PartialEq, Eq)]
+struct FlagSetting<'a> {
+    key: (&'a [u8], &'a [u8]),
+    negated: bool,
+    value: Option<&'a [u8]>,
+}
+
+impl<'a> FlagSetting<'a> {
+    fn of(word: &'a [u8]) -> FlagSetting<'a> {
+        let (name, value) = match word.iter().position(|&byte| byte == b'=') {
+            Some(at) => (&word[..at], Some(&word[at + 1..])),
+            None => (word, None),
+        };
+        for family in [&b"-f"[..], b"-m", b"-W"] {
+            if let Some(rest) = name.strip_prefix(family) {
+                let (negated, rest) = match rest.strip_prefix(b"no-") {
+                    Some(positive) => (true, positive),
+                    None => (false, rest),
+                };
+                return FlagSetting {
+                    key: (family, rest),
+                    negated,
+                    value,
+                };
+            }
+        }
+        FlagSetting {
+            key: (name, b""),
+            negated: false,
+            value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(flags: &[&str]) -> Vec<WantedFlag> {
+        flags
+            .iter()
+            .map(|flag| WantedFlag {
+                flag: OsString::from(flag),
+                rule: "test".to_string(),
+            })
+            .collect()
+    }
+
+    /// Renders the plan as `+flag` for added and `-flag:reason` for skipped.
+    #[track_caller]
+    fn check_with(
+        argv: &str,
+        cflags: &[&str],
+        ldflags: &[&str],
+        excluded: bool,
+        override_user_choice: bool,
+        expected: &str,
+    ) {
+        let args: Vec<&str> = argv.split_whitespace().collect();
+        let cflags = wanted(cflags);
+        let ldflags = wanted(ldflags);
+        let policy = InjectionPolicy {
+            cflags: &cflags,
+            ldflags: &ldflags,
+            excluded,
+            override_user_choice,
+        };
+        let injection = plan(&CompileArgs::parse(&args), &policy);
+        let mut rendered: Vec<String> = injection
+            .added
+            .iter()
+            .map(|flag| format!("+{}", flag.to_string_lossy()))
+            .collect();
+        rendered.extend(injection.skipped.iter().map(|skipped| {
+            let reason = serde_json::to_value(skipped.reason).unwrap();
+            format!(
+                "-{}:{}",
+                skipped.flag.to_string_lossy(),
+                reason.as_str().unwrap()
+            )
+        }));
+        assert_eq!(rendered.join(" "), expected, "argv: {argv}");
+    }
+
+    const SPLIT: &[&str] = &["-ffunction-sections", "-fdata-sections"];
+
+    #[track_caller]
+    fn check(argv: &str, expected: &str) {
+        check_with(argv, SPLIT, &[], false, false, expected);
+    }
+
+    #[test]
+    fn adds_to_compile_jobs() {
+        check("-c a.c -o a.o", "+-ffunction-sections +-fdata-sections");
+        check("-S a.c", "+-ffunction-sections +-fdata-sections");
+        check("-c -MD a.c", "+-ffunction-sections +-fdata-sections");
+        check("a.c -o prog", "+-ffunction-sections +-fdata-sections");
+        check("-c a.c b.s", "+-ffunction-sections +-fdata-sections");
+        check("-c -x c -", "+-ffunction-sections +-fdata-sections");
+    }
+
+    #[test]
+    fn skips_jobs_that_compile_nothing() {
+        check(
+            "-E a.c",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+        check(
+            "-M a.c",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+        check(
+            "--version",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+        check(
+            "-fsyntax-only a.c",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+        check(
+            "a.o -o prog",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+        check(
+            "-c",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+    }
+
+    #[test]
+    fn skips_assembly_and_other_languages() {
+        check(
+            "-c a.s",
+            "--ffunction-sections:language --fdata-sections:language",
+        );
+        check(
+            "-c a.S",
+            "--ffunction-sections:language --fdata-sections:language",
+        );
+        check(
+            "-c -x f95 a.f",
+            "--ffunction-sections:language --fdata-sections:language",
+        );
+    }
+
+    #[test]
+    fn is_idempotent() {
+        check(
+            "-c -ffunction-sections a.c",
+            "+-fdata-sections --ffunction-sections:present",
+        );
+        check(
+            "-c -ffunction-sections -fdata-sections a.c",
+            "--ffunction-sections:present --fdata-sections:present",
+        );
+        check_with(
+            "-c a.c",
+            &["-ffunction-sections", "-ffunction-sections"],
+            &[],
+            false,
+            false,
+            "+-ffunction-sections --ffunction-sections:present",
+        );
+    }
+
+    #[test]
+    fn user_choice_wins_anywhere_on_the_line() {
+        check(
+            "-c -fno-function-sections a.c",
+            "+-fdata-sections --ffunction-sections:user_choice",
+        );
+        check(
+            "-c a.c -fno-data-sections -O2",
+            "+-ffunction-sections --fdata-sections:user_choice",
+        );
+        check(
+            "-fno-function-sections -ffunction-sections -c a.c",
+            "+-fdata-sections --ffunction-sections:user_choice",
+        );
+        check_with(
+            "-c -fvisibility=default a.c",
+            &["-fvisibility=hidden"],
+            &[],
+            false,
+            false,
+            "--fvisibility=hidden:user_choice",
+        );
+        check_with(
+            "-c -Wno-vla a.c",
+            &["-Wvla"],
+            &[],
+            false,
+            false,
+            "--Wvla:user_choice",
+        );
+    }
+
+    #[test]
+    fn override_user_choice_adds_after_the_users_flag() {
+        check_with(
+            "-c -fno-function-sections a.c",
+            SPLIT,
+            &[],
+            false,
+            true,
+            "+-ffunction-sections +-fdata-sections",
+        );
+        check_with(
+            "-c -fno-function-sections -ffunction-sections a.c",
+            SPLIT,
+            &[],
+            false,
+            true,
+            "+-fdata-sections --ffunction-sections:present",
+        );
+    }
+
+    #[test]
+    fn exclusion() {
+        check_with(
+            "-c boot/a.c",
+            SPLIT,
+            &[],
+            true,
+            false,
+            "--ffunction-sections:excluded --fdata-sections:excluded",
+        );
+        // A job that does not compile reports that, not the exclusion.
+        check_with(
+            "-E boot/a.c",
+            SPLIT,
+            &[],
+            true,
+            false,
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+    }
+
+    #[test]
+    fn linker_flags_only_on_links() {
+        check_with(
+            "a.o -o prog",
+            &[],
+            &["-Wl,--gc-sections"],
+            false,
+            false,
+            "+-Wl,--gc-sections",
+        );
+        check_with(
+            "a.c -o prog",
+            SPLIT,
+            &["-Wl,--gc-sections"],
+            false,
+            false,
+            "+-ffunction-sections +-fdata-sections +-Wl,--gc-sections",
+        );
+        check_with(
+            "-c a.c",
+            &[],
+            &["-Wl,--gc-sections"],
+            false,
+            false,
+            "--Wl,--gc-sections:not_link",
+        );
+        check_with(
+            "-E a.c",
+            &[],
+            &["-Wl,--gc-sections"],
+            false,
+            false,
+            "--Wl,--gc-sections:not_link",
+        );
+    }
+
+    #[test]
+    fn flag_settings() {
+        assert_eq!(
+            FlagSetting::of(b"-fno-data-sections").key,
+            FlagSetting::of(b"-fdata-sections").key
+        );
+        assert_ne!(
+            FlagSetting::of(b"-fno-data-sections"),
+            FlagSetting::of(b"-fdata-sections")
+        );
+        assert_eq!(
+            FlagSetting::of(b"-mno-red-zone").key,
+            FlagSetting::of(b"-mred-zone").key
+        );
+        assert_ne!(
+            FlagSetting::of(b"-fdata-sections").key,
+            FlagSetting::of(b"-ffunction-sections").key
+        );
+        assert_eq!(FlagSetting::of(b"-O2").key, (&b"-O2"[..], &b""[..]));
+    }
+
+    #[track_caller]
+    fn check_argv(original: &[&str], in_response_file: bool, expected: &[&str]) {
+        let original: Vec<OsString> = original.iter().map(OsString::from).collect();
+        let added = [OsString::from("-ffunction-sections")];
+        assert_eq!(injected_argv(&original, &added, in_response_file), expected);
+    }
+
+    #[test]
+    fn argv_placement() {
+        check_argv(&["-c", "a.c"], false, &["-c", "a.c", "-ffunction-sections"]);
+        check_argv(
+            &["-c", "--", "a.c"],
+            false,
+            &["-c", "-ffunction-sections", "--", "a.c"],
+        );
+        // `--` as the value of `-Xlinker` is not the end of options.
+        check_argv(
+            &["-Xlinker", "--", "a.c"],
+            false,
+            &["-Xlinker", "--", "a.c", "-ffunction-sections"],
+        );
+        check_argv(&["@args.rsp"], true, &["-ffunction-sections", "@args.rsp"]);
+    }
+}

@@ -1,0 +1,46 @@
+//! secwrap: a transparent gcc/clang shim that injects split-section flags
+//! when the tree's Kconfig says so, and records every compiler invocation.
+//!
+//! Modules in the order an invocation flows through them (CONTRIBUTING.md,
+//! "Architecture", has the codemap and the invariants):
+//! `argv` → `args` → `classify` → `config` (+ `kconfig`) → `inject` →
+//! `exec` → `record`, orchestrated by `shim`. `compiler` finds the real
+//! program. `cli` holds the subcommands, beside the shim path.
+
+pub mod args;
+pub mod argv;
+pub mod classify;
+pub mod cli;
+pub mod compiler;
+pub mod config;
+pub mod exec;
+pub mod inject;
+pub mod kconfig;
+pub mod record;
+pub mod shim;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+/// Decides the mode before any option parser sees the arguments: a
+/// compiler's `-o`, `--version` and `-v` must never reach clap.
+///
+/// - called as `secwrap*` with a subcommand or an option first: the CLI;
+/// - called as `secwrap*` with anything else first: prefix mode, that word
+///   is the compiler (`secwrap gcc -c a.c`);
+/// - called under any other name (a symlink, hard link or copy named
+///   `gcc`, `clang-14`, ...): masquerade mode, argv[0] is the compiler.
+pub fn main(argv: Vec<OsString>) -> ! {
+    let called_as = argv
+        .first()
+        .and_then(|argv0| Path::new(argv0).file_name())
+        .map(|name| name.as_encoded_bytes().starts_with(b"secwrap"))
+        .unwrap_or(true);
+    if !called_as {
+        shim::main(argv, 0);
+    }
+    match argv.get(1) {
+        Some(word) if !cli::is_cli_word(word) => shim::main(argv, 1),
+        _ => std::process::exit(cli::main(argv)),
+    }
+}

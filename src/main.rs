@@ -1,0 +1,3 @@
+fn main() {
+    secwrap::main(std::env::args_os().collect())
+}

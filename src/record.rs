@@ -1,0 +1,211 @@
+//! The invocation record: one JSON object per line (JSON Lines), appended
+//! for every invocation that reaches a compiler, injected or not.
+//!
+//! This module is the only one that knows the schema; [`InvocationRecord`]
+//! documents every field. Schema version: [`SCHEMA_VERSION`].
+//!
+//! # Text encoding
+//! Paths and arguments are bytes on Unix. A value that is valid UTF-8 is a
+//! JSON string; any other is `{"bytes": "<base64>"}` (standard alphabet,
+//! padded), so nothing is lost (ripgrep's JSON printer does the same with
+//! `text`/`bytes`).
+//!
+//! # Concurrency and crashes
+//! Under `make -j` many secwraps append to one file. Each record is
+//! serialised first and written with one `write` on an `O_APPEND` file
+//! descriptor while holding an exclusive `flock` on it (ccache needed both
+//! after `ccache/ccache#350`), so records never interleave. A process killed
+//! in the middle of a write can leave a torn last line; [`read_log`] skips
+//! it and reports it instead of failing.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning or disappears; adding fields does not.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A byte string as JSON: a string when it is UTF-8, else base64 bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OsText {
+    Text(String),
+    Bytes { bytes: String },
+}
+
+impl OsText {
+    pub fn new(value: &OsStr) -> OsText {
+        match value.to_str() {
+            Some(text) => OsText::Text(text.to_string()),
+            None => OsText::Bytes {
+                bytes: BASE64.encode(value.as_bytes()),
+            },
+        }
+    }
+
+    /// The original bytes; `None` only for a record with bad base64.
+    pub fn to_os_string(&self) -> Option<OsString> {
+        match self {
+            OsText::Text(text) => Some(OsString::from(text)),
+            OsText::Bytes { bytes } => BASE64.decode(bytes).ok().map(OsString::from_vec),
+        }
+    }
+
+    /// For display: lossy.
+    pub fn display(&self) -> String {
+        self.to_os_string()
+            .map(|value| value.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "<bad bytes>".to_string())
+    }
+}
+
+/// A flag not added, and why (`inject::SkipReason`, snake_case).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFlag {
+    pub flag: OsText,
+    pub reason: String,
+}
+
+/// One compiler invocation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// Schema version, [`SCHEMA_VERSION`].
+    pub version: u32,
+    /// secwrap's version.
+    pub secwrap: String,
+    /// When the compiler started, RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// secwrap's process id.
+    pub pid: u32,
+    /// Working directory, absolute.
+    pub cwd: OsText,
+    /// The real compiler run, absolute, as found on `PATH` (not canonicalised).
+    pub compiler: OsText,
+    /// Launcher run in front of it (ccache, distcc...), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher: Option<OsText>,
+    /// The command line as secwrap received it, argv[0] included.
+    pub argv: Vec<OsText>,
+    /// The command line as run: program first, response files unexpanded.
+    pub exec: Vec<OsText>,
+    /// `classify::Classification`, snake_case.
+    pub kind: String,
+    /// Flags secwrap added, in order.
+    pub injected: Vec<OsText>,
+    /// Flags the config wanted but secwrap did not add.
+    pub skipped: Vec<SkippedFlag>,
+    /// Positional inputs (response files expanded), absolute; `-` is stdin.
+    pub inputs: Vec<OsText>,
+    /// The file written (`-o`, or the driver's default name), absolute;
+    /// null when none or when several are written (see `outputs`).
+    pub output: Option<OsText>,
+    /// Every file written when a job without `-o` writes several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OsText>,
+    /// `-flto` in effect: the object holds IR, and splitting happens at link.
+    pub lto: bool,
+    /// Fingerprint of the effective config and the Kconfig values it read.
+    pub config: String,
+    /// The compiler's exit status; null when it died of a signal.
+    pub status: Option<i32>,
+    /// The signal that killed the compiler, if one did.
+    pub signal: Option<i32>,
+    /// Wall time of the compiler, milliseconds.
+    pub duration_ms: f64,
+}
+
+/// An open log, ready for one append.
+pub struct LogWriter {
+    file: File,
+    path: PathBuf,
+}
+
+impl LogWriter {
+    /// Opens (creating it and its directory if needed) for appending; never
+    /// truncates, so nothing already recorded is lost.
+    pub fn open(path: &Path) -> std::io::Result<LogWriter> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() && !parent.is_dir() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        Ok(LogWriter {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record as one line, under an exclusive lock.
+    pub fn append(&mut self, record: &InvocationRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.lock()?;
+        let written = self.file.write_all(&line);
+        let unlocked = self.file.unlock();
+        written.and(unlocked)
+    }
+}
+
+/// A line of the log that is not a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads every record, keeping the good ones and naming the bad lines
+/// (a torn last line from a killed writer among them).
+pub fn read_log(path: &Path) -> std::io::Result<(Vec<InvocationRecord>, Vec<BadLine>)> {
+    let reader = BufReader::new(File::open(path)?);
+    let (mut records, mut bad_lines) = (Vec::new(), Vec::new());
+    let mut lines = reader.split(b'\n').enumerate().peekable();
+    while let Some((index, line)) = lines.next() {
+        let line = line?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<InvocationRecord>(&line) {
+            Ok(record) => records.push(record),
+            Err(error) => bad_lines.push(BadLine {
+                line: index + 1,
+                message: if lines.peek().is_none() && error.is_eof() {
+                    "torn last line (a writer was killed mid-write); skipped".to_string()
+                } else {
+                    format!("not a record: {error}")
+                },
+            }),
+        }
+    }
+    Ok((records, bad_lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_utf8_round_trips() {
+        let raw = OsStr::from_bytes(b"caf\xe9.c");
+        let text = OsText::new(raw);
+        assert!(matches!(text, OsText::Bytes { .. }));
+        let json = serde_json::to_string(&text).unwrap();
+        assert_eq!(json, r#"{"bytes":"Y2Fm6S5j"}"#);
+        let back: OsText = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_os_string().unwrap(), raw);
+        assert_eq!(
+            serde_json::to_string(&OsText::new(OsStr::new("a.c"))).unwrap(),
+            r#""a.c""#
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! The shim: one compiler invocation, start to end.
+//!
+//! raw argv → compiler resolution → classification → config and Kconfig →
+//! injection → exec → record. Every stage's decision lands in the record;
+//! stdout is never written, and stderr only for secwrap's own errors.
+//!
+//! Pure pass-through (process replaced by the compiler, nothing recorded)
+//! happens for `SECWRAP_DISABLE=1`, for a secwrap run by another secwrap's
+//! compiler (the recursion guard `SECWRAP_DEPTH` is set: the outer one has
+//! already injected and recorded), for programs that are not compilers
+//! (`CROSS_COMPILE="secwrap "` also sends `objcopy`, `ld`, `ar`), and for a
+//! launcher asked about itself (`secwrap ccache -s`).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::args::{Arg, ArgKind, DriverArgs};
+use crate::argv::expand_response_files;
+use crate::classify::{CompileArgs, Language};
+use crate::compiler::{self, ResolvedCompiler, SelfIdentity};
+use crate::config::{Config, ConfigEnv, ConfigError, OnError, io_message};
+use crate::exec;
+use crate::inject::{self, InjectionPolicy};
+use crate::record::{InvocationRecord, LogWriter, OsText, SCHEMA_VERSION, SkippedFlag};
+
+/// The recursion guard: how many secwraps are above this process.
+pub const DEPTH_VAR: &str = "SECWRAP_DEPTH";
+/// A chain this deep is a loop through some other wrapper (distcc and
+/// icecc stop at 2 with their own `_DISTCC_SAFEGUARD`/`_ICECC_SAFEGUARD`).
+const MAX_DEPTH: u32 = 4;
+
+/// secwrap's own failures, before or around the compiler.
+pub const EXIT_ERROR: i32 = 2;
+/// No real compiler (as a shell reports a missing command).
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// The compiler exists but could not be started.
+pub const EXIT_CANNOT_RUN: i32 = 126;
+
+/// Runs the compiler named by `argv[word_index]`; the arguments follow it.
+/// `argv[0]` is how secwrap was called (`secwrap`, or a masquerade name).
+pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(error) => fail(
+            EXIT_ERROR,
+            &format!("cannot read the working directory: {}", io_message(&error)),
+        ),
+    };
+    let depth: u32 = std::env::var(DEPTH_VAR)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    let me = match SelfIdentity::current() {
+        Ok(me) => me,
+        Err(error) => fail(
+            EXIT_ERROR,
+            &format!(
+                "cannot find secwrap's own executable: {}",
+                io_message(&error)
+            ),
+        ),
+    };
+    let path_var = std::env::var_os("PATH");
+    let disabled =
+        std::env::var_os("SECWRAP_DISABLE").is_some_and(|value| !value.is_empty() && value != "0");
+    let inner = depth > 0;
+    let child_depth = (depth + 1).to_string();
+    let guard = (DEPTH_VAR, child_depth.as_str());
+    let word = &argv[word_index];
+    let name = Path::new(word).file_name().unwrap_or(word.as_os_str());
+    if depth >= MAX_DEPTH {
+        fail(
+            EXIT_NOT_FOUND,
+            &format!(
+                "`{}` leads back to secwrap {depth} times: a wrapper on PATH after secwrap calls `{}` again; no real compiler reached",
+                word.to_string_lossy(),
+                name.to_string_lossy()
+            ),
+        );
+    }
+
+    // `secwrap ccache gcc ...`: the compiler is the word after the launcher.
+    let mut rest = &argv[word_index + 1..];
+    let explicit_launcher = match compiler::launcher_name(Path::new(word)) {
+        Some(_) => {
+            let Some(launcher) = compiler::resolve_program(word, path_var.as_deref(), &cwd, &me)
+            else {
+                fail(
+                    EXIT_NOT_FOUND,
+                    &format!("launcher `{}` not found on PATH", word.to_string_lossy()),
+                );
+            };
+            match rest.first() {
+                Some(next) if !next.as_bytes().starts_with(b"-") => {}
+                // The launcher's own options (`ccache -s`): not a compile.
+                _ => pass_through(&launcher, None, rest, None),
+            }
+            Some(launcher)
+        }
+        None => None,
+    };
+    let compiler_word = match explicit_launcher {
+        Some(_) => {
+            let (first, others) = rest.split_first().expect("checked above");
+            rest = others;
+            first
+        }
+        None => word,
+    };
+    let compiler_name = Path::new(compiler_word)
+        .file_name()
+        .unwrap_or(compiler_word.as_os_str());
+    let use_launchers = !inner && !disabled && explicit_launcher.is_none();
+    let resolved =
+        match compiler::resolve(compiler_word, path_var.as_deref(), &cwd, &me, use_launchers) {
+            Ok(resolved) => resolved,
+            Err(not_found) => fail(
+                EXIT_NOT_FOUND,
+                &format!(
+                    "compiler `{}` not found on PATH (secwrap itself skipped)",
+                    not_found.name.to_string_lossy()
+                ),
+            ),
+        };
+    let launcher = explicit_launcher.or_else(|| resolved.launcher.clone());
+    if disabled || inner || compiler::compiler_family(compiler_name).is_none() {
+        pass_through(
+            &resolved.compiler,
+            launcher.as_deref(),
+            rest,
+            inner.then_some(guard),
+        );
+    }
+
+    let env = ConfigEnv::from_process(cwd.clone());
+    let config = match Config::load(&env) {
+        Ok(config) => config,
+        Err(error) => on_bad_input(
+            &error,
+            env.on_error_before_file(),
+            &resolved,
+            launcher.as_deref(),
+            rest,
+        ),
+    };
+    let kconfig_values = match config.load_kconfig() {
+        Ok(values) => values,
+        Err(error) => on_bad_input(
+            &error,
+            config.on_error.value,
+            &resolved,
+            launcher.as_deref(),
+            rest,
+        ),
+    };
+    let launcher = launcher.or_else(|| {
+        // A launcher named in the config, resolved like a compiler word.
+        let first = config.launcher.first()?;
+        compiler::resolve_program(first, path_var.as_deref(), &cwd, &me)
+    });
+
+    let expanded = expand_response_files(rest, &cwd);
+    let compile_args = CompileArgs::parse(&expanded);
+    let classification = compile_args.classification();
+    let decision = config.evaluate(&kconfig_values);
+    let absolute = |path: &OsStr| {
+        if path == "-" {
+            PathBuf::from(path)
+        } else {
+            cwd.join(path)
+        }
+    };
+    let inputs: Vec<PathBuf> = compile_args
+        .inputs
+        .iter()
+        .map(|input| absolute(&input.path))
+        .collect();
+    let outputs: Vec<PathBuf> = compile_args
+        .outputs()
+        .iter()
+        .map(|output| absolute(output))
+        .collect();
+    let sources = compile_args
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .filter(|(input, _)| input.language != Language::LinkerInput)
+        .map(|(_, path)| path.as_path());
+    let excluded = config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
+    let injection = inject::plan(
+        &compile_args,
+        &InjectionPolicy {
+            cflags: &decision.cflags,
+            ldflags: &decision.ldflags,
+            excluded,
+            override_user_choice: config.override_user_choice,
+        },
+    );
+    let response_file_ends_options = !ends_options(rest) && ends_options(&expanded);
+    let compiler_args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
+
+    let mut log = match &config.log {
+        Some(log) => match LogWriter::open(&log.value) {
+            Ok(writer) => Some(writer),
+            Err(error) => {
+                let error = ConfigError {
+                    path: log.value.clone(),
+                    position: None,
+                    message: format!("cannot open the invocation log: {}", io_message(&error)),
+                };
+                on_bad_input(
+                    &error,
+                    config.on_error.value,
+                    &resolved,
+                    launcher.as_deref(),
+                    rest,
+                )
+            }
+        },
+        None => None,
+    };
+
+    let (program, program_args) = chain(&resolved.compiler, launcher.as_deref(), &compiler_args);
+    let started = SystemTime::now();
+    let run = match exec::run(&program, &program_args, guard) {
+        Ok(run) => run,
+        Err(error) => fail(
+            EXIT_CANNOT_RUN,
+            &format!("cannot run `{}`: {}", program.display(), io_message(&error)),
+        ),
+    };
+
+    if let Some(log) = &mut log {
+        let (status, signal) = match run.outcome {
+            exec::Outcome::Exited(code) => (Some(code), None),
+            exec::Outcome::Signaled(signal) => (None, Some(signal)),
+        };
+        let os_texts = |values: &[OsString]| {
+            values
+                .iter()
+                .map(|value| OsText::new(value))
+                .collect::<Vec<_>>()
+        };
+        let path_texts = |values: &[PathBuf]| {
+            values
+                .iter()
+                .map(|value| OsText::new(value.as_os_str()))
+                .collect::<Vec<_>>()
+        };
+        let mut exec_argv = vec![program.clone().into_os_string()];
+        exec_argv.extend(program_args.iter().cloned());
+        let record = InvocationRecord {
+            version: SCHEMA_VERSION,
+            secwrap: env!("CARGO_PKG_VERSION").to_string(),
+            time: humantime::format_rfc3339_millis(started).to_string(),
+            pid: std::process::id(),
+            cwd: OsText::new(cwd.as_os_str()),
+            compiler: OsText::new(resolved.compiler.as_os_str()),
+            launcher: launcher
+                .as_deref()
+                .map(|path| OsText::new(path.as_os_str())),
+            argv: os_texts(&argv),
+            exec: os_texts(&exec_argv),
+            kind: classification.as_str().to_string(),
+            injected: os_texts(&injection.added),
+            skipped: injection
+                .skipped
+                .iter()
+                .map(|skipped| SkippedFlag {
+                    flag: OsText::new(&skipped.flag),
+                    reason: serde_json::to_value(skipped.reason)
+                        .ok()
+                        .and_then(|value| value.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            inputs: path_texts(&inputs),
+            output: (outputs.len() == 1).then(|| OsText::new(outputs[0].as_os_str())),
+            outputs: if outputs.len() > 1 {
+                path_texts(&outputs)
+            } else {
+                Vec::new()
+            },
+            lto: compile_args.lto,
+            config: decision.fingerprint.clone(),
+            status,
+            signal,
+            duration_ms: run.duration.as_secs_f64() * 1000.0,
+        };
+        if let Err(error) = log.append(&record) {
+            let message = format!(
+                "{}: cannot append the invocation record: {}",
+                log.path().display(),
+                io_message(&error)
+            );
+            match config.on_error.value {
+                // The compile happened but its record is lost: fail, so the
+                // build does not go on without it.
+                OnError::Strict => fail(EXIT_ERROR, &message),
+                OnError::Passthrough => eprintln!("secwrap: warning: {message}"),
+            }
+        }
+    }
+    run.outcome.exit()
+}
+
+/// The program to start and its arguments: the launcher (if any) runs the
+/// compiler by absolute path.
+fn chain(compiler: &Path, launcher: Option<&Path>, args: &[OsString]) -> (PathBuf, Vec<OsString>) {
+    match launcher {
+        Some(launcher) => {
+            let mut launcher_args = Vec::with_capacity(args.len() + 1);
+            launcher_args.push(compiler.as_os_str().to_os_string());
+            launcher_args.extend_from_slice(args);
+            (launcher.to_path_buf(), launcher_args)
+        }
+        None => (compiler.to_path_buf(), args.to_vec()),
+    }
+}
+
+fn ends_options(args: &[OsString]) -> bool {
+    DriverArgs::new(args).any(
+        |(_, arg)| matches!(arg, Arg::Option { spec, .. } if spec.kind == ArgKind::EndOfOptions),
+    )
+}
+
+/// Replaces secwrap with the compiler (behind its launcher, if any), args unchanged.
+fn pass_through(
+    compiler: &Path,
+    launcher: Option<&Path>,
+    args: &[OsString],
+    guard: Option<(&str, &str)>,
+) -> ! {
+    let (program, program_args) = chain(compiler, launcher, args);
+    let error = exec::exec_replace(&program, &program_args, guard);
+    let code = if error.kind() == std::io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_RUN
+    };
+    fail(
+        code,
+        &format!("cannot run `{}`: {}", program.display(), io_message(&error)),
+    )
+}
+
+/// Bad config, Kconfig or log: stop (strict), or warn once and run the
+/// compiler unchanged (passthrough).
+fn on_bad_input(
+    error: &ConfigError,
+    on_error: OnError,
+    resolved: &ResolvedCompiler,
+    launcher: Option<&Path>,
+    args: &[OsString],
+) -> ! {
+    match on_error {
+        OnError::Strict => fail(EXIT_ERROR, &error.to_string()),
+        OnError::Passthrough => {
+            eprintln!("secwrap: warning: {error}; running the compiler unchanged");
+            pass_through(&resolved.compiler, launcher, args, None)
+        }
+    }
+}
+
+/// secwrap's own error: one line on stderr, and the exit code.
+fn fail(code: i32, message: &str) -> ! {
+    eprintln!("secwrap: error: {message}");
+    std::process::exit(code)
+}
