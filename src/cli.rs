@@ -45,11 +45,46 @@ enum Command {
     },
     /// Show the effective config, where each value came from, and the flags it adds.
     Config,
+    /// Ask the compiler which flags it accepts, exactly as Kbuild's `cc-option` does.
+    ///
+    /// Prints the supported flags space separated, as `$(call cc-option,...)`
+    /// expands; exits 0 when all are supported, 1 otherwise. Each FLAG
+    /// argument is one group (`"-ffunction-sections -fdata-sections"` is
+    /// probed as one, as cc-option allows).
+    Probe {
+        /// The compiler, possibly several words (`"ccache gcc"`, `"gcc -m32"`). Default: `$CC`, else `cc`.
+        #[arg(long)]
+        cc: Option<String>,
+        /// Answer as `cc-disable-warning`: FLAG is a warning name (`vla`, `-Wvla` or `-Wno-vla`), probed as `-Wvla`, printed as `-Wno-vla`.
+        #[arg(long)]
+        disable_warning: bool,
+        /// One line per flag group: yes/no, cached or probed, and the compiler's message for a no.
+        #[arg(long)]
+        explain: bool,
+        /// Ask the compiler even when the cache has the answer (the answer is stored).
+        #[arg(long)]
+        no_cache: bool,
+        #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
+        flags: Vec<OsString>,
+    },
+    /// Show what the probe cache holds, or clear it.
+    Cache {
+        #[command(subcommand)]
+        command: Option<CacheCommand>,
+    },
     /// Read the invocation log.
     Log {
         #[command(subcommand)]
         command: LogCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Where the cache is and every entry (the default).
+    Show,
+    /// Remove every entry.
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,10 +97,18 @@ enum LogCommand {
     },
 }
 
+/// How a subcommand ended, when it did not fail.
+enum Outcome {
+    Success,
+    /// A question answered "no" (`secwrap probe` with an unsupported flag).
+    No,
+}
+
 /// The words that select the CLI rather than prefix mode.
 pub fn is_cli_word(word: &OsString) -> bool {
     let word = word.as_encoded_bytes();
-    word.starts_with(b"-") || [&b"init"[..], b"config", b"log", b"help"].contains(&word)
+    word.starts_with(b"-")
+        || [&b"init"[..], b"config", b"probe", b"cache", b"log", b"help"].contains(&word)
 }
 
 /// Runs a subcommand; returns the exit status.
@@ -79,12 +122,21 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             force,
         } => init(&kconfig, &dir, &log, force),
         Command::Config => show_config(),
+        Command::Probe {
+            cc,
+            disable_warning,
+            explain,
+            no_cache,
+            flags,
+        } => probe_flags(cc, disable_warning, explain, no_cache, &flags),
+        Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show)),
         Command::Log {
             command: LogCommand::Show { log },
         } => log_show(log),
     };
     match result {
-        Ok(()) => 0,
+        Ok(Outcome::Success) => 0,
+        Ok(Outcome::No) => 1,
         Err(message) => {
             eprintln!("secwrap: error: {message}");
             EXIT_ERROR
@@ -101,7 +153,7 @@ fn load_config() -> Result<Config, String> {
     Config::load(&ConfigEnv::from_process(current_dir()?)).map_err(|error| error.to_string())
 }
 
-fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<(), String> {
+fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, String> {
     let cwd = current_dir()?;
     let dir = cwd.join(dir);
     let kconfig = cwd.join(kconfig);
@@ -156,14 +208,14 @@ fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<(), String
         values.len(),
         kconfig.display()
     );
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 fn toml_string(value: &str) -> String {
     toml::Value::String(value.to_string()).to_string()
 }
 
-fn show_config() -> Result<(), String> {
+fn show_config() -> Result<Outcome, String> {
     let config = load_config()?;
     let values = config.load_kconfig().map_err(|error| error.to_string())?;
     let decision = config.evaluate(&values);
@@ -272,7 +324,7 @@ fn show_config() -> Result<(), String> {
     let _ = writeln!(out, "link jobs get:     {}", flags(&decision.ldflags));
     let _ = writeln!(out, "fingerprint:  {}", decision.fingerprint);
     print!("{out}");
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 fn none_or_join(values: &[String]) -> String {
@@ -283,7 +335,7 @@ fn none_or_join(values: &[String]) -> String {
     }
 }
 
-fn log_show(log: Option<PathBuf>) -> Result<(), String> {
+fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
     let path = match log {
         Some(path) => current_dir()?.join(path),
         None => load_config()?
@@ -330,7 +382,7 @@ fn log_show(log: Option<PathBuf>) -> Result<(), String> {
         }
     );
     print!("{out}");
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 fn summary_line(record: &InvocationRecord) -> String {
@@ -358,4 +410,129 @@ fn summary_line(record: &InvocationRecord) -> String {
         let _ = write!(line, "  skipped[{}]", skipped.join(" "));
     }
     line
+}
+
+fn probe_flags(
+    cc: Option<String>,
+    disable_warning: bool,
+    explain: bool,
+    no_cache: bool,
+    flags: &[OsString],
+) -> Result<Outcome, String> {
+    let cwd = current_dir()?;
+    let cc = cc
+        .or_else(|| std::env::var("CC").ok().filter(|cc| !cc.trim().is_empty()))
+        .unwrap_or_else(|| "cc".to_string());
+    // `$(CC)` may be several words: launchers and secwrap itself are
+    // skipped (the probe asks the real compiler); words after the compiler
+    // are part of every probe, as they are of Kbuild's `$(CC) -Werror ...`.
+    let mut words = cc.split_whitespace().skip_while(|word| {
+        let name = Path::new(word)
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        name.starts_with("secwrap") || crate::compiler::launcher_name(Path::new(word)).is_some()
+    });
+    let compiler_word = words
+        .next()
+        .ok_or_else(|| format!("no compiler in `--cc {cc}`"))?;
+    let extra_args: Vec<OsString> = words.map(OsString::from).collect();
+    let me = crate::compiler::SelfIdentity::current().map_err(|error| io_message(&error))?;
+    let path_var = std::env::var_os("PATH");
+    let resolved = crate::compiler::resolve(
+        compiler_word.as_ref(),
+        path_var.as_deref(),
+        &cwd,
+        &me,
+        false,
+    )
+    .map_err(|_| format!("compiler `{compiler_word}` not found on PATH"))?;
+    let cache_dir = if no_cache {
+        None
+    } else {
+        crate::probe::cache_dir()
+    };
+    let prober =
+        crate::probe::Prober::new(cache_dir, vec![(crate::shim::DEPTH_VAR.into(), "1".into())]);
+    let (mut supported, mut all) = (Vec::new(), true);
+    for argument in flags {
+        let mut group: Vec<OsString> = argument
+            .to_string_lossy()
+            .split_whitespace()
+            .map(OsString::from)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let mode = if disable_warning {
+            group = group
+                .iter()
+                .map(|name| disabled_warning(&name.to_string_lossy()))
+                .collect();
+            crate::probe::ProbeMode::DisableWarning
+        } else {
+            crate::probe::ProbeMode::Option
+        };
+        let answer = prober
+            .probe(&crate::probe::ProbeRequest {
+                compiler: &resolved.compiler,
+                target_args: &extra_args,
+                flags: &group,
+                mode,
+            })
+            .map_err(|error| error.to_string())?;
+        let text: Vec<String> = group
+            .iter()
+            .map(|flag| flag.to_string_lossy().into_owned())
+            .collect();
+        if explain {
+            let source = if answer.cached { "cached" } else { "probed" };
+            match answer.supported {
+                true => println!("{}: yes ({source})", text.join(" ")),
+                false => println!("{}: no ({source}): {}", text.join(" "), answer.message),
+            }
+        }
+        all &= answer.supported;
+        if answer.supported {
+            supported.extend(text);
+        }
+    }
+    if !explain {
+        println!("{}", supported.join(" "));
+    }
+    Ok(if all { Outcome::Success } else { Outcome::No })
+}
+
+/// `vla`, `-Wvla` or `-Wno-vla` as `-Wno-vla` (what `cc-disable-warning` emits).
+fn disabled_warning(name: &str) -> OsString {
+    let bare = name
+        .strip_prefix("-Wno-")
+        .or_else(|| name.strip_prefix("-W"))
+        .unwrap_or(name);
+    OsString::from(format!("-Wno-{bare}"))
+}
+
+fn cache(command: CacheCommand) -> Result<Outcome, String> {
+    let dir = crate::probe::cache_dir()
+        .ok_or("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
+    match command {
+        CacheCommand::Show => {
+            println!("cache: {}", dir.display());
+            let entries = crate::probe::list_entries(&dir);
+            for (name, description) in &entries {
+                println!("{name}: {description}");
+            }
+            println!("{} entries", entries.len());
+        }
+        CacheCommand::Clear => {
+            let removed = if dir.is_dir() {
+                crate::probe::clear(&dir)
+                    .map_err(|error| format!("{}: {}", dir.display(), io_message(&error)))?
+            } else {
+                0
+            };
+            println!("removed {removed} entries from {}", dir.display());
+        }
+    }
+    Ok(Outcome::Success)
 }

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
 
 /// The compiler family, which decides clang-only probe details.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Family {
     Gcc,
     Clang,

@@ -97,6 +97,14 @@ struct RuleSpec {
     cflags: Vec<String>,
     #[serde(default)]
     ldflags: Vec<String>,
+    /// A compiler that rejects `cflags` stops the build (default); when
+    /// false the flags are skipped and recorded as `unsupported`.
+    #[serde(default = "default_true")]
+    required: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Where a setting came from, for `secwrap config` and for error messages.
@@ -140,6 +148,7 @@ pub struct Rule {
     pub when: Expr,
     pub cflags: Vec<String>,
     pub ldflags: Vec<String>,
+    pub required: bool,
 }
 
 /// The effective configuration.
@@ -302,6 +311,7 @@ impl Config {
                         when,
                         cflags: spec.cflags.clone(),
                         ldflags: spec.ldflags.clone(),
+                        required: spec.required,
                     });
                 }
                 (rules, Origin::ConfigFile)
@@ -426,6 +436,7 @@ impl Config {
             let wanted = |flag: &String| WantedFlag {
                 flag: OsString::from(flag),
                 rule: rule.name.clone(),
+                required: rule.required,
             };
             decision.cflags.extend(rule.cflags.iter().map(wanted));
             decision.ldflags.extend(rule.ldflags.iter().map(wanted));
@@ -460,6 +471,11 @@ impl Config {
             feed(&rule.name);
             feed(&rule.when.to_string());
             rule.cflags.iter().for_each(|flag| feed(flag));
+            feed(if rule.required {
+                "required"
+            } else {
+                "optional"
+            });
             feed("--ldflags");
             rule.ldflags.iter().for_each(|flag| feed(flag));
             for symbol in rule.when.symbols() {
@@ -504,6 +520,7 @@ fn default_rules() -> Vec<Rule> {
             when: Expr::parse(when).expect("built-in rule expressions parse"),
             cflags: SPLIT_FLAGS.iter().map(|flag| (*flag).to_string()).collect(),
             ldflags: Vec::new(),
+            required: true,
         })
         .collect()
 }

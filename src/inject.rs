@@ -30,6 +30,8 @@ use crate::classify::{Classification, CompileArgs};
 pub struct WantedFlag {
     pub flag: OsString,
     pub rule: String,
+    /// A compiler that rejects the rule's flags stops the build (`probe.rs`).
+    pub required: bool,
 }
 
 /// What the config and Kconfig decided for this invocation.
@@ -61,6 +63,9 @@ pub enum SkipReason {
     NotLink,
     /// The job compiles, but no source is C, C++ or Objective-C.
     Language,
+    /// The compiler rejects it (as Kbuild's `cc-option` asks) and its rule
+    /// is optional.
+    Unsupported,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -216,6 +221,7 @@ mod tests {
             .map(|flag| WantedFlag {
                 flag: OsString::from(flag),
                 rule: "test".to_string(),
+                required: true,
             })
             .collect()
     }

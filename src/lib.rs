@@ -16,6 +16,7 @@ pub mod config;
 pub mod exec;
 pub mod inject;
 pub mod kconfig;
+pub mod probe;
 pub mod record;
 pub mod shim;
 

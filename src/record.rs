@@ -72,6 +72,16 @@ pub struct SkippedFlag {
     pub reason: String,
 }
 
+/// One flag-group probe and its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    pub flags: Vec<OsText>,
+    /// `option` (`cc-option`) or `disable_warning` (`cc-disable-warning`).
+    pub mode: String,
+    pub supported: bool,
+    pub cached: bool,
+}
+
 /// One compiler invocation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InvocationRecord {
@@ -110,6 +120,10 @@ pub struct InvocationRecord {
     pub outputs: Vec<OsText>,
     /// `-flto` in effect: the object holds IR, and splitting happens at link.
     pub lto: bool,
+    /// Flag groups asked about before injecting (`probe.rs`); `cached`
+    /// false means the probe ran during this invocation.
+    #[serde(default)]
+    pub probes: Vec<ProbeRecord>,
     /// Fingerprint of the effective config and the Kconfig values it read.
     pub config: String,
     /// The compiler's exit status; null when it died of a signal.
@@ -130,10 +144,11 @@ impl LogWriter {
     /// Opens (creating it and its directory if needed) for appending; never
     /// truncates, so nothing already recorded is lost.
     pub fn open(path: &Path) -> std::io::Result<LogWriter> {
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() && !parent.is_dir() {
-                std::fs::create_dir_all(parent)?;
-            }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.is_dir()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         let file = OpenOptions::new().append(true).create(true).open(path)?;
         Ok(LogWriter {

@@ -22,8 +22,11 @@ use crate::classify::{CompileArgs, Language};
 use crate::compiler::{self, ResolvedCompiler, SelfIdentity};
 use crate::config::{Config, ConfigEnv, ConfigError, OnError, io_message};
 use crate::exec;
-use crate::inject::{self, InjectionPolicy};
-use crate::record::{InvocationRecord, LogWriter, OsText, SCHEMA_VERSION, SkippedFlag};
+use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped, WantedFlag};
+use crate::probe::{self, ProbeMode, ProbeRequest, Prober};
+use crate::record::{
+    InvocationRecord, LogWriter, OsText, ProbeRecord, SCHEMA_VERSION, SkippedFlag,
+};
 
 /// The recursion guard: how many secwraps are above this process.
 pub const DEPTH_VAR: &str = "SECWRAP_DEPTH";
@@ -189,7 +192,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         .filter(|(input, _)| input.language != Language::LinkerInput)
         .map(|(_, path)| path.as_path());
     let excluded = config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
-    let injection = inject::plan(
+    let mut injection = inject::plan(
         &compile_args,
         &InjectionPolicy {
             cflags: &decision.cflags,
@@ -198,6 +201,34 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             override_user_choice: config.override_user_choice,
         },
     );
+    let prober = Prober::new(
+        probe::cache_dir(),
+        vec![(DEPTH_VAR.into(), child_depth.clone().into())],
+    );
+    let probes = match check_support(
+        &prober,
+        &resolved.compiler,
+        &compile_args.target_args,
+        &decision.cflags,
+        &mut injection,
+    ) {
+        Ok(probes) => probes,
+        Err(Unsupported::Required(message)) => fail(EXIT_ERROR, &message),
+        Err(Unsupported::CannotProbe(error)) => {
+            let error = ConfigError {
+                path: resolved.compiler.clone(),
+                position: None,
+                message: format!("cannot probe the compiler: {error}"),
+            };
+            on_bad_input(
+                &error,
+                config.on_error.value,
+                &resolved,
+                launcher.as_deref(),
+                rest,
+            )
+        }
+    };
     let response_file_ends_options = !ends_options(rest) && ends_options(&expanded);
     let compiler_args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
 
@@ -284,6 +315,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
                 Vec::new()
             },
             lto: compile_args.lto,
+            probes,
             config: decision.fingerprint.clone(),
             status,
             signal,
@@ -304,6 +336,87 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         }
     }
     run.outcome.exit()
+}
+
+/// Why flags to inject cannot all be used.
+enum Unsupported {
+    /// A required rule's flags are rejected: the message says by what.
+    Required(String),
+    /// The compiler could not even be asked.
+    CannotProbe(probe::ProbeError),
+}
+
+/// Asks the compiler about each rule's flags that are about to be added,
+/// as one group per rule (`cc-option` takes several flags at once).
+/// Optional groups it rejects move to `skipped` as `unsupported`.
+fn check_support(
+    prober: &Prober,
+    compiler: &Path,
+    target_args: &[OsString],
+    wanted: &[WantedFlag],
+    injection: &mut Injection,
+) -> Result<Vec<ProbeRecord>, Unsupported> {
+    let mut records = Vec::new();
+    let mut rules: Vec<(&str, bool)> = Vec::new();
+    for flag in wanted
+        .iter()
+        .filter(|flag| injection.added.contains(&flag.flag))
+    {
+        if !rules.iter().any(|(rule, _)| *rule == flag.rule) {
+            rules.push((&flag.rule, flag.required));
+        }
+    }
+    for (rule, required) in rules {
+        let group: Vec<OsString> = wanted
+            .iter()
+            .filter(|flag| flag.rule == rule && injection.added.contains(&flag.flag))
+            .map(|flag| flag.flag.clone())
+            .collect();
+        let mode = ProbeMode::for_flags(&group);
+        let answer = prober
+            .probe(&ProbeRequest {
+                compiler,
+                target_args,
+                flags: &group,
+                mode,
+            })
+            .map_err(Unsupported::CannotProbe)?;
+        records.push(ProbeRecord {
+            flags: group.iter().map(|flag| OsText::new(flag)).collect(),
+            mode: if mode == ProbeMode::Option {
+                "option"
+            } else {
+                "disable_warning"
+            }
+            .to_string(),
+            supported: answer.supported,
+            cached: answer.cached,
+        });
+        if answer.supported {
+            continue;
+        }
+        let flags: Vec<_> = group.iter().map(|flag| flag.to_string_lossy()).collect();
+        if required {
+            return Err(Unsupported::Required(format!(
+                "`{}` does not support `{}`, required by rule `{rule}`: {}",
+                compiler.display(),
+                flags.join(" "),
+                if answer.message.is_empty() {
+                    "the probe failed"
+                } else {
+                    &answer.message
+                }
+            )));
+        }
+        injection.added.retain(|flag| !group.contains(flag));
+        injection
+            .skipped
+            .extend(group.into_iter().map(|flag| Skipped {
+                flag,
+                reason: SkipReason::Unsupported,
+            }));
+    }
+    Ok(records)
 }
 
 /// The program to start and its arguments: the launcher (if any) runs the
