@@ -438,7 +438,7 @@ pub fn list_entries(dir: &Path) -> Vec<(String, String)> {
     found
 }
 
-/// Removes every entry and lock; returns how many files went.
+/// Removes every entry (and its lock file); returns how many entries went.
 pub fn clear(dir: &Path) -> std::io::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)? {
@@ -447,7 +447,7 @@ pub fn clear(dir: &Path) -> std::io::Result<usize> {
         let name = name.to_string_lossy();
         if name.starts_with("id-") || name.starts_with("probe-") || name.starts_with(".tmp-") {
             std::fs::remove_file(entry.path())?;
-            removed += 1;
+            removed += usize::from(!name.ends_with(".lock") && !name.starts_with(".tmp-"));
         }
     }
     Ok(removed)

@@ -1,0 +1,584 @@
+//! The probe against Kbuild's own recipe, and its cache (issue 3).
+//!
+//! The agreement tests run Kconfig's `cc-option` recipe as a shell command,
+//! independently of secwrap's code, and require `secwrap probe` to give the
+//! same answer for every flag.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SECWRAP: &str = env!("CARGO_BIN_EXE_secwrap");
+
+/// Flags valid and invalid, gcc-only and clang-only, -W/-Wno-, -f/-m, with values.
+const FLAGS: &[&str] = &[
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-ffunction-sections -fdata-sections",
+    "-fno-common",
+    "-fno-strict-aliasing",
+    "-fno-pie",
+    "-fstack-protector-strong",
+    "-fno-omit-frame-pointer",
+    "-fconserve-stack",
+    "-fno-var-tracking-assignments",
+    "-fno-strength-reduce",
+    "-fno-delete-null-pointer-checks",
+    "-fzero-call-used-regs=used-gpr",
+    "-fcf-protection=full",
+    "-fpatchable-function-entry=16",
+    "-fsanitize=kernel-address",
+    "-fmacro-prefix-map=/src=.",
+    "-fmin-function-alignment=16",
+    "-fstrict-flex-arrays=3",
+    "-fno-stack-clash-protection",
+    "-fbogus-option",
+    "-gdwarf-4",
+    "-gsplit-dwarf",
+    "-ftest-coverage",
+    "-mno-red-zone",
+    "-mcmodel=kernel",
+    "-mindirect-branch=thunk-extern",
+    "-mfunction-return=thunk-extern",
+    "-mretpoline",
+    "-march=x86-64-v2",
+    "-march=bogus",
+    "-mabi=ms",
+    "-mbogus-flag",
+    "-m32",
+    "-Wall",
+    "-Wvla",
+    "-Wno-vla",
+    "-Wdeclaration-after-statement",
+    "-Wno-pointer-sign",
+    "-Wimplicit-fallthrough=5",
+    "-Wframe-larger-than=2048",
+    "-Wno-unused-but-set-variable",
+    "-Wgnu",
+    "-Wno-gnu",
+    "-Wbogus-warning",
+    "-Wno-bogus-warning",
+    "-Oz",
+];
+
+/// Kbuild's `CLANG_FLAGS` warnings-as-errors (scripts/Makefile.clang).
+const KBUILD_CLANG_FLAGS: &str = "-Werror=unknown-warning-option -Werror=ignored-optimization-argument -Werror=option-ignored -Werror=unused-command-line-argument";
+
+fn require(compiler: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {compiler}")])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{compiler} is required under CI"
+        );
+        eprintln!("skipped: {compiler} not found on PATH");
+    }
+    found
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn script(&self, relative: &str, body: &str) -> PathBuf {
+        let path = self.write(relative, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.path("cache")
+    }
+
+    fn secwrap(&self, args: &[&str]) -> Output {
+        Command::new(SECWRAP)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("HOME", self.path("home"))
+            .env("SECWRAP_CACHE_DIR", self.cache())
+            .env("SECWRAP_LOG", self.path("log.jsonl"))
+            .output()
+            .unwrap()
+    }
+
+    fn records(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.path("log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+/// Kconfig's `cc-option` recipe, verbatim in shell.
+fn kbuild_cc_option(compiler: &str, flag: &str) -> bool {
+    let clang_flags = if compiler.contains("clang") {
+        KBUILD_CLANG_FLAGS
+    } else {
+        ""
+    };
+    let recipe = format!(
+        r#"trap "rm -rf .tmp_$$" EXIT; mkdir .tmp_$$; {compiler} -Werror {clang_flags} {flag} -c -x c /dev/null -o .tmp_$$/tmp.o"#
+    );
+    let sandbox = tempfile::tempdir().unwrap();
+    Command::new("sh")
+        .args(["-c", &format!("{{ {recipe}; }} >/dev/null 2>&1")])
+        .current_dir(sandbox.path())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn check_agreement(compiler: &str) {
+    let sandbox = Sandbox::new();
+    let mut expected_supported = Vec::new();
+    let mut disagreements = Vec::new();
+    let (mut yes, mut no) = (0, 0);
+    for flag in FLAGS {
+        let kbuild = kbuild_cc_option(compiler, flag);
+        let output = sandbox.secwrap(&["probe", "--cc", compiler, "--", flag]);
+        let secwrap = output.status.code() == Some(0);
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{flag}: {output:?}"
+        );
+        let printed = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(
+            printed.trim(),
+            if kbuild { *flag } else { "" },
+            "{compiler} {flag}: printed flags"
+        );
+        if kbuild != secwrap {
+            disagreements.push(format!("{flag}: kbuild {kbuild}, secwrap {secwrap}"));
+        }
+        if kbuild {
+            expected_supported.push(*flag);
+            yes += 1;
+        } else {
+            no += 1;
+        }
+    }
+    assert!(disagreements.is_empty(), "{compiler}: {disagreements:#?}");
+    // A list that tests nothing would agree trivially.
+    assert!(
+        yes >= 15 && no >= 8,
+        "{compiler}: {yes} supported, {no} not"
+    );
+    // All at once, answered from the cache now, expands like cc-option.
+    let mut args = vec!["probe", "--cc", compiler, "--"];
+    args.extend(FLAGS);
+    let output = sandbox.secwrap(&args);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        expected_supported.join(" ")
+    );
+}
+
+#[test]
+fn agrees_with_kbuild_cc_option_gcc() {
+    if require("gcc") {
+        check_agreement("gcc");
+    }
+}
+
+#[test]
+fn agrees_with_kbuild_cc_option_clang() {
+    if require("clang") {
+        check_agreement("clang");
+    }
+}
+
+/// Kbuild's `cc-disable-warning`: probe `-WX`, emit `-Wno-X`.
+fn kbuild_cc_disable_warning(compiler: &str, warning: &str) -> Option<String> {
+    kbuild_cc_option(compiler, &format!("-W{warning}")).then(|| format!("-Wno-{warning}"))
+}
+
+fn check_disable_warning(compiler: &str) {
+    let sandbox = Sandbox::new();
+    for warning in [
+        "vla",
+        "pointer-sign",
+        "unused-but-set-variable",
+        "gnu",
+        "bogus-warning",
+        "frame-address",
+    ] {
+        let output = sandbox.secwrap(&["probe", "--disable-warning", "--cc", compiler, warning]);
+        let expected = kbuild_cc_disable_warning(compiler, warning);
+        assert_eq!(
+            output.status.code(),
+            Some(if expected.is_some() { 0 } else { 1 }),
+            "{compiler} {warning}"
+        );
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap().trim(),
+            expected.unwrap_or_default(),
+            "{compiler} {warning}"
+        );
+    }
+}
+
+#[test]
+fn disable_warning_agrees_with_kbuild_gcc() {
+    if require("gcc") {
+        check_disable_warning("gcc");
+    }
+}
+
+#[test]
+fn disable_warning_agrees_with_kbuild_clang() {
+    if require("clang") {
+        check_disable_warning("clang");
+    }
+}
+
+#[test]
+fn explain_names_source_and_message() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let first = sandbox.secwrap(&[
+        "probe",
+        "--explain",
+        "--cc",
+        "gcc",
+        "-ffunction-sections",
+        "-fbogus-option",
+    ]);
+    assert_eq!(first.status.code(), Some(1));
+    let text = String::from_utf8(first.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "-ffunction-sections: yes (probed)");
+    assert!(
+        lines[1].starts_with("-fbogus-option: no (probed): "),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("-fbogus-option"),
+        "the compiler's own message: {text}"
+    );
+    let second = sandbox.secwrap(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
+    assert_eq!(
+        String::from_utf8(second.stdout).unwrap(),
+        "-ffunction-sections: yes (cached)\n"
+    );
+    // Multi-word $CC, as Kbuild allows (CC="ccache gcc"): the launcher is skipped.
+    let multi = sandbox.secwrap(&[
+        "probe",
+        "--explain",
+        "--cc",
+        "secwrap gcc",
+        "-ffunction-sections",
+    ]);
+    assert_eq!(
+        String::from_utf8(multi.stdout).unwrap(),
+        "-ffunction-sections: yes (cached)\n"
+    );
+}
+
+#[test]
+fn target_args_are_part_of_the_probe_and_the_key() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    // -mcmodel=large is valid for x86-64 and an error with -m32.
+    let native = sandbox.secwrap(&["probe", "--cc", "gcc", "-mcmodel=large"]);
+    let m32 = sandbox.secwrap(&["probe", "--cc", "gcc -m32", "-mcmodel=large"]);
+    assert_eq!(native.status.code(), Some(0));
+    assert_eq!(m32.status.code(), Some(1));
+    assert_eq!(kbuild_cc_option("gcc -m32", "-mcmodel=large"), false);
+}
+
+fn split_config(sandbox: &Sandbox, rule_extra: &str) {
+    sandbox.write(".config", "CONFIG_LIVEPATCH=y\n");
+    sandbox.write(
+        "secwrap.toml",
+        &format!(
+            "kconfig = \".config\"\n[[rule]]\nname = \"split\"\nwhen = \"LIVEPATCH\"\ncflags = [\"-ffunction-sections\", \"-fdata-sections\"]\n{rule_extra}\n"
+        ),
+    );
+}
+
+#[test]
+fn cold_cache_parallel_build_probes_once() {
+    if !require("gcc") || !require("make") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    split_config(&sandbox, "");
+    let count = 48;
+    for index in 0..count {
+        sandbox.write(
+            &format!("src/f{index}.c"),
+            &format!("int v{index} = {index}; int f{index}(void) {{ return v{index}; }}\n"),
+        );
+    }
+    sandbox.write(
+        "Makefile",
+        &format!(
+            "OBJS := $(patsubst %.c,%.o,$(wildcard src/*.c))\nall: $(OBJS)\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
+        ),
+    );
+    let status = Command::new("make")
+        .args(["-j16", &format!("CC={SECWRAP} gcc")])
+        .current_dir(sandbox.path(""))
+        .env("SECWRAP_CACHE_DIR", sandbox.cache())
+        .env("SECWRAP_LOG", sandbox.path("log.jsonl"))
+        .env("HOME", sandbox.path("home"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let records = sandbox.records();
+    assert_eq!(records.len(), count);
+    let probes_run: usize = records
+        .iter()
+        .flat_map(|record| record["probes"].as_array().unwrap())
+        .filter(|probe| probe["cached"] == false)
+        .count();
+    let probes_asked: usize = records
+        .iter()
+        .map(|record| record["probes"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(probes_asked, count, "every compile asks");
+    assert_eq!(
+        probes_run, 1,
+        "one compiler, one flag group, one target: one probe"
+    );
+    for index in 0..count {
+        let sections = section_names(&sandbox.path(&format!("src/f{index}.o")));
+        assert!(
+            sections.contains(&format!(".text.f{index}")),
+            "{sections:?}"
+        );
+    }
+}
+
+fn section_names(path: &Path) -> Vec<String> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    file.sections()
+        .filter_map(|section| section.name().ok().map(str::to_string))
+        .collect()
+}
+
+/// A `gcc` that rejects `-ffunction-sections` like an old or foreign compiler would.
+const REJECTS_SPLIT: &str = r#"for arg in "$@"; do
+  if [ "$arg" = -ffunction-sections ]; then
+    echo "gcc: error: unrecognized command-line option '-ffunction-sections'" >&2
+    exit 1
+  fi
+done
+exec /usr/bin/gcc "$@""#;
+
+#[test]
+fn changed_compiler_is_noticed_without_clearing_the_cache() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let fake = sandbox.script("bin/gcc", REJECTS_SPLIT);
+    let fake = fake.to_str().unwrap();
+    let first = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    assert_eq!(first.status.code(), Some(1), "{first:?}");
+    let again = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    assert!(
+        String::from_utf8(again.stdout)
+            .unwrap()
+            .contains("no (cached)")
+    );
+    // The "compiler" is upgraded: new contents, new size and mtime.
+    sandbox.script("bin/gcc", "exec /usr/bin/gcc \"$@\"");
+    let upgraded = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    assert_eq!(upgraded.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(upgraded.stdout).unwrap(),
+        "-ffunction-sections: yes (probed)\n"
+    );
+    // Same size, only the mtime moves: still a new identity.
+    let path = sandbox.path("bin/gcc");
+    let before = std::fs::metadata(&path).unwrap();
+    let status = Command::new("touch")
+        .args(["-d", "2001-01-01", path.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), before.len());
+    let touched = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    assert_eq!(
+        String::from_utf8(touched.stdout).unwrap(),
+        "-ffunction-sections: yes (probed)\n"
+    );
+}
+
+#[test]
+fn corrupt_and_foreign_entries_are_reprobed() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let ask = || sandbox.secwrap(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
+    assert_eq!(
+        String::from_utf8(ask().stdout).unwrap(),
+        "-ffunction-sections: yes (probed)\n"
+    );
+    let entries: Vec<PathBuf> = std::fs::read_dir(sandbox.cache())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| !path.to_string_lossy().ends_with(".lock"))
+        .collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "one identity and one probe entry: {entries:?}"
+    );
+    // The cache directory is private.
+    assert_eq!(
+        std::fs::metadata(sandbox.cache()).unwrap().mode() & 0o777,
+        0o700
+    );
+    for entry in &entries {
+        let text = std::fs::read(entry).unwrap();
+        std::fs::write(entry, &text[..text.len() / 2]).unwrap();
+    }
+    assert_eq!(
+        String::from_utf8(ask().stdout).unwrap(),
+        "-ffunction-sections: yes (probed)\n"
+    );
+    assert_eq!(
+        String::from_utf8(ask().stdout).unwrap(),
+        "-ffunction-sections: yes (cached)\n"
+    );
+    // An entry owned by someone else is not trusted (only root can set that up).
+    if unsafe_geteuid() == 0 {
+        for entry in &entries {
+            let status = Command::new("chown")
+                .args(["12345", entry.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        assert_eq!(
+            String::from_utf8(ask().stdout).unwrap(),
+            "-ffunction-sections: yes (probed)\n"
+        );
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must test foreign entries"
+        );
+        eprintln!("skipped: foreign-owner part needs root");
+    }
+}
+
+fn unsafe_geteuid() -> u32 {
+    let output = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn required_flag_unsupported_stops_the_build() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    split_config(&sandbox, "");
+    sandbox.write("a.c", "int g = 1; int f(void) { return g; }\n");
+    let fake = sandbox.script("bin/gcc", REJECTS_SPLIT);
+    let output = sandbox.secwrap(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
+    for needle in [
+        fake.to_str().unwrap(),
+        "-ffunction-sections -fdata-sections",
+        "rule `split`",
+        "unrecognized command-line option",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
+    }
+    assert!(!sandbox.path("a.o").exists(), "the compiler must not run");
+    assert!(sandbox.records().is_empty());
+}
+
+#[test]
+fn optional_flag_unsupported_is_skipped_and_recorded() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    split_config(&sandbox, "required = false");
+    sandbox.write("a.c", "int g = 1; int f(void) { return g; }\n");
+    let fake = sandbox.script("bin/gcc", REJECTS_SPLIT);
+    let output = sandbox.secwrap(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.is_empty());
+    assert!(!section_names(&sandbox.path("a.o")).contains(&".text.f".to_string()));
+    let records = sandbox.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["injected"], serde_json::json!([]));
+    assert_eq!(
+        records[0]["skipped"],
+        serde_json::json!([
+            {"flag": "-ffunction-sections", "reason": "unsupported"},
+            {"flag": "-fdata-sections", "reason": "unsupported"}
+        ])
+    );
+    assert_eq!(records[0]["probes"][0]["supported"], false);
+}
+
+#[test]
+fn cache_show_and_clear() {
+    if !require("gcc") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.secwrap(&["probe", "--cc", "gcc", "-ffunction-sections"]);
+    let shown = String::from_utf8(sandbox.secwrap(&["cache", "show"]).stdout).unwrap();
+    assert!(
+        shown.starts_with(&format!("cache: {}\n", sandbox.cache().display())),
+        "{shown}"
+    );
+    assert!(shown.ends_with("2 entries\n"), "{shown}");
+    assert!(shown.contains("-ffunction-sections"), "{shown}");
+    let cleared = sandbox.secwrap(&["cache", "clear"]);
+    assert_eq!(
+        String::from_utf8(cleared.stdout).unwrap(),
+        format!("removed 2 entries from {}\n", sandbox.cache().display())
+    );
+    let shown = String::from_utf8(sandbox.secwrap(&["cache"]).stdout).unwrap();
+    assert!(shown.ends_with("0 entries\n"), "{shown}");
+}

@@ -1,0 +1,2 @@
+#[path = "it/probe.rs"]
+mod probe;
