@@ -67,6 +67,16 @@ enum Command {
         #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
         flags: Vec<OsString>,
     },
+    /// Run a build command as one build: every record it makes is tagged with
+    /// a build id (`SECWRAP_BUILD_ID`), and a summary follows on stderr.
+    Run {
+        /// The build id (default: the UTC time and secwrap's pid).
+        #[arg(long)]
+        build_id: Option<String>,
+        /// The command, e.g. `make -j8 CC="secwrap gcc"`.
+        #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
+        command: Vec<OsString>,
+    },
     /// Show what the probe cache holds, or clear it.
     Cache {
         #[command(subcommand)]
@@ -95,6 +105,46 @@ enum LogCommand {
         #[arg(long)]
         log: Option<PathBuf>,
     },
+    /// The builds in the log, with counts by kind.
+    Builds {
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+    /// Objects (re)compiled in the builds after BUILD (default: in the latest
+    /// build), one path a line, relative to the build root: what livepatch
+    /// tools read as `changed_objs`.
+    Changed {
+        /// List what was compiled after this build.
+        #[arg(long)]
+        since: Option<String>,
+        /// Paths are relative to this directory (default: the working directory).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+    /// Write the compiles as a compilation database.
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Only this build's compiles.
+        #[arg(long)]
+        build: Option<String>,
+        /// Where to write (atomically).
+        #[arg(long, short, default_value = "compile_commands.json")]
+        output: PathBuf,
+        /// Merge into an existing file: entries for the same source and output are replaced.
+        #[arg(long)]
+        merge: bool,
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ExportFormat {
+    /// `compile_commands.json` (directory, file, arguments, output), as Bear writes.
+    CompileCommands,
 }
 
 /// How a subcommand ended, when it did not fail.
@@ -108,7 +158,16 @@ enum Outcome {
 pub fn is_cli_word(word: &OsString) -> bool {
     let word = word.as_encoded_bytes();
     word.starts_with(b"-")
-        || [&b"init"[..], b"config", b"probe", b"cache", b"log", b"help"].contains(&word)
+        || [
+            &b"init"[..],
+            b"config",
+            b"probe",
+            b"cache",
+            b"run",
+            b"log",
+            b"help",
+        ]
+        .contains(&word)
 }
 
 /// Runs a subcommand; returns the exit status.
@@ -130,9 +189,19 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             flags,
         } => probe_flags(cc, disable_warning, explain, no_cache, &flags),
         Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show)),
-        Command::Log {
-            command: LogCommand::Show { log },
-        } => log_show(log),
+        Command::Run { build_id, command } => run_build(build_id, &command),
+        Command::Log { command } => match command {
+            LogCommand::Show { log } => log_show(log),
+            LogCommand::Builds { log } => log_builds(log),
+            LogCommand::Changed { since, root, log } => log_changed(since, root, log),
+            LogCommand::Export {
+                format: ExportFormat::CompileCommands,
+                build,
+                output,
+                merge,
+                log,
+            } => log_export(build, &output, merge, log),
+        },
     };
     match result {
         Ok(Outcome::Success) => 0,
@@ -336,23 +405,7 @@ fn none_or_join(values: &[String]) -> String {
 }
 
 fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
-    let path = match log {
-        Some(path) => current_dir()?.join(path),
-        None => load_config()?
-            .log
-            .map(|log| log.value)
-            .ok_or("no invocation log configured (give --log, set [log] path or SECWRAP_LOG)")?,
-    };
-    let (records, bad_lines) =
-        read_log(&path).map_err(|error| format!("{}: {}", path.display(), io_message(&error)))?;
-    for bad in &bad_lines {
-        eprintln!(
-            "secwrap: warning: {}:{}: {}",
-            path.display(),
-            bad.line,
-            bad.message
-        );
-    }
+    let (_, records, bad_lines) = read_records(log)?;
     let mut out = String::new();
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut injected, mut failed) = (0, 0);
@@ -534,5 +587,175 @@ fn cache(command: CacheCommand) -> Result<Outcome, String> {
             println!("removed {removed} entries from {}", dir.display());
         }
     }
+    Ok(Outcome::Success)
+}
+
+/// The log to read: `--log`, else the configured one.
+fn log_path(log: Option<PathBuf>) -> Result<PathBuf, String> {
+    match log {
+        Some(path) => Ok(current_dir()?.join(path)),
+        None => load_config()?.log.map(|log| log.value).ok_or_else(|| {
+            "no invocation log configured (give --log, set [log] path or SECWRAP_LOG)".to_string()
+        }),
+    }
+}
+
+/// Reads the log, warning about (and skipping) bad lines.
+fn read_records(
+    log: Option<PathBuf>,
+) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<crate::record::BadLine>), String> {
+    let path = log_path(log)?;
+    let (records, bad_lines) =
+        read_log(&path).map_err(|error| format!("{}: {}", path.display(), io_message(&error)))?;
+    for bad in &bad_lines {
+        eprintln!(
+            "secwrap: warning: {}:{}: {}",
+            path.display(),
+            bad.line,
+            bad.message
+        );
+    }
+    Ok((path, records, bad_lines))
+}
+
+fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, String> {
+    let log = log_path(None)
+        .map_err(|error| format!("`secwrap run` records into the invocation log: {error}"))?;
+    let build_id = build_id.unwrap_or_else(|| {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        format!("{}-{}", now.replace([':', '-'], ""), std::process::id())
+    });
+    let (program, args) = command.split_first().ok_or("no command to run")?;
+    let resolved = which::which(program)
+        .map_err(|_| format!("command `{}` not found", program.to_string_lossy()))?;
+    let run = crate::exec::run(
+        &resolved,
+        args,
+        &[
+            ("SECWRAP_BUILD_ID", build_id.as_ref()),
+            ("SECWRAP_LOG", log.as_os_str()),
+        ],
+    )
+    .map_err(|error| {
+        format!(
+            "cannot run `{}`: {}",
+            resolved.display(),
+            io_message(&error)
+        )
+    })?;
+    let records = read_log(&log)
+        .map(|(records, _)| records)
+        .unwrap_or_default();
+    let builds = crate::history::builds(&records);
+    let summary = builds
+        .iter()
+        .find(|build| build.id == build_id)
+        .map_or_else(|| "no compiler invocations".to_string(), build_summary);
+    eprintln!(
+        "secwrap: build {build_id}: {summary}; log {}",
+        log.display()
+    );
+    run.outcome.exit()
+}
+
+fn build_summary(build: &crate::history::Build) -> String {
+    let total: usize = build.kinds.values().sum();
+    let kinds: Vec<String> = build
+        .kinds
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    format!(
+        "{total} invocations ({}), flags injected into {}, {} failed",
+        kinds.join(", "),
+        build.injected,
+        build.failed
+    )
+}
+
+fn log_builds(log: Option<PathBuf>) -> Result<Outcome, String> {
+    let (_, records, _) = read_records(log)?;
+    for build in crate::history::builds(&records) {
+        println!(
+            "{}  {} .. {}  {}",
+            build.id,
+            build.first_time,
+            build.last_time,
+            build_summary(&build)
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+fn log_changed(
+    since: Option<String>,
+    root: Option<PathBuf>,
+    log: Option<PathBuf>,
+) -> Result<Outcome, String> {
+    let (path, records, _) = read_records(log)?;
+    let cwd = current_dir()?;
+    let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
+    let builds = crate::history::builds(&records);
+    let selected = crate::history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
+        format!(
+            "no build `{}` in {}",
+            since.as_deref().unwrap_or(""),
+            path.display()
+        )
+    })?;
+    for object in crate::history::changed_objects(&records, &selected, &root) {
+        println!("{}", object.display());
+    }
+    Ok(Outcome::Success)
+}
+
+fn log_export(
+    build: Option<String>,
+    output: &Path,
+    merge: bool,
+    log: Option<PathBuf>,
+) -> Result<Outcome, String> {
+    let (path, records, _) = read_records(log)?;
+    let selected: Vec<InvocationRecord> = match &build {
+        Some(id) => {
+            let chosen: Vec<InvocationRecord> = records
+                .into_iter()
+                .filter(|record| crate::history::build_of(record) == id)
+                .collect();
+            if chosen.is_empty() {
+                return Err(format!("no build `{id}` in {}", path.display()));
+            }
+            chosen
+        }
+        None => records,
+    };
+    let mut entries = crate::history::compile_commands(&selected);
+    let output = current_dir()?.join(output);
+    if merge && output.exists() {
+        let old_text = std::fs::read(&output)
+            .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+        let old: Vec<crate::history::CompileCommand> =
+            serde_json::from_slice(&old_text).map_err(|error| {
+                format!(
+                    "{}:{}:{}: not a compilation database: {error}",
+                    output.display(),
+                    error.line(),
+                    error.column()
+                )
+            })?;
+        entries = crate::history::merge_compile_commands(old, entries);
+    }
+    let directory = output.parent().unwrap_or(Path::new("."));
+    let write = || -> std::io::Result<()> {
+        let mut temporary = tempfile::Builder::new()
+            .prefix(".compile_commands.")
+            .tempfile_in(directory)?;
+        serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut temporary, b"\n")?;
+        temporary.persist(&output).map_err(|error| error.error)?;
+        Ok(())
+    };
+    write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+    println!("wrote {} entries to {}", entries.len(), output.display());
     Ok(Outcome::Success)
 }

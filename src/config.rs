@@ -76,6 +76,8 @@ struct ConfigFile {
     override_user_choice: bool,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    livepatch: LivepatchSection,
     /// Absent: the built-in rules. Present but empty: no rules.
     rule: Option<Vec<RuleSpec>>,
 }
@@ -85,6 +87,15 @@ struct ConfigFile {
 struct LogSection {
     /// Where invocation records are appended. Default: no record.
     path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LivepatchSection {
+    /// Before a compile overwrites an object, copy it here (once), under
+    /// its path relative to the config root, so original and patched
+    /// objects can be diffed (kpatch-cc's `orig/`). Default: off.
+    keep_originals: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +177,8 @@ pub struct Config {
     exclude: GlobSet,
     pub launcher: Vec<OsString>,
     pub log: Option<Sourced<PathBuf>>,
+    /// `[livepatch] keep_originals`, absolute.
+    pub keep_originals: Option<PathBuf>,
     pub on_error: Sourced<OnError>,
     pub override_user_choice: bool,
 }
@@ -380,6 +393,11 @@ impl Config {
             },
         };
 
+        let keep_originals = parsed
+            .livepatch
+            .keep_originals
+            .as_ref()
+            .map(|dir| root.join(dir));
         Ok(Config {
             file,
             root,
@@ -390,6 +408,7 @@ impl Config {
             exclude,
             launcher: parsed.launcher.iter().map(OsString::from).collect(),
             log,
+            keep_originals,
             on_error,
             override_user_choice: parsed.override_user_choice,
         })

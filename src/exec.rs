@@ -11,7 +11,7 @@
 //! std's `Command` resets the signal mask and SIGPIPE in the child, so the
 //! compiler starts with default signal handling whatever secwrap does here.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitStatus};
@@ -59,10 +59,10 @@ pub struct Run {
 
 /// Runs `program` with `args` (argv[0] is `program` as given: an absolute
 /// path found on PATH, never canonicalised) and waits for it, forwarding
-/// stop signals. `env_guard` is set in the child's environment.
-pub fn run(program: &Path, args: &[OsString], env_guard: (&str, &str)) -> std::io::Result<Run> {
+/// stop signals. `env` is added to the child's environment.
+pub fn run(program: &Path, args: &[OsString], env: &[(&str, &OsStr)]) -> std::io::Result<Run> {
     let mut command = Command::new(program);
-    command.args(args).env(env_guard.0, env_guard.1);
+    command.args(args).envs(env.iter().copied());
     let started = Instant::now();
     // Block the stop signals until the pid is known, so one arriving while
     // the child starts is forwarded rather than lost or fatal to us alone.

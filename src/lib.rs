@@ -14,6 +14,7 @@ pub mod cli;
 pub mod compiler;
 pub mod config;
 pub mod exec;
+pub mod history;
 pub mod inject;
 pub mod kconfig;
 pub mod probe;

@@ -93,6 +93,10 @@ pub struct InvocationRecord {
     pub time: String,
     /// secwrap's process id.
     pub pid: u32,
+    /// The build this invocation belongs to (`SECWRAP_BUILD_ID`, set by
+    /// `secwrap run`); absent outside one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     /// Working directory, absolute.
     pub cwd: OsText,
     /// The real compiler run, absolute, as found on `PATH` (not canonicalised).
@@ -118,6 +122,10 @@ pub struct InvocationRecord {
     /// Every file written when a job without `-o` writes several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<OsText>,
+    /// Where the objects this compile overwrote were copied first
+    /// (`[livepatch] keep_originals`), as kpatch-cc keeps originals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub originals: Vec<OsText>,
     /// `-flto` in effect: the object holds IR, and splitting happens at link.
     pub lto: bool,
     /// Flag groups asked about before injecting (`probe.rs`); `cached`

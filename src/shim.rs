@@ -18,10 +18,11 @@ use std::time::SystemTime;
 
 use crate::args::{Arg, ArgKind, DriverArgs};
 use crate::argv::expand_response_files;
-use crate::classify::{CompileArgs, Language};
+use crate::classify::{Classification, CompileArgs, Language};
 use crate::compiler::{self, ResolvedCompiler, SelfIdentity};
 use crate::config::{Config, ConfigEnv, ConfigError, OnError, io_message};
 use crate::exec;
+use crate::history;
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped, WantedFlag};
 use crate::probe::{self, ProbeMode, ProbeRequest, Prober};
 use crate::record::{
@@ -253,9 +254,25 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         None => None,
     };
 
+    let originals = match (&config.keep_originals, classification) {
+        (Some(keep_dir), Classification::Compile) => {
+            match keep_originals(keep_dir, &config.root, &outputs) {
+                Ok(originals) => originals,
+                Err(error) => on_bad_input(
+                    &error,
+                    config.on_error.value,
+                    &resolved,
+                    launcher.as_deref(),
+                    rest,
+                ),
+            }
+        }
+        _ => Vec::new(),
+    };
+
     let (program, program_args) = chain(&resolved.compiler, launcher.as_deref(), &compiler_args);
     let started = SystemTime::now();
-    let run = match exec::run(&program, &program_args, guard) {
+    let run = match exec::run(&program, &program_args, &[(guard.0, OsStr::new(guard.1))]) {
         Ok(run) => run,
         Err(error) => fail(
             EXIT_CANNOT_RUN,
@@ -287,6 +304,9 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             secwrap: env!("CARGO_PKG_VERSION").to_string(),
             time: humantime::format_rfc3339_millis(started).to_string(),
             pid: std::process::id(),
+            build: std::env::var("SECWRAP_BUILD_ID")
+                .ok()
+                .filter(|build| !build.is_empty()),
             cwd: OsText::new(cwd.as_os_str()),
             compiler: OsText::new(resolved.compiler.as_os_str()),
             launcher: launcher
@@ -314,6 +334,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             } else {
                 Vec::new()
             },
+            originals: path_texts(&originals),
             lto: compile_args.lto,
             probes,
             config: decision.fingerprint.clone(),
@@ -336,6 +357,44 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         }
     }
     run.outcome.exit()
+}
+
+/// Copies each object a compile is about to overwrite into `keep_dir`,
+/// under its path relative to `root`, unless a copy is already there: the
+/// first compile of a patched build keeps the original build's object
+/// (kpatch-cc copies to `orig/` the same way). Returns the copies made.
+fn keep_originals(
+    keep_dir: &Path,
+    root: &Path,
+    outputs: &[PathBuf],
+) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut kept = Vec::new();
+    for object in outputs
+        .iter()
+        .filter_map(|output| history::final_object(output))
+    {
+        if !object.is_file() {
+            continue;
+        }
+        let relative = history::relative_to(&object, root);
+        let copy = keep_dir.join(relative.strip_prefix("/").unwrap_or(&relative));
+        if copy.exists() {
+            continue;
+        }
+        let failed = |error: std::io::Error| ConfigError {
+            path: copy.clone(),
+            position: None,
+            message: format!("cannot keep the original object: {}", io_message(&error)),
+        };
+        std::fs::create_dir_all(copy.parent().unwrap_or(keep_dir)).map_err(failed)?;
+        // Copy beside, then rename: a concurrent reader never sees half a file.
+        let mut partial = copy.clone().into_os_string();
+        partial.push(format!(".{}.partial", std::process::id()));
+        std::fs::copy(&object, &partial).map_err(failed)?;
+        std::fs::rename(&partial, &copy).map_err(failed)?;
+        kept.push(copy);
+    }
+    Ok(kept)
 }
 
 /// Why flags to inject cannot all be used.
