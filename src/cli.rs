@@ -224,8 +224,8 @@ fn load_config() -> Result<Config, String> {
 
 fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, String> {
     let cwd = current_dir()?;
-    let dir = cwd.join(dir);
-    let kconfig = cwd.join(kconfig);
+    let dir = crate::history::normalize(&cwd.join(dir));
+    let kconfig = crate::history::normalize(&cwd.join(kconfig));
     let text = std::fs::read(&kconfig)
         .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
     let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));

@@ -146,7 +146,8 @@ pub struct ResolvedCompiler {
     /// The real compiler: an absolute path as found on `PATH` (never
     /// canonicalised: clang picks its driver mode from the name, sccache#1437).
     pub compiler: PathBuf,
-    /// A launcher masquerade link met before it on `PATH`, to run in front.
+    /// The launcher behind a masquerade link met before it on `PATH`, to
+    /// run in front (`/usr/bin/ccache`, canonical).
     pub launcher: Option<PathBuf>,
 }
 
@@ -203,7 +204,10 @@ pub fn resolve(
         }
         if launcher_name(&candidate).is_some() {
             if use_launchers && launcher.is_none() {
-                launcher = Some(candidate);
+                // Run the launcher itself (`/usr/bin/ccache`), not its
+                // masquerade link: called as `gcc`, ccache would search for
+                // gcc itself and take our compiler path for an input file.
+                launcher = Some(std::fs::canonicalize(&candidate).unwrap_or(candidate));
             }
             continue;
         }

@@ -139,10 +139,13 @@ pub struct ProbeRequest<'a> {
 }
 
 /// A probe that could not be carried out (the compiler could not be
-/// started); distinct from a "no".
+/// started, or cannot even print its version); distinct from a "no".
 #[derive(Debug)]
 pub struct ProbeError {
     pub message: String,
+    /// The compiler exited 127, as a shell does for a missing command (and
+    /// an inner secwrap does for a loop back to itself).
+    pub compiler_missing: bool,
 }
 
 impl std::fmt::Display for ProbeError {
@@ -181,6 +184,7 @@ impl Prober {
     /// The compiler's identity, from the cache or by asking `--version`.
     pub fn identity(&self, compiler: &Path) -> Result<CompilerIdentity, ProbeError> {
         let metadata = std::fs::metadata(compiler).map_err(|error| ProbeError {
+            compiler_missing: false,
             message: format!(
                 "cannot read `{}`: {}",
                 compiler.display(),
@@ -214,7 +218,20 @@ impl Prober {
                         compiler.display(),
                         crate::config::io_message(&error)
                     ),
+                    compiler_missing: false,
                 })?;
+            if !output.status.success() {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                return Err(ProbeError {
+                    message: format!(
+                        "`{} --version` failed ({}): {}",
+                        compiler.display(),
+                        output.status,
+                        stderr.trim().lines().last().unwrap_or("no message")
+                    ),
+                    compiler_missing: output.status.code() == Some(127),
+                });
+            }
             let version = String::from_utf8_lossy(&output.stdout)
                 .lines()
                 .next()
@@ -318,6 +335,7 @@ fn run_probe(
         .prefix("secwrap-probe-")
         .tempdir()
         .map_err(|error| ProbeError {
+            compiler_missing: false,
             message: format!(
                 "cannot create a temporary directory: {}",
                 crate::config::io_message(&error)
@@ -339,6 +357,7 @@ fn run_probe(
         .full_env(env.iter().cloned())
         .run()
         .map_err(|error| ProbeError {
+            compiler_missing: false,
             message: format!(
                 "cannot run `{}`: {}",
                 request.compiler.display(),

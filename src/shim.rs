@@ -215,6 +215,11 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
     ) {
         Ok(probes) => probes,
         Err(Unsupported::Required(message)) => fail(EXIT_ERROR, &message),
+        // No compiler at all behind this name (or a loop back to secwrap):
+        // report it as the missing compiler it is, whatever on_error says.
+        Err(Unsupported::CannotProbe(error)) if error.compiler_missing => {
+            fail(EXIT_NOT_FOUND, &error.message)
+        }
         Err(Unsupported::CannotProbe(error)) => {
             let error = ConfigError {
                 path: resolved.compiler.clone(),

@@ -4,13 +4,11 @@
 //! independently of secwrap's code, and require `secwrap probe` to give the
 //! same answer for every flag.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::Command;
 
-use serde_json::Value;
-
-const SECWRAP: &str = env!("CARGO_BIN_EXE_secwrap");
+use crate::common::{SECWRAP, TestEnv, require_compiler, require_program, sections};
 
 /// Flags valid and invalid, gcc-only and clang-only, -W/-Wno-, -f/-m, with values.
 const FLAGS: &[&str] = &[
@@ -66,75 +64,6 @@ const FLAGS: &[&str] = &[
 /// Kbuild's `CLANG_FLAGS` warnings-as-errors (scripts/Makefile.clang).
 const KBUILD_CLANG_FLAGS: &str = "-Werror=unknown-warning-option -Werror=ignored-optimization-argument -Werror=option-ignored -Werror=unused-command-line-argument";
 
-fn require(compiler: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {compiler}")])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{compiler} is required under CI"
-        );
-        eprintln!("skipped: {compiler} not found on PATH");
-    }
-    found
-}
-
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    fn write(&self, relative: &str, contents: &str) -> PathBuf {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    fn script(&self, relative: &str, body: &str) -> PathBuf {
-        let path = self.write(relative, &format!("#!/bin/sh\n{body}\n"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
-
-    fn cache(&self) -> PathBuf {
-        self.path("cache")
-    }
-
-    fn secwrap(&self, args: &[&str]) -> Output {
-        Command::new(SECWRAP)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("HOME", self.path("home"))
-            .env("SECWRAP_CACHE_DIR", self.cache())
-            .env("SECWRAP_LOG", self.path("log.jsonl"))
-            .output()
-            .unwrap()
-    }
-
-    fn records(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.path("log.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-}
-
 /// Kconfig's `cc-option` recipe, verbatim in shell.
 fn kbuild_cc_option(compiler: &str, flag: &str) -> bool {
     let clang_flags = if compiler.contains("clang") {
@@ -145,27 +74,28 @@ fn kbuild_cc_option(compiler: &str, flag: &str) -> bool {
     let recipe = format!(
         r#"trap "rm -rf .tmp_$$" EXIT; mkdir .tmp_$$; {compiler} -Werror {clang_flags} {flag} -c -x c /dev/null -o .tmp_$$/tmp.o"#
     );
-    let sandbox = tempfile::tempdir().unwrap();
+    let t = tempfile::tempdir().unwrap();
     Command::new("sh")
         .args(["-c", &format!("{{ {recipe}; }} >/dev/null 2>&1")])
-        .current_dir(sandbox.path())
+        .current_dir(t.path())
         .status()
         .unwrap()
         .success()
 }
 
 fn check_agreement(compiler: &str) {
-    let sandbox = Sandbox::new();
+    let t = TestEnv::new();
     let mut expected_supported = Vec::new();
     let mut disagreements = Vec::new();
     let (mut yes, mut no) = (0, 0);
     for flag in FLAGS {
         let kbuild = kbuild_cc_option(compiler, flag);
-        let output = sandbox.secwrap(&["probe", "--cc", compiler, "--", flag]);
+        let output = t.run(&["probe", "--cc", compiler, "--", flag]);
         let secwrap = output.status.code() == Some(0);
         assert!(
             matches!(output.status.code(), Some(0 | 1)),
-            "{flag}: {output:?}"
+            "{flag}: {}",
+            output.stderr_text()
         );
         let printed = String::from_utf8(output.stdout).unwrap();
         assert_eq!(
@@ -192,7 +122,7 @@ fn check_agreement(compiler: &str) {
     // All at once, answered from the cache now, expands like cc-option.
     let mut args = vec!["probe", "--cc", compiler, "--"];
     args.extend(FLAGS);
-    let output = sandbox.secwrap(&args);
+    let output = t.run(&args);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(output.stdout).unwrap().trim(),
@@ -202,14 +132,14 @@ fn check_agreement(compiler: &str) {
 
 #[test]
 fn agrees_with_kbuild_cc_option_gcc() {
-    if require("gcc") {
+    if require_compiler("gcc") {
         check_agreement("gcc");
     }
 }
 
 #[test]
 fn agrees_with_kbuild_cc_option_clang() {
-    if require("clang") {
+    if require_compiler("clang") {
         check_agreement("clang");
     }
 }
@@ -220,7 +150,7 @@ fn kbuild_cc_disable_warning(compiler: &str, warning: &str) -> Option<String> {
 }
 
 fn check_disable_warning(compiler: &str) {
-    let sandbox = Sandbox::new();
+    let t = TestEnv::new();
     for warning in [
         "vla",
         "pointer-sign",
@@ -229,7 +159,7 @@ fn check_disable_warning(compiler: &str) {
         "bogus-warning",
         "frame-address",
     ] {
-        let output = sandbox.secwrap(&["probe", "--disable-warning", "--cc", compiler, warning]);
+        let output = t.run(&["probe", "--disable-warning", "--cc", compiler, warning]);
         let expected = kbuild_cc_disable_warning(compiler, warning);
         assert_eq!(
             output.status.code(),
@@ -246,25 +176,25 @@ fn check_disable_warning(compiler: &str) {
 
 #[test]
 fn disable_warning_agrees_with_kbuild_gcc() {
-    if require("gcc") {
+    if require_compiler("gcc") {
         check_disable_warning("gcc");
     }
 }
 
 #[test]
 fn disable_warning_agrees_with_kbuild_clang() {
-    if require("clang") {
+    if require_compiler("clang") {
         check_disable_warning("clang");
     }
 }
 
 #[test]
 fn explain_names_source_and_message() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
-    let first = sandbox.secwrap(&[
+    let t = TestEnv::new();
+    let first = t.run(&[
         "probe",
         "--explain",
         "--cc",
@@ -284,13 +214,13 @@ fn explain_names_source_and_message() {
         lines[1].contains("-fbogus-option"),
         "the compiler's own message: {text}"
     );
-    let second = sandbox.secwrap(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
+    let second = t.run(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
     assert_eq!(
         String::from_utf8(second.stdout).unwrap(),
         "-ffunction-sections: yes (cached)\n"
     );
     // Multi-word $CC, as Kbuild allows (CC="ccache gcc"): the launcher is skipped.
-    let multi = sandbox.secwrap(&[
+    let multi = t.run(&[
         "probe",
         "--explain",
         "--cc",
@@ -305,23 +235,23 @@ fn explain_names_source_and_message() {
 
 #[test]
 fn target_args_are_part_of_the_probe_and_the_key() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
+    let t = TestEnv::new();
     // -mcmodel=large is valid for x86-64 and an error with -m32.
-    let native = sandbox.secwrap(&["probe", "--cc", "gcc", "-mcmodel=large"]);
-    let m32 = sandbox.secwrap(&["probe", "--cc", "gcc -m32", "-mcmodel=large"]);
+    let native = t.run(&["probe", "--cc", "gcc", "-mcmodel=large"]);
+    let m32 = t.run(&["probe", "--cc", "gcc -m32", "-mcmodel=large"]);
     assert_eq!(native.status.code(), Some(0));
     assert_eq!(m32.status.code(), Some(1));
     assert!(!kbuild_cc_option("gcc -m32", "-mcmodel=large"));
 }
 
-fn split_config(sandbox: &Sandbox, rule_extra: &str) {
-    sandbox.write(".config", "CONFIG_LIVEPATCH=y\n");
-    sandbox.write(
+fn split_config(t: &TestEnv, rule_extra: &str) {
+    t.write(".config", "CONFIG_LIVEPATCH=y\n");
+    t.write(
         "secwrap.toml",
-        &format!(
+        format!(
             "kconfig = \".config\"\n[[rule]]\nname = \"split\"\nwhen = \"LIVEPATCH\"\ncflags = [\"-ffunction-sections\", \"-fdata-sections\"]\n{rule_extra}\n"
         ),
     );
@@ -329,32 +259,25 @@ fn split_config(sandbox: &Sandbox, rule_extra: &str) {
 
 #[test]
 fn cold_cache_parallel_build_probes_once() {
-    if !require("gcc") || !require("make") {
+    if !require_compiler("gcc") || !require_program("make") {
         return;
     }
-    let sandbox = Sandbox::new();
-    split_config(&sandbox, "");
+    let t = TestEnv::new();
+    split_config(&t, "");
     let count = 48;
     for index in 0..count {
-        sandbox.write(
-            &format!("src/f{index}.c"),
-            &format!("int v{index} = {index}; int f{index}(void) {{ return v{index}; }}\n"),
+        t.write(
+            format!("src/f{index}.c"),
+            format!("int v{index} = {index}; int f{index}(void) {{ return v{index}; }}\n"),
         );
     }
-    sandbox.write(
+    t.write(
         "Makefile",
         "OBJS := $(patsubst %.c,%.o,$(wildcard src/*.c))\nall: $(OBJS)\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
     );
-    let status = Command::new("make")
-        .args(["-j16", &format!("CC={SECWRAP} gcc")])
-        .current_dir(sandbox.path(""))
-        .env("SECWRAP_CACHE_DIR", sandbox.cache())
-        .env("SECWRAP_LOG", sandbox.path("log.jsonl"))
-        .env("HOME", sandbox.path("home"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let records = sandbox.records();
+    t.run_program("make", &["-j16", &format!("CC={SECWRAP} gcc")])
+        .success();
+    let records = t.records();
     assert_eq!(records.len(), count);
     let probes_run: usize = records
         .iter()
@@ -371,7 +294,7 @@ fn cold_cache_parallel_build_probes_once() {
         "one compiler, one flag group, one target: one probe"
     );
     for index in 0..count {
-        let sections = section_names(&sandbox.path(&format!("src/f{index}.o")));
+        let sections = sections(&t.path(format!("src/f{index}.o")));
         assert!(
             sections.contains(&format!(".text.f{index}")),
             "{sections:?}"
@@ -379,50 +302,43 @@ fn cold_cache_parallel_build_probes_once() {
     }
 }
 
-fn section_names(path: &Path) -> Vec<String> {
-    use object::{Object, ObjectSection};
-    let data = std::fs::read(path).unwrap();
-    let file = object::File::parse(&*data).unwrap();
-    file.sections()
-        .filter_map(|section| section.name().ok().map(str::to_string))
-        .collect()
-}
-
 /// A `gcc` that rejects `-ffunction-sections` like an old or foreign compiler would.
-const REJECTS_SPLIT: &str = r#"for arg in "$@"; do
+const REJECTS_SPLIT: &str = r#"#!/bin/sh
+for arg in "$@"; do
   if [ "$arg" = -ffunction-sections ]; then
     echo "gcc: error: unrecognized command-line option '-ffunction-sections'" >&2
     exit 1
   fi
 done
-exec /usr/bin/gcc "$@""#;
+exec /usr/bin/gcc "$@"
+"#;
 
 #[test]
 fn changed_compiler_is_noticed_without_clearing_the_cache() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
-    let fake = sandbox.script("bin/gcc", REJECTS_SPLIT);
+    let t = TestEnv::new();
+    let fake = t.executable("bin/gcc", REJECTS_SPLIT);
     let fake = fake.to_str().unwrap();
-    let first = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
-    assert_eq!(first.status.code(), Some(1), "{first:?}");
-    let again = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    let first = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    assert_eq!(first.code(), Some(1), "{}", first.stderr_text());
+    let again = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
     assert!(
         String::from_utf8(again.stdout)
             .unwrap()
             .contains("no (cached)")
     );
     // The "compiler" is upgraded: new contents, new size and mtime.
-    sandbox.script("bin/gcc", "exec /usr/bin/gcc \"$@\"");
-    let upgraded = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    t.executable("bin/gcc", "#!/bin/sh\nexec /usr/bin/gcc \"$@\"\n");
+    let upgraded = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
     assert_eq!(upgraded.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(upgraded.stdout).unwrap(),
         "-ffunction-sections: yes (probed)\n"
     );
     // Same size, only the mtime moves: still a new identity.
-    let path = sandbox.path("bin/gcc");
+    let path = t.path("bin/gcc");
     let before = std::fs::metadata(&path).unwrap();
     let status = Command::new("touch")
         .args(["-d", "2001-01-01", path.to_str().unwrap()])
@@ -430,7 +346,7 @@ fn changed_compiler_is_noticed_without_clearing_the_cache() {
         .unwrap();
     assert!(status.success());
     assert_eq!(std::fs::metadata(&path).unwrap().len(), before.len());
-    let touched = sandbox.secwrap(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
+    let touched = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
     assert_eq!(
         String::from_utf8(touched.stdout).unwrap(),
         "-ffunction-sections: yes (probed)\n"
@@ -439,16 +355,19 @@ fn changed_compiler_is_noticed_without_clearing_the_cache() {
 
 #[test]
 fn corrupt_and_foreign_entries_are_reprobed() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
-    let ask = || sandbox.secwrap(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
+    // A cache directory secwrap creates itself (the harness's exists already).
+    let t = TestEnv::new();
+    let cache = t.path("private-cache");
+    let t = t.env("SECWRAP_CACHE_DIR", &cache);
+    let ask = || t.run(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
     assert_eq!(
         String::from_utf8(ask().stdout).unwrap(),
         "-ffunction-sections: yes (probed)\n"
     );
-    let entries: Vec<PathBuf> = std::fs::read_dir(sandbox.cache())
+    let entries: Vec<PathBuf> = std::fs::read_dir(&cache)
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| !path.to_string_lossy().ends_with(".lock"))
@@ -459,10 +378,7 @@ fn corrupt_and_foreign_entries_are_reprobed() {
         "one identity and one probe entry: {entries:?}"
     );
     // The cache directory is private.
-    assert_eq!(
-        std::fs::metadata(sandbox.cache()).unwrap().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(&cache).unwrap().mode() & 0o777, 0o700);
     for entry in &entries {
         let text = std::fs::read(entry).unwrap();
         std::fs::write(entry, &text[..text.len() / 2]).unwrap();
@@ -476,7 +392,7 @@ fn corrupt_and_foreign_entries_are_reprobed() {
         "-ffunction-sections: yes (cached)\n"
     );
     // An entry owned by someone else is not trusted (only root can set that up).
-    if unsafe_geteuid() == 0 {
+    if effective_uid() == 0 {
         for entry in &entries {
             let status = Command::new("chown")
                 .args(["12345", entry.to_str().unwrap()])
@@ -497,7 +413,7 @@ fn corrupt_and_foreign_entries_are_reprobed() {
     }
 }
 
-fn unsafe_geteuid() -> u32 {
+fn effective_uid() -> u32 {
     let output = Command::new("id").arg("-u").output().unwrap();
     String::from_utf8(output.stdout)
         .unwrap()
@@ -508,14 +424,14 @@ fn unsafe_geteuid() -> u32 {
 
 #[test]
 fn required_flag_unsupported_stops_the_build() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
-    split_config(&sandbox, "");
-    sandbox.write("a.c", "int g = 1; int f(void) { return g; }\n");
-    let fake = sandbox.script("bin/gcc", REJECTS_SPLIT);
-    let output = sandbox.secwrap(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
+    let t = TestEnv::new();
+    split_config(&t, "");
+    t.write("a.c", "int g = 1; int f(void) { return g; }\n");
+    let fake = t.executable("bin/gcc", REJECTS_SPLIT);
+    let output = t.run(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -528,24 +444,24 @@ fn required_flag_unsupported_stops_the_build() {
     ] {
         assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
     }
-    assert!(!sandbox.path("a.o").exists(), "the compiler must not run");
-    assert!(sandbox.records().is_empty());
+    assert!(!t.path("a.o").exists(), "the compiler must not run");
+    assert!(t.records().is_empty());
 }
 
 #[test]
 fn optional_flag_unsupported_is_skipped_and_recorded() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
-    split_config(&sandbox, "required = false");
-    sandbox.write("a.c", "int g = 1; int f(void) { return g; }\n");
-    let fake = sandbox.script("bin/gcc", REJECTS_SPLIT);
-    let output = sandbox.secwrap(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
-    assert!(output.status.success(), "{output:?}");
+    let t = TestEnv::new();
+    split_config(&t, "required = false");
+    t.write("a.c", "int g = 1; int f(void) { return g; }\n");
+    let fake = t.executable("bin/gcc", REJECTS_SPLIT);
+    let output = t.run(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
+    output.success();
     assert!(output.stderr.is_empty());
-    assert!(!section_names(&sandbox.path("a.o")).contains(&".text.f".to_string()));
-    let records = sandbox.records();
+    assert!(!sections(&t.path("a.o")).contains(&".text.f".to_string()));
+    let records = t.records();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["injected"], serde_json::json!([]));
     assert_eq!(
@@ -560,23 +476,23 @@ fn optional_flag_unsupported_is_skipped_and_recorded() {
 
 #[test]
 fn cache_show_and_clear() {
-    if !require("gcc") {
+    if !require_compiler("gcc") {
         return;
     }
-    let sandbox = Sandbox::new();
-    sandbox.secwrap(&["probe", "--cc", "gcc", "-ffunction-sections"]);
-    let shown = String::from_utf8(sandbox.secwrap(&["cache", "show"]).stdout).unwrap();
+    let t = TestEnv::new();
+    t.run(&["probe", "--cc", "gcc", "-ffunction-sections"]);
+    let shown = String::from_utf8(t.run(&["cache", "show"]).stdout).unwrap();
     assert!(
-        shown.starts_with(&format!("cache: {}\n", sandbox.cache().display())),
+        shown.starts_with(&format!("cache: {}\n", t.path("cache").display())),
         "{shown}"
     );
     assert!(shown.ends_with("2 entries\n"), "{shown}");
     assert!(shown.contains("-ffunction-sections"), "{shown}");
-    let cleared = sandbox.secwrap(&["cache", "clear"]);
+    let cleared = t.run(&["cache", "clear"]);
     assert_eq!(
         String::from_utf8(cleared.stdout).unwrap(),
-        format!("removed 2 entries from {}\n", sandbox.cache().display())
+        format!("removed 2 entries from {}\n", t.path("cache").display())
     );
-    let shown = String::from_utf8(sandbox.secwrap(&["cache"]).stdout).unwrap();
+    let shown = String::from_utf8(t.run(&["cache"]).stdout).unwrap();
     assert!(shown.ends_with("0 entries\n"), "{shown}");
 }

@@ -1,0 +1,130 @@
+//! The subcommands: `config`, `init`, `log show`, `--version`.
+
+use crate::common::*;
+
+/// `secwrap config` for the LIVEPATCH tree: file, Kconfig and the flags.
+#[test]
+fn config_shows_file_kconfig_and_flags() {
+    let t = TestEnv::livepatch();
+    let out = t.run(&["config"]);
+    out.quiet_success();
+    let stdout = out.stdout_text();
+    let line = |label: &str| {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        line("config file:").starts_with(&format!(
+            "config file:  {}",
+            t.path("secwrap.toml").display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        line("kconfig:").starts_with(&format!("kconfig:      {}", t.path(".config").display())),
+        "{stdout}"
+    );
+    assert_eq!(
+        line("compile jobs get:"),
+        "compile jobs get:  -ffunction-sections -fdata-sections"
+    );
+}
+
+/// Without `CONFIG_LIVEPATCH`: no flags.
+#[test]
+fn config_shows_none_without_livepatch() {
+    let t = TestEnv::new().kconfig(NO_LIVEPATCH).config(KCONFIG_TOML);
+    let out = t.run(&["config"]);
+    out.quiet_success();
+    let stdout = out.stdout_text();
+    assert!(
+        stdout.lines().any(|line| line == "compile jobs get:  none"),
+        "{stdout}"
+    );
+}
+
+compiler_tests! {
+    /// `secwrap init --kconfig .config` writes a config that then splits.
+    fn init_writes_working_config(cc) {
+        let t = TestEnv::new().file("a.c", A_C).kconfig(LIVEPATCH);
+        let out = t.run(&["init", "--kconfig", ".config"]);
+        out.quiet_success();
+        // `wrote <path> (...)`; the path compared component-wise.
+        let stdout = out.stdout_text();
+        let written = stdout
+            .strip_prefix("wrote ")
+            .and_then(|rest| rest.split(" (").next())
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert_eq!(std::path::Path::new(written), t.path("secwrap.toml"), "{stdout}");
+        assert!(t.exists("secwrap.toml"));
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+    }
+}
+
+/// `init` does not replace an existing secwrap.toml without `--force`.
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let mine = "# mine\nkconfig = \".config\"\n";
+    let t = TestEnv::new().kconfig(LIVEPATCH).config(mine);
+    let out = t.run(&["init", "--kconfig", ".config"]);
+    out.code_is(secwrap::shim::EXIT_ERROR);
+    assert!(out.stdout.is_empty());
+    let stderr = out.stderr_text();
+    // `secwrap: error: <path> already exists ...`; the path compared
+    // component-wise.
+    let named = stderr
+        .strip_prefix("secwrap: error: ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(
+        std::path::Path::new(named),
+        t.path("secwrap.toml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--force") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert_eq!(t.read_text("secwrap.toml"), mine);
+
+    t.run(&["init", "--kconfig", ".config", "--force"])
+        .quiet_success();
+    let written = t.read_text("secwrap.toml");
+    assert_ne!(written, mine);
+    assert!(written.contains("kconfig = \".config\""), "{written}");
+}
+
+#[test]
+fn version() {
+    let out = TestEnv::new().run(&["--version"]);
+    out.quiet_success();
+    assert_eq!(
+        out.stdout_text(),
+        format!("secwrap {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+compiler_tests! {
+    /// `secwrap log show`: one line per record, then the counts.
+    fn log_show_counts(cc) {
+        let t = TestEnv::livepatch().file("bad.c", "int f(void) { return }\n");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-E", "a.c"]).quiet_success();
+        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"]).code_is(1);
+        let out = t.run(&["log", "show"]);
+        out.quiet_success();
+        let stdout = out.stdout_text();
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{stdout}");
+        assert_eq!(
+            lines[3],
+            "3 records (2 compile, 1 preprocess_only); flags injected into 2; 1 failed"
+        );
+        assert!(lines[0].contains(t.path("a.o").to_str().unwrap()), "{stdout}");
+        assert!(lines[2].contains("exit 1"), "{stdout}");
+    }
+}

@@ -1,0 +1,16 @@
+//! secwrap's integration tests: one binary, one module per area. Each test
+//! runs the real `secwrap` binary in a temporary tree (`common::TestEnv`)
+//! and asserts on effects: sections in the objects produced, exit statuses,
+//! stdout/stderr bytes and the invocation records.
+
+#[macro_use]
+mod common;
+
+mod classify;
+mod cli;
+mod errors;
+mod inject;
+mod modes;
+mod probe;
+mod record;
+mod transparency;

@@ -1,0 +1,286 @@
+//! How secwrap is called and how it finds the real compiler: prefix mode,
+//! compiler paths, masquerade links and copies, loops, launchers, and the
+//! off switch. A split object proves both that secwrap ran and that the
+//! real compiler ran behind it.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// A masquerade directory `dir` holding a symlink to secwrap named `name`.
+fn symlink_dir(t: &TestEnv, dir: &str, name: &str) -> PathBuf {
+    symlink(SECWRAP, t.path(dir).join(name));
+    t.path(dir)
+}
+
+/// A masquerade directory `dir` holding a copy of secwrap named `name`.
+fn copy_dir(t: &TestEnv, dir: &str, name: &str) -> PathBuf {
+    std::fs::create_dir_all(t.path(dir)).unwrap();
+    std::fs::copy(SECWRAP, t.path(dir).join(name)).expect("copy secwrap");
+    t.path(dir)
+}
+
+/// Compiles `a.c` as `name` (found on `path`) and checks the object is split
+/// and the one record names the real compiler.
+#[track_caller]
+fn check_masquerade(t: &TestEnv, name: &str, real_compiler: &Path) {
+    t.run_program(name, &["-c", "a.c", "-o", "a.o"])
+        .quiet_success();
+    t.assert_split("a.o");
+    let record = t.only_record();
+    assert_eq!(texts(&record, "argv")[0], name);
+    assert_eq!(text(&record, "compiler"), real_compiler.to_str().unwrap());
+    assert_injected_split(&record);
+}
+
+compiler_tests! {
+    /// `secwrap gcc ...`: the compiler is looked up on PATH.
+    fn prefix_with_path_lookup(cc) {
+        let t = TestEnv::livepatch();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        assert_eq!(text(&record, "compiler"), real(cc).to_str().unwrap());
+        assert_eq!(texts(&record, "argv")[..2], [SECWRAP, cc]);
+    }
+
+    /// `secwrap /usr/bin/gcc ...`.
+    fn prefix_with_absolute_compiler(cc) {
+        let t = TestEnv::livepatch();
+        let compiler = real(cc);
+        t.run(&[compiler.to_str().unwrap(), "-c", "a.c", "-o", "a.o"])
+            .quiet_success();
+        t.assert_split("a.o");
+        assert_eq!(text(&t.only_record(), "compiler"), compiler.to_str().unwrap());
+    }
+
+    /// `secwrap ./bin/gcc ...`, `bin/gcc` a symlink to the real compiler.
+    fn prefix_with_relative_compiler(cc) {
+        let t = TestEnv::livepatch();
+        symlink(real(cc), t.path("bin").join(cc));
+        let word = format!("./bin/{cc}");
+        t.run(&[word.as_str(), "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        assert_eq!(
+            Path::new(text(&record, "compiler")),
+            t.path("bin").join(cc),
+            "the compiler as named, absolute, not canonicalised"
+        );
+    }
+
+    /// A symlink to secwrap named `gcc`, first on PATH.
+    fn masquerade_symlink(cc) {
+        let t = TestEnv::livepatch();
+        let dir = symlink_dir(&t, "mask", cc);
+        let t = t.env("PATH", path_with_first(&[&dir]));
+        check_masquerade(&t, cc, &real(cc));
+    }
+
+    /// A hard link to secwrap named `gcc`, first on PATH.
+    fn masquerade_hard_link(cc) {
+        let t = TestEnv::livepatch();
+        let link = t.path("mask").join(cc);
+        std::fs::create_dir_all(t.path("mask")).unwrap();
+        if std::fs::hard_link(SECWRAP, &link).is_err() {
+            // Another filesystem: link a copy living on this one.
+            let copy = t.path("secwrap-copy");
+            std::fs::copy(SECWRAP, &copy).expect("copy secwrap");
+            std::fs::hard_link(&copy, &link).expect("hard link");
+        }
+        let path = path_with_first(&[&t.path("mask")]);
+        let t = t.env("PATH", path);
+        check_masquerade(&t, cc, &real(cc));
+    }
+
+    /// A copy of secwrap named `gcc`, first on PATH.
+    fn masquerade_copy(cc) {
+        let t = TestEnv::livepatch();
+        let dir = copy_dir(&t, "mask", cc);
+        let t = t.env("PATH", path_with_first(&[&dir]));
+        check_masquerade(&t, cc, &real(cc));
+    }
+
+    /// A link named like the versioned driver (`gcc-12`, `clang-14`).
+    fn masquerade_versioned_name(cc) {
+        let name = versioned_name(cc);
+        if which::which(&name).is_err() {
+            eprintln!("skipped: `{name}` is not on PATH");
+            return;
+        }
+        let t = TestEnv::livepatch();
+        let dir = symlink_dir(&t, "mask", &name);
+        let t = t.env("PATH", path_with_first(&[&dir]));
+        check_masquerade(&t, &name, &real(&name));
+    }
+
+    /// A link named like the target-prefixed driver (`x86_64-linux-gnu-gcc`).
+    fn masquerade_cross_prefixed_name(cc) {
+        let name = cross_prefixed_name(cc);
+        if which::which(&name).is_err() {
+            eprintln!("skipped: `{name}` is not on PATH");
+            return;
+        }
+        let t = TestEnv::livepatch();
+        let dir = symlink_dir(&t, "mask", &name);
+        let t = t.env("PATH", path_with_first(&[&dir]));
+        check_masquerade(&t, &name, &real(&name));
+    }
+
+    /// Two masquerade directories (a symlink and a copy) before the real
+    /// compiler: one compile, one record.
+    fn two_masquerade_directories(cc) {
+        let t = TestEnv::livepatch();
+        let links = symlink_dir(&t, "links", cc);
+        let copies = copy_dir(&t, "copies", cc);
+        let t = t.env("PATH", path_with_first(&[&links, &copies]));
+        check_masquerade(&t, cc, &real(cc));
+    }
+
+    /// `secwrap gcc` while a masquerade directory is first on PATH.
+    fn prefix_with_masquerade_dir_on_path(cc) {
+        let t = TestEnv::livepatch();
+        let dir = symlink_dir(&t, "mask", cc);
+        let t = t.env("PATH", path_with_first(&[&dir]));
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+        assert_eq!(text(&t.only_record(), "compiler"), real(cc).to_str().unwrap());
+    }
+
+    /// PATH holds only the masquerade directory: 127, naming the compiler.
+    fn no_real_compiler_behind_masquerade(cc) {
+        let t = TestEnv::livepatch();
+        let dir = symlink_dir(&t, "mask", cc);
+        let t = t.env("PATH", &dir);
+        let out = t.run_program(cc, &["-c", "a.c", "-o", "a.o"]);
+        out.code_is(127);
+        let stderr = out.stderr_text();
+        assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
+        assert!(stderr.contains(&format!("`{cc}`")), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!t.exists("a.o"));
+        // In prefix mode too.
+        let out = t.run(&[cc, "-c", "a.c", "-o", "a.o"]);
+        out.code_is(127);
+        assert!(out.stderr_text().contains(&format!("`{cc}`")));
+    }
+
+    /// `secwrap ccache gcc ...`: ccache runs in front of the real compiler.
+    fn explicit_launcher(cc) {
+        if !require_program("ccache") {
+            return;
+        }
+        let t = TestEnv::livepatch();
+        let ccache_dir = t.path("ccache");
+        let t = t.env("CCACHE_DIR", ccache_dir);
+        t.run(&["ccache", cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        assert!(
+            text(&record, "launcher").ends_with("/ccache"),
+            "{record:#}"
+        );
+        assert_eq!(text(&record, "compiler"), real(cc).to_str().unwrap());
+        assert_injected_split(&record);
+    }
+
+    /// `launcher = ["ccache"]` in the config.
+    fn launcher_from_config(cc) {
+        if !require_program("ccache") {
+            return;
+        }
+        let t = TestEnv::new()
+            .file("a.c", A_C)
+            .kconfig(LIVEPATCH)
+            .config("kconfig = \".config\"\nlauncher = [\"ccache\"]\n");
+        let ccache_dir = t.path("ccache");
+        let t = t.env("CCACHE_DIR", ccache_dir);
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        assert!(
+            text(&record, "launcher").ends_with("/ccache"),
+            "{record:#}"
+        );
+        assert_eq!(texts(&record, "exec")[0], text(&record, "launcher"));
+        assert_eq!(text(&record, "compiler"), real(cc).to_str().unwrap());
+    }
+
+    /// A ccache masquerade directory after secwrap's: ccache becomes the
+    /// launcher, the real compiler stays the compiler, and the compile is
+    /// as clean as without it.
+    fn ccache_masquerade_dir_after_secwrap(cc) {
+        if !require_program("ccache") {
+            return;
+        }
+        let t = TestEnv::livepatch();
+        let ccache_dir = t.path("ccache");
+        let t = t.env("CCACHE_DIR", ccache_dir);
+        let mask = symlink_dir(&t, "mask", cc);
+        let ccache_link = t.path("ccache-links").join(cc);
+        symlink(real("ccache"), &ccache_link);
+        let path = path_with_first(&[&mask, &t.path("ccache-links")]);
+        let t = t.env("PATH", path);
+        t.run_program(cc, &["-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        // The launcher runs as itself (the link's target), in prefix mode:
+        // called through a link named like the compiler, ccache would take
+        // the compiler path for an input file.
+        let ccache_binary = std::fs::canonicalize(&ccache_link).unwrap();
+        assert_eq!(
+            record["launcher"].as_str(),
+            Some(ccache_binary.to_str().unwrap()),
+            "{record:#}"
+        );
+        assert_eq!(text(&record, "compiler"), real(cc).to_str().unwrap());
+    }
+
+    /// `SECWRAP_DISABLE=1`: the compiler runs unchanged, nothing recorded.
+    fn disabled(cc) {
+        let t = TestEnv::livepatch().env("SECWRAP_DISABLE", "1");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_not_split("a.o");
+        assert!(!t.exists("log.jsonl"), "a record was written");
+    }
+}
+
+/// Two masquerade directories before the compiler: it runs exactly once.
+#[test]
+fn two_masquerade_directories_run_compiler_once() {
+    let t = TestEnv::livepatch();
+    let links = symlink_dir(&t, "links", "gcc");
+    let copies = copy_dir(&t, "copies", "gcc");
+    t.fake_gcc("fake", "exit 0");
+    let path = std::env::join_paths([&links, &copies, &t.path("fake")]).unwrap();
+    let t = t.env("PATH", path);
+    t.run_program("gcc", &["-c", "a.c", "-o", "a.o"])
+        .quiet_success();
+    assert_eq!(
+        t.fake_runs("fake"),
+        ["-c a.c -o a.o -ffunction-sections -fdata-sections"]
+    );
+    assert_eq!(t.records().len(), 1);
+}
+
+/// A foreign wrapper after secwrap that calls `gcc` again: a clear failure
+/// (127), not an endless loop.
+#[test]
+fn loop_through_foreign_wrapper_fails_clearly() {
+    let t = TestEnv::livepatch();
+    let mask = symlink_dir(&t, "mask", "gcc");
+    // A plain foreign wrapper: it knows nothing of secwrap or its probes.
+    t.executable("wrapper/gcc", "#!/bin/sh\nexec gcc \"$@\"\n");
+    let path = path_with_first(&[&mask, &t.path("wrapper")]);
+    let t = t.env("PATH", path);
+    let out = t.run_program("gcc", &["-c", "a.c", "-o", "a.o"]);
+    out.code_is(127);
+    let stderr = out.stderr_text();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("secwrap: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("gcc"), "{stderr}");
+    assert!(!t.exists("a.o"));
+}

@@ -1,0 +1,238 @@
+//! The invocation record: its fields, where the log goes, non-UTF-8
+//! paths, concurrent appends, and reading a damaged log back.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::process::Stdio;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::common::*;
+
+compiler_tests! {
+    /// Every field, with its type and value.
+    fn fields_present_with_right_types(cc) {
+        let t = TestEnv::livepatch();
+        t.run(&[cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"])
+            .quiet_success();
+        let record = t.only_record();
+        let root = t.root().to_str().unwrap();
+        let compiler = real(cc);
+
+        assert_eq!(record["version"], 1);
+        assert_eq!(text(&record, "secwrap"), env!("CARGO_PKG_VERSION"));
+        let time = text(&record, "time");
+        humantime::parse_rfc3339(time).unwrap_or_else(|error| panic!("time {time}: {error}"));
+        let pid = record["pid"].as_u64().expect("pid is a number");
+        assert!(pid > 0 && pid != u64::from(std::process::id()));
+        assert_eq!(text(&record, "cwd"), root);
+        assert_eq!(text(&record, "compiler"), compiler.to_str().unwrap());
+        assert_eq!(
+            texts(&record, "argv"),
+            [SECWRAP, cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"]
+        );
+        assert_eq!(
+            texts(&record, "exec"),
+            [
+                compiler.to_str().unwrap(),
+                "-c",
+                "-ffunction-sections",
+                "a.c",
+                "-o",
+                "a.o",
+                "-fdata-sections"
+            ]
+        );
+        assert_eq!(text(&record, "kind"), "compile");
+        assert_eq!(texts(&record, "injected"), ["-fdata-sections"]);
+        assert_eq!(
+            record["skipped"],
+            serde_json::json!([{"flag": "-ffunction-sections", "reason": "present"}])
+        );
+        assert_eq!(texts(&record, "inputs"), [format!("{root}/a.c")]);
+        assert_eq!(text(&record, "output"), format!("{root}/a.o"));
+        assert_eq!(record["lto"], false);
+        let probes = record["probes"].as_array().expect("probes is an array");
+        for probe in probes {
+            assert!(probe["flags"].is_array(), "{probe}");
+            assert!(probe["mode"].is_string(), "{probe}");
+            assert!(probe["supported"].is_boolean(), "{probe}");
+            assert!(probe["cached"].is_boolean(), "{probe}");
+        }
+        assert!(!text(&record, "config").is_empty());
+        assert_eq!(record["status"], 0);
+        assert!(record["signal"].is_null());
+        let duration = record["duration_ms"].as_f64().expect("duration_ms is a number");
+        assert!(duration >= 0.0);
+        // The library's own type reads it back.
+        assert_eq!(t.typed_records().len(), 1);
+    }
+
+    /// A failed compile is recorded with its status.
+    fn failed_compile_recorded(cc) {
+        let t = TestEnv::livepatch().file("bad.c", "int f(void) { return }\n");
+        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"]).code_is(1);
+        let record = t.only_record();
+        assert_eq!(record["status"], 1);
+        assert!(record["signal"].is_null());
+        assert_eq!(text(&record, "kind"), "compile");
+        assert_injected_split(&record);
+    }
+
+    /// `[log] path` is relative to the toml; `SECWRAP_LOG` (relative to the
+    /// working directory) overrides it.
+    fn log_path_from_config_and_env_override(cc) {
+        let t = TestEnv::new()
+            .kconfig(LIVEPATCH)
+            .config("kconfig = \".config\"\n[log]\npath = \"logs/build.jsonl\"\n")
+            .file("sub/a.c", A_C)
+            .cwd("sub")
+            .env_remove("SECWRAP_LOG");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.assert_split("sub/a.o");
+        let configured = t.path("logs/build.jsonl");
+        assert_eq!(records_at(&configured).len(), 1);
+        assert!(!t.exists("sub/logs"));
+
+        let t = t.env("SECWRAP_LOG", "override.jsonl");
+        t.run(&[cc, "-c", "a.c", "-o", "b.o"]).quiet_success();
+        let overridden = records_at(&t.path("sub/override.jsonl"));
+        assert_eq!(overridden.len(), 1);
+        assert_eq!(text(&overridden[0], "output"), t.path("sub/b.o").to_str().unwrap());
+        assert_eq!(records_at(&configured).len(), 1, "the config's log was written");
+    }
+
+    /// The log's directory is created.
+    fn log_parent_directory_created(cc) {
+        let t = TestEnv::livepatch().env("SECWRAP_LOG", "deep/er/log.jsonl");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        assert_eq!(records_at(&t.path("deep/er/log.jsonl")).len(), 1);
+    }
+
+    /// A source named `caf\xe9.c`: compiled and split, its path recorded
+    /// as base64 bytes.
+    fn non_utf8_path(cc) {
+        let t = TestEnv::livepatch();
+        let source = OsStr::from_bytes(b"caf\xe9.c");
+        let object = OsStr::from_bytes(b"caf\xe9.o");
+        std::fs::write(t.path(source), A_C).unwrap();
+        let args: Vec<&OsStr> = vec![
+            OsStr::new(cc),
+            OsStr::new("-c"),
+            source,
+            OsStr::new("-o"),
+            object,
+        ];
+        t.run(&args).quiet_success();
+        t.assert_split(object);
+        let record = t.only_record();
+        let decode = |value: &Value| -> OsString {
+            let encoded = value["bytes"]
+                .as_str()
+                .unwrap_or_else(|| panic!("not {{\"bytes\": ...}}: {value}"));
+            OsString::from_vec(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .expect("standard base64"),
+            )
+        };
+        assert_eq!(decode(&record["inputs"][0]), t.path(source).into_os_string());
+        assert_eq!(decode(&record["output"]), t.path(object).into_os_string());
+        assert_eq!(decode(&record["argv"][3]), source);
+        assert_eq!(t.typed_records()[0].inputs[0].to_os_string().unwrap(), t.path(source).into_os_string());
+    }
+
+    /// 64 secwraps appending at once: 64 whole records, one per object.
+    fn parallel_appends(cc) {
+        let t = TestEnv::livepatch();
+        let mut children = Vec::new();
+        for index in 0..64 {
+            t.write(format!("p{index}.c"), format!("int v{index} = {index};\n"));
+            let mut command = t.command(
+                SECWRAP,
+                &[cc, "-c", &format!("p{index}.c"), "-o", &format!("p{index}.o")],
+            );
+            command.stdout(Stdio::null()).stderr(Stdio::piped());
+            children.push(command.spawn().expect("spawn secwrap"));
+        }
+        for child in children {
+            wait_output(child, "parallel secwrap").quiet_success();
+        }
+        let text_log = t.read_text("log.jsonl");
+        let lines: Vec<&str> = text_log.lines().collect();
+        assert_eq!(lines.len(), 64);
+        let mut outputs: Vec<String> = lines
+            .iter()
+            .map(|line| {
+                let record: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|error| panic!("torn record ({error}): {line}"));
+                text(&record, "output").to_string()
+            })
+            .collect();
+        outputs.sort();
+        let mut expected: Vec<String> = (0..64)
+            .map(|index| t.path(format!("p{index}.o")).to_str().unwrap().to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(outputs, expected);
+    }
+
+    /// `make -j8` with `CC="secwrap gcc"` over 40 files: 40 compile records.
+    fn make_parallel_build(cc) {
+        if !require_program("make") {
+            return;
+        }
+        let t = TestEnv::livepatch().file(
+            "Makefile",
+            "SRCS := $(sort $(wildcard src/*.c))\n\
+             OBJS := $(SRCS:.c=.o)\n\
+             all: $(OBJS)\n\
+             %.o: %.c\n\
+             \t$(CC) -c $< -o $@\n",
+        );
+        for index in 0..40 {
+            t.write(
+                format!("src/f{index}.c"),
+                format!("int d{index} = {index};\nint f{index}(void) {{ return d{index}; }}\n"),
+            );
+        }
+        let cc_var = format!("CC={SECWRAP} {cc}");
+        t.run_program("make", &["-j8", cc_var.as_str()]).success();
+        let records = t.records();
+        assert_eq!(records.len(), 40);
+        assert!(records.iter().all(|record| text(record, "kind") == "compile"));
+        assert!(records.iter().all(|record| record["status"] == 0));
+        for index in [0, 39] {
+            let sections = t.sections(format!("src/f{index}.o"));
+            assert!(
+                sections.contains(&format!(".text.f{index}")),
+                "{sections:?}"
+            );
+        }
+    }
+}
+
+/// `secwrap log show` on a log whose last line is torn: the records, and a
+/// warning naming that line.
+#[test]
+fn log_show_skips_torn_last_line() {
+    let t = TestEnv::new();
+    let mut log = OLD_RECORD.repeat(2);
+    log.push_str("{\"version\":1,\"sec");
+    t.write("log.jsonl", &log);
+    let out = t.run(&["log", "show", "--log", "log.jsonl"]);
+    out.success();
+    let stdout = out.stdout_text();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].contains("/w/old.o"), "{stdout}");
+    assert!(lines[2].starts_with("2 records (2 compile)"), "{stdout}");
+    let stderr = out.stderr_text();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("secwrap: warning: ")
+            && stderr.contains(&format!("{}:3:", t.path("log.jsonl").display())),
+        "{stderr}"
+    );
+}

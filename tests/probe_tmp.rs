@@ -1,2 +1,0 @@
-#[path = "it/probe.rs"]
-mod probe;
