@@ -82,6 +82,34 @@ enum Command {
         #[command(subcommand)]
         command: Option<CacheCommand>,
     },
+    /// Functions and data items that differ between two split objects (or
+    /// two trees of them): changed, added, removed. Exit 0: none, 1: some,
+    /// 2: an object was refused (not split, LTO IR, not ELF).
+    Diff {
+        /// The original object, or directory of objects.
+        original: PathBuf,
+        /// The patched object, or directory of objects.
+        patched: PathBuf,
+    },
+    /// Check that split sections are what livepatching needs: objects
+    /// really split, no function names that collide with the compiler's
+    /// special sections, no stale objects, no orphaned sections in an image.
+    /// Exit 1 when anything is found.
+    Check {
+        /// Objects to check: special names, and the split itself when the
+        /// record says they were compiled with the flags.
+        objects: Vec<PathBuf>,
+        /// Check the objects this build compiled, and every object the
+        /// record knows whose latest compile ran under another config.
+        #[arg(long)]
+        build: Option<String>,
+        /// A linked image (vmlinux, xen-syms, a program) to check for
+        /// orphaned split sections.
+        #[arg(long)]
+        image: Vec<PathBuf>,
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
     /// Read the invocation log.
     Log {
         #[command(subcommand)]
@@ -150,24 +178,24 @@ enum ExportFormat {
 /// How a subcommand ended, when it did not fail.
 enum Outcome {
     Success,
-    /// A question answered "no" (`secwrap probe` with an unsupported flag).
+    /// A question answered "no" (`secwrap probe` with an unsupported flag,
+    /// `secwrap check` with findings).
     No,
+    /// A status decided by the command itself (`secwrap diff`).
+    Exit(i32),
 }
 
-/// The words that select the CLI rather than prefix mode.
+/// The subcommand names, which select the CLI rather than prefix mode.
+/// Kept as a plain list because every `secwrap gcc ...` call checks it;
+/// `subcommand_words_match_the_cli` keeps it equal to clap's.
+const SUBCOMMANDS: &[&str] = &[
+    "cache", "check", "config", "diff", "help", "init", "log", "probe", "run",
+];
+
+/// Whether `word` (argv[1] when called as `secwrap`) selects the CLI.
 pub fn is_cli_word(word: &OsString) -> bool {
     let word = word.as_encoded_bytes();
-    word.starts_with(b"-")
-        || [
-            &b"init"[..],
-            b"config",
-            b"probe",
-            b"cache",
-            b"run",
-            b"log",
-            b"help",
-        ]
-        .contains(&word)
+    word.starts_with(b"-") || SUBCOMMANDS.iter().any(|name| name.as_bytes() == word)
 }
 
 /// Runs a subcommand; returns the exit status.
@@ -190,6 +218,13 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         } => probe_flags(cc, disable_warning, explain, no_cache, &flags),
         Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show)),
         Command::Run { build_id, command } => run_build(build_id, &command),
+        Command::Diff { original, patched } => diff(&original, &patched),
+        Command::Check {
+            objects,
+            build,
+            image,
+            log,
+        } => check(&objects, build.as_deref(), &image, log),
         Command::Log { command } => match command {
             LogCommand::Show { log } => log_show(log),
             LogCommand::Builds { log } => log_builds(log),
@@ -206,6 +241,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     match result {
         Ok(Outcome::Success) => 0,
         Ok(Outcome::No) => 1,
+        Ok(Outcome::Exit(code)) => code,
         Err(message) => {
             eprintln!("secwrap: error: {message}");
             EXIT_ERROR
@@ -758,4 +794,119 @@ fn log_export(
     write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
     println!("wrote {} entries to {}", entries.len(), output.display());
     Ok(Outcome::Success)
+}
+
+fn diff(original: &Path, patched: &Path) -> Result<Outcome, String> {
+    let results = if original.is_dir() && patched.is_dir() {
+        crate::diff::diff_trees(original, patched)
+    } else {
+        vec![(
+            patched.to_path_buf(),
+            crate::diff::diff_objects(original, patched),
+        )]
+    };
+    let (stdout, stderr, code) = crate::diff::render(&results);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    Ok(Outcome::Exit(code))
+}
+
+fn check(
+    objects: &[PathBuf],
+    build: Option<&str>,
+    images: &[PathBuf],
+    log: Option<PathBuf>,
+) -> Result<Outcome, String> {
+    type CheckResult = Result<Vec<crate::check::Finding>, crate::elf::ObjectError>;
+    let mut results: Vec<CheckResult> = Vec::new();
+    // Object checks need the record only to know which objects were meant
+    // to be split; without a log, names are still checked.
+    let records =
+        if build.is_some() || (!objects.is_empty() && (log.is_some() || log_path(None).is_ok())) {
+            read_records(log)?.1
+        } else {
+            Vec::new()
+        };
+    let check_object =
+        |path: &Path, record: Option<&InvocationRecord>, results: &mut Vec<CheckResult>| {
+            results.push(crate::check::check_special_names(path));
+            if record.is_some_and(crate::history::compiled_split) {
+                results.push(crate::check::check_split(path));
+            }
+        };
+    let cwd = current_dir()?;
+    let latest = crate::history::latest_compiles(&records, usize::MAX);
+    for object in objects {
+        let absolute = crate::history::normalize(&cwd.join(object));
+        check_object(object, latest.get(&absolute).copied(), &mut results);
+    }
+    if let Some(id) = build {
+        let builds = crate::history::builds(&records);
+        let build = builds
+            .iter()
+            .find(|build| build.id == id)
+            .ok_or_else(|| format!("no build `{id}` in the log"))?;
+        let as_of_build = crate::history::latest_compiles(&records, build.last_index);
+        let compiled = crate::history::changed_objects(&records, &[build], Path::new(""));
+        for object in compiled.iter().filter(|object| object.is_file()) {
+            check_object(object, as_of_build.get(object).copied(), &mut results);
+        }
+        // (c) Stale: flags secwrap adds are not in make's view of the
+        // command line, so a config change does not rebuild these.
+        if let Some(fingerprint) = &build.fingerprint {
+            let stale = as_of_build
+                .iter()
+                .filter(|(object, record)| object.is_file() && &record.config != fingerprint)
+                .map(|(object, record)| crate::check::Finding {
+                    subject: object.clone(),
+                    item: "config".to_string(),
+                    message: format!(
+                        "stale: last compiled under config {} but build `{id}` uses {fingerprint}; make does not see the flags secwrap adds, so rebuild it (touch its source, or make clean)",
+                        record.config
+                    ),
+                })
+                .collect();
+            results.push(Ok(stale));
+        }
+    }
+    for image in images {
+        results.push(crate::check::check_image(image));
+    }
+    let (mut found, mut failed) = (false, false);
+    for result in results {
+        match result {
+            Ok(findings) => {
+                for finding in findings {
+                    found = true;
+                    println!("{finding}");
+                }
+            }
+            Err(error) => {
+                failed = true;
+                eprintln!("secwrap: error: {error}");
+            }
+        }
+    }
+    Ok(match (failed, found) {
+        (true, _) => Outcome::Exit(EXIT_ERROR),
+        (false, true) => Outcome::No,
+        (false, false) => Outcome::Success,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn subcommand_words_match_the_cli() {
+        let mut names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|command| command.get_name().to_string())
+            .chain(["help".to_string()])
+            .collect();
+        names.sort();
+        assert_eq!(names, SUBCOMMANDS);
+    }
 }

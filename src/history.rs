@@ -192,25 +192,36 @@ pub fn changed_objects(
         .collect()
 }
 
-/// For each object known as of (and including) `build`, the fingerprint
-/// of its latest successful compile; objects by final absolute path.
-pub fn latest_fingerprints(
+/// For each object known up to record `last_index` (inclusive), its
+/// latest successful compile; objects by final, normalised absolute path.
+pub fn latest_compiles(
     records: &[InvocationRecord],
-    build: &Build,
-) -> BTreeMap<PathBuf, String> {
+    last_index: usize,
+) -> BTreeMap<PathBuf, &InvocationRecord> {
     let mut latest = BTreeMap::new();
-    for record in records[..=build.last_index]
-        .iter()
-        .filter(|record| is_object_compile(record))
-    {
+    let known = &records[..records.len().min(last_index.saturating_add(1))];
+    for record in known.iter().filter(|record| is_object_compile(record)) {
         for object in written_objects(record)
             .iter()
             .filter_map(|output| final_object(output))
         {
-            latest.insert(normalize(&object), record.config.clone());
+            latest.insert(normalize(&object), record);
         }
     }
     latest
+}
+
+/// Whether the compile ran with both split flags in effect: added by
+/// secwrap, or already on the line (the build adds them itself).
+pub fn compiled_split(record: &InvocationRecord) -> bool {
+    crate::config::SPLIT_FLAGS.iter().all(|flag| {
+        let flag = OsText::Text((*flag).to_string());
+        record.injected.contains(&flag)
+            || record
+                .skipped
+                .iter()
+                .any(|skipped| skipped.flag == flag && skipped.reason == "present")
+    })
 }
 
 /// One `compile_commands.json` entry (the Clang JSON Compilation Database

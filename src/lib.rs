@@ -9,10 +9,13 @@
 
 pub mod args;
 pub mod argv;
+pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod compiler;
 pub mod config;
+pub mod diff;
+pub mod elf;
 pub mod exec;
 pub mod history;
 pub mod inject;

@@ -8,7 +8,9 @@ mod common;
 
 mod classify;
 mod cli;
+mod elf_analysis;
 mod errors;
+mod examples;
 mod inject;
 mod modes;
 mod probe;
