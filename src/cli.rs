@@ -61,7 +61,7 @@ enum Command {
         /// One line per flag group: yes/no, cached or probed, and the compiler's message for a no.
         #[arg(long)]
         explain: bool,
-        /// Ask the compiler even when the cache has the answer (the answer is stored).
+        /// Ask the compiler; neither read nor write the cache.
         #[arg(long)]
         no_cache: bool,
         #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
@@ -536,13 +536,13 @@ fn probe_flags(
         false,
     )
     .map_err(|_| format!("compiler `{compiler_word}` not found on PATH"))?;
-    let cache_dir = if no_cache {
+    let cache = if no_cache {
         None
     } else {
-        crate::probe::cache_dir()
+        crate::cache::default_dir().and_then(crate::cache::DiskCache::open)
     };
     let prober =
-        crate::probe::Prober::new(cache_dir, vec![(crate::shim::DEPTH_VAR.into(), "1".into())]);
+        crate::probe::Prober::new(cache, vec![(crate::shim::DEPTH_VAR.into(), "1".into())]);
     let (mut supported, mut all) = (Vec::new(), true);
     for argument in flags {
         let mut group: Vec<OsString> = argument
@@ -602,12 +602,12 @@ fn disabled_warning(name: &str) -> OsString {
 }
 
 fn cache(command: CacheCommand) -> Result<Outcome, String> {
-    let dir = crate::probe::cache_dir()
+    let dir = crate::cache::default_dir()
         .ok_or("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
     match command {
         CacheCommand::Show => {
             println!("cache: {}", dir.display());
-            let entries = crate::probe::list_entries(&dir);
+            let entries = crate::cache::list_entries(&dir);
             for (name, description) in &entries {
                 println!("{name}: {description}");
             }
@@ -615,7 +615,7 @@ fn cache(command: CacheCommand) -> Result<Outcome, String> {
         }
         CacheCommand::Clear => {
             let removed = if dir.is_dir() {
-                crate::probe::clear(&dir)
+                crate::cache::clear(&dir)
                     .map_err(|error| format!("{}: {}", dir.display(), io_message(&error)))?
             } else {
                 0

@@ -25,9 +25,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use crate::cache::DiskCache;
 use crate::inject::WantedFlag;
 use crate::kconfig::expr::Expr;
-use crate::kconfig::{KconfigFormat, KconfigValues};
+use crate::kconfig::{KconfigFormat, KconfigValue, KconfigValues};
 
 pub const CONFIG_FILE_NAME: &str = "secwrap.toml";
 
@@ -442,6 +443,50 @@ impl Config {
                 },
             }),
         }
+    }
+
+    /// The values of just the symbols the rules read, through `cache` when
+    /// there is one: keyed on the Kconfig file's identity and that symbol
+    /// list, so a Linux-size `.config` (10,000 symbols) is parsed once per
+    /// change, not once per compile. A bad line is an error as in
+    /// [`Config::load_kconfig`], and errors are never cached.
+    pub fn load_rule_values(
+        &self,
+        cache: Option<&DiskCache>,
+    ) -> Result<KconfigValues, ConfigError> {
+        let Some(kconfig) = &self.kconfig else {
+            return Ok(KconfigValues::default());
+        };
+        let mut symbols: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|rule| rule.when.symbols())
+            .collect();
+        symbols.sort();
+        symbols.dedup();
+        let compute = || -> Result<Vec<(String, KconfigValue)>, ConfigError> {
+            let values = self.load_kconfig()?;
+            Ok(symbols
+                .iter()
+                .filter_map(|symbol| {
+                    values
+                        .get(symbol)
+                        .map(|value| (symbol.clone(), value.clone()))
+                })
+                .collect())
+        };
+        let pairs = match (cache, crate::cache::file_identity(&kconfig.value)) {
+            (Some(cache), Ok(identity)) => {
+                let key = format!("kconfig v1\0{identity}\0{}", symbols.join("\0"));
+                cache.get_or_compute("kconfig", &key, compute)?.0
+            }
+            _ => compute()?,
+        };
+        let mut values = KconfigValues::default();
+        for (name, value) in pairs {
+            values.insert(&name, value);
+        }
+        Ok(values)
     }
 
     /// The flags the rules want under `values`.

@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod argv;
+pub mod cache;
 pub mod check;
 pub mod classify;
 pub mod cli;

@@ -36,20 +36,18 @@
 //! is probed once.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::cache::DiskCache;
 use crate::compiler::Family;
 
-/// Bumped when the entry format or the recipe changes, so old answers are not reused.
-const ENTRY_FORMAT: u32 = 1;
+/// Bumped when the recipe changes, so old answers are not reused.
+const RECIPE_VERSION: u32 = 1;
 
 /// Kbuild's `CLANG_FLAGS` warnings-as-errors (`scripts/Makefile.clang`,
 /// plus `db1547c56886` for the last two).
@@ -154,31 +152,16 @@ impl std::fmt::Display for ProbeError {
     }
 }
 
-/// The probe cache directory: `SECWRAP_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/secwrap`, else `~/.cache/secwrap`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-    var("SECWRAP_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| var("XDG_CACHE_HOME").map(|dir| PathBuf::from(dir).join("secwrap")))
-        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache/secwrap")))
-}
-
-/// Probes through the on-disk cache at `dir` (none: always probe).
+/// Probes through the on-disk cache (none: always probe).
 pub struct Prober {
-    dir: Option<PathBuf>,
+    cache: Option<DiskCache>,
     /// Environment for the probe's child: the recursion guard.
     child_env: Vec<(OsString, OsString)>,
 }
 
 impl Prober {
-    pub fn new(dir: Option<PathBuf>, child_env: Vec<(OsString, OsString)>) -> Prober {
-        let dir = dir.filter(|dir| ensure_private_dir(dir));
-        Prober { dir, child_env }
-    }
-
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
+    pub fn new(cache: Option<DiskCache>, child_env: Vec<(OsString, OsString)>) -> Prober {
+        Prober { cache, child_env }
     }
 
     /// The compiler's identity, from the cache or by asking `--version`.
@@ -198,13 +181,13 @@ impl Prober {
             .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |duration| duration.as_nanos() as i128);
         let key = format!(
-            "identity v{ENTRY_FORMAT}\0{}\0{}\0{}\0{}\0{mtime_ns}",
+            "identity v{RECIPE_VERSION}\0{}\0{}\0{}\0{}\0{mtime_ns}",
             canonical.display(),
             metadata.dev(),
             metadata.ino(),
             metadata.len()
         );
-        self.cached(&key, "id", || {
+        self.cached("id", &key, || {
             let output = duct::cmd(compiler, ["--version"])
                 .stdin_null()
                 .stdout_capture()
@@ -262,7 +245,7 @@ impl Prober {
     pub fn probe(&self, request: &ProbeRequest<'_>) -> Result<ProbeAnswer, ProbeError> {
         let identity = self.identity(request.compiler)?;
         let mut key = format!(
-            "probe v{ENTRY_FORMAT}\0{}\0{}\0{}\0{}\0{}\0{}\0{:?}",
+            "probe v{RECIPE_VERSION}\0{}\0{}\0{}\0{}\0{}\0{}\0{:?}",
             identity.canonical.display(),
             identity.device,
             identity.inode,
@@ -279,7 +262,7 @@ impl Prober {
             key.push_str("\0flag ");
             key.push_str(&String::from_utf8_lossy(word.as_bytes()));
         }
-        self.cached(&key, "probe", || {
+        self.cached("probe", &key, || {
             run_probe(request, identity.family, &self.env())
         })
         .map(|(answer, cached)| ProbeAnswer { cached, ..answer })
@@ -292,36 +275,15 @@ impl Prober {
         env
     }
 
-    /// Looks `key` up; on a miss, computes under the key's lock and stores.
-    /// Returns the value and whether it came from the cache.
-    fn cached<T, F>(&self, key: &str, kind: &str, compute: F) -> Result<(T, bool), ProbeError>
+    fn cached<T, F>(&self, kind: &str, key: &str, compute: F) -> Result<(T, bool), ProbeError>
     where
         T: Serialize + for<'de> Deserialize<'de>,
         F: FnOnce() -> Result<T, ProbeError>,
     {
-        let Some(dir) = &self.dir else {
-            return compute().map(|value| (value, false));
-        };
-        let name = format!("{kind}-{}", short_hash(key));
-        let entry_path = dir.join(&name);
-        if let Some(value) = read_entry(&entry_path, key) {
-            return Ok((value, true));
+        match &self.cache {
+            Some(cache) => cache.get_or_compute(kind, key, compute),
+            None => compute().map(|value| (value, false)),
         }
-        // Cold: one process computes, the others wait here and then read.
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join(format!("{name}.lock")));
-        let _guard = lock.as_ref().ok().filter(|file| file.lock().is_ok());
-        if let Some(value) = read_entry(&entry_path, key) {
-            return Ok((value, true));
-        }
-        let value = compute()?;
-        // A cache that cannot be written only costs another probe later.
-        let _ = write_entry(dir, &entry_path, key, &value);
-        Ok((value, false))
     }
 }
 
@@ -381,97 +343,6 @@ fn run_probe(
     })
 }
 
-#[derive(Serialize, Deserialize)]
-struct Entry<T> {
-    format: u32,
-    key: String,
-    value: T,
-}
-
-fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &str) -> Option<T> {
-    let file = File::open(path).ok()?;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    if file.metadata().ok()?.uid() != me {
-        return None;
-    }
-    let entry: Entry<T> = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
-    (entry.format == ENTRY_FORMAT && entry.key == key).then_some(entry.value)
-}
-
-fn write_entry<T: Serialize>(dir: &Path, path: &Path, key: &str, value: &T) -> std::io::Result<()> {
-    let entry = Entry {
-        format: ENTRY_FORMAT,
-        key: key.to_string(),
-        value,
-    };
-    let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut temporary, &entry).map_err(std::io::Error::other)?;
-    temporary.write_all(b"\n")?;
-    temporary.persist(path).map_err(|error| error.error)?;
-    Ok(())
-}
-
-/// Creates `dir` (mode 0700) if needed; false when it is unusable or not ours.
-fn ensure_private_dir(dir: &Path) -> bool {
-    if !dir.is_dir()
-        && std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .is_err()
-    {
-        return false;
-    }
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    std::fs::metadata(dir).is_ok_and(|metadata| metadata.uid() == me)
-}
-
-fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..12]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-/// What the cache holds, for `secwrap cache show`.
-pub fn list_entries(dir: &Path) -> Vec<(String, String)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(String, String)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().to_str()?.to_string();
-            if name.ends_with(".lock") || name.starts_with('.') {
-                return None;
-            }
-            let entry: Entry<serde_json::Value> =
-                serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()?;
-            let key = entry.key.replace('\0', " | ");
-            Some((name, format!("{key} => {}", entry.value)))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// Removes every entry (and its lock file); returns how many entries went.
-pub fn clear(dir: &Path) -> std::io::Result<usize> {
-    let mut removed = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("id-") || name.starts_with("probe-") || name.starts_with(".tmp-") {
-            std::fs::remove_file(entry.path())?;
-            removed += usize::from(!name.ends_with(".lock") && !name.starts_with(".tmp-"));
-        }
-    }
-    Ok(removed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,20 +367,5 @@ mod tests {
             .map(OsString::from)
             .collect();
         assert_eq!(ProbeMode::for_flags(&split), ProbeMode::Option);
-    }
-
-    #[test]
-    fn corrupt_truncated_and_foreign_entries_are_not_trusted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("probe-x");
-        write_entry(dir.path(), &path, "key", &true).unwrap();
-        assert_eq!(read_entry::<bool>(&path, "key"), Some(true));
-        // A different key hashed to the same name (or an old format) is a miss.
-        assert_eq!(read_entry::<bool>(&path, "other key"), None);
-        let text = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
-        assert_eq!(read_entry::<bool>(&path, "key"), None);
-        std::fs::write(&path, b"\x00\xff garbage").unwrap();
-        assert_eq!(read_entry::<bool>(&path, "key"), None);
     }
 }

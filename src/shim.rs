@@ -18,6 +18,7 @@ use std::time::SystemTime;
 
 use crate::args::{Arg, ArgKind, DriverArgs};
 use crate::argv::expand_response_files;
+use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
 use crate::compiler::{self, ResolvedCompiler, SelfIdentity};
 use crate::config::{Config, ConfigEnv, ConfigError, OnError, io_message};
@@ -149,7 +150,8 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             rest,
         ),
     };
-    let kconfig_values = match config.load_kconfig() {
+    let cache = crate::cache::default_dir().and_then(DiskCache::open);
+    let kconfig_values = match config.load_rule_values(cache.as_ref()) {
         Ok(values) => values,
         Err(error) => on_bad_input(
             &error,
@@ -202,10 +204,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             override_user_choice: config.override_user_choice,
         },
     );
-    let prober = Prober::new(
-        probe::cache_dir(),
-        vec![(DEPTH_VAR.into(), child_depth.clone().into())],
-    );
+    let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), child_depth.clone().into())]);
     let probes = match check_support(
         &prober,
         &resolved.compiler,

@@ -1,0 +1,226 @@
+//! The on-disk cache shared by the probe (`probe.rs`) and the Kconfig
+//! values the rules read (`config.rs`).
+//!
+//! Kbuild removed its make-level cache because stale answers after a
+//! compiler update were "difficult to figure out" and root-owned entries
+//! broke builds (`e08d6de4e532`). So here every key spells out everything
+//! its answer depends on (file identities: path, device, inode, size,
+//! mtime), and:
+//! - the directory is created private to the user (0700); a directory or an
+//!   entry owned by someone else is not used;
+//! - entries are written to a temporary file and renamed into place, and
+//!   hold the full text of their key: a truncated, corrupt or colliding
+//!   entry is a miss, never trusted;
+//! - under `make -j` with a cold cache, concurrent secwraps wait on a
+//!   per-key lock file, so each answer is computed once.
+//!
+//! Where: `SECWRAP_CACHE_DIR`, else `$XDG_CACHE_HOME/secwrap`, else
+//! `~/.cache/secwrap`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bumped when the entry format changes, so old entries are not reused.
+const ENTRY_FORMAT: u32 = 1;
+
+/// The cache directory the environment names.
+pub fn default_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    var("SECWRAP_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| var("XDG_CACHE_HOME").map(|dir| PathBuf::from(dir).join("secwrap")))
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache/secwrap")))
+}
+
+/// A usable cache directory.
+#[derive(Clone, Debug)]
+pub struct DiskCache {
+    dir: PathBuf,
+}
+
+impl DiskCache {
+    /// The cache at `dir`, created (0700) if needed; `None` when it cannot
+    /// be created or belongs to someone else: secwrap then works uncached.
+    pub fn open(dir: PathBuf) -> Option<DiskCache> {
+        if !dir.is_dir()
+            && std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .is_err()
+        {
+            return None;
+        }
+        let mine = std::fs::metadata(&dir).is_ok_and(|metadata| metadata.uid() == effective_uid());
+        mine.then_some(DiskCache { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The value stored for `key`, or `compute()`'s, stored under the key's
+    /// lock so concurrent processes compute it once. `kind` prefixes the
+    /// entry's file name. Returns the value and whether it came from the
+    /// cache. Errors are not stored.
+    pub fn get_or_compute<T, E, F>(&self, kind: &str, key: &str, compute: F) -> Result<(T, bool), E>
+    where
+        T: Serialize + for<'de> Deserialize<'de>,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let name = format!("{kind}-{}", short_hash(key));
+        let entry_path = self.dir.join(&name);
+        if let Some(value) = read_entry(&entry_path, key) {
+            return Ok((value, true));
+        }
+        // Cold: one process computes, the others wait here and then read.
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.dir.join(format!("{name}.lock")));
+        let _guard = lock.as_ref().ok().filter(|file| file.lock().is_ok());
+        if let Some(value) = read_entry(&entry_path, key) {
+            return Ok((value, true));
+        }
+        let value = compute()?;
+        // A cache that cannot be written only costs another computation later.
+        let _ = write_entry(&self.dir, &entry_path, key, &value);
+        Ok((value, false))
+    }
+}
+
+/// The identity of a file for cache keys: path, device, inode, size and
+/// mtime in nanoseconds. A rewritten, replaced or touched file has a new one.
+pub fn file_identity(path: &Path) -> std::io::Result<String> {
+    let metadata = std::fs::metadata(path)?;
+    Ok(format!(
+        "{}\0{}\0{}\0{}\0{}.{}",
+        path.display(),
+        metadata.dev(),
+        metadata.ino(),
+        metadata.len(),
+        metadata.mtime(),
+        metadata.mtime_nsec()
+    ))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry<T> {
+    format: u32,
+    key: String,
+    value: T,
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &str) -> Option<T> {
+    let file = File::open(path).ok()?;
+    if file.metadata().ok()?.uid() != effective_uid() {
+        return None;
+    }
+    let entry: Entry<T> = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
+    (entry.format == ENTRY_FORMAT && entry.key == key).then_some(entry.value)
+}
+
+fn write_entry<T: Serialize>(dir: &Path, path: &Path, key: &str, value: &T) -> std::io::Result<()> {
+    let entry = Entry {
+        format: ENTRY_FORMAT,
+        key: key.to_string(),
+        value,
+    };
+    let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    serde_json::to_writer(&mut temporary, &entry).map_err(std::io::Error::other)?;
+    temporary.write_all(b"\n")?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
+
+fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())[..12]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Every entry, as (file name, key and value), for `secwrap cache show`.
+pub fn list_entries(dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, String)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str()?.to_string();
+            if name.ends_with(".lock") || name.starts_with('.') {
+                return None;
+            }
+            let entry: Entry<serde_json::Value> =
+                serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()?;
+            let key = entry.key.replace('\0', " | ");
+            Some((name, format!("{key} => {}", entry.value)))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Removes every entry (and its lock file); returns how many entries went.
+pub fn clear(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = ["id-", "probe-", "kconfig-", ".tmp-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        if ours {
+            std::fs::remove_file(entry.path())?;
+            removed += usize::from(!name.ends_with(".lock") && !name.starts_with(".tmp-"));
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_truncated_and_foreign_entries_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("probe-x");
+        write_entry(dir.path(), &path, "key", &true).unwrap();
+        assert_eq!(read_entry::<bool>(&path, "key"), Some(true));
+        // A different key hashed to the same name (or an old format) is a miss.
+        assert_eq!(read_entry::<bool>(&path, "other key"), None);
+        let text = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+        assert_eq!(read_entry::<bool>(&path, "key"), None);
+        std::fs::write(&path, b"\x00\xff garbage").unwrap();
+        assert_eq!(read_entry::<bool>(&path, "key"), None);
+    }
+
+    #[test]
+    fn computes_once_then_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path().join("cache")).unwrap();
+        let first: Result<(u32, bool), ()> = cache.get_or_compute("probe", "k", || Ok(7));
+        assert_eq!(first, Ok((7, false)));
+        let second: Result<(u32, bool), ()> = cache.get_or_compute("probe", "k", || Ok(8));
+        assert_eq!(second, Ok((7, true)));
+        let failed: Result<(u32, bool), &str> =
+            cache.get_or_compute("probe", "other", || Err("no"));
+        assert_eq!(failed, Err("no"));
+    }
+}
