@@ -671,6 +671,7 @@ fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, 
             ("SECWRAP_BUILD_ID", build_id.as_ref()),
             ("SECWRAP_LOG", log.as_os_str()),
         ],
+        crate::exec::SignalPolicy::LikeSystem,
     )
     .map_err(|error| {
         format!(
@@ -739,8 +740,12 @@ fn log_changed(
             path.display()
         )
     })?;
+    // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
+    let mut stdout = std::io::stdout().lock();
     for object in crate::history::changed_objects(&records, &selected, &root) {
-        println!("{}", object.display());
+        let mut line = object.into_os_string().into_encoded_bytes();
+        line.push(b'\n');
+        std::io::Write::write_all(&mut stdout, &line).map_err(|error| io_message(&error))?;
     }
     Ok(Outcome::Success)
 }

@@ -18,9 +18,21 @@ use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Signals a user or build tool sends to stop a job; forwarded to the compiler.
-const FORWARDED_SIGNALS: [libc::c_int; 4] =
-    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// Signals a user or build tool sends to stop a job.
+const STOP_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// What secwrap does with a stop signal while its child runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalPolicy {
+    /// Forward all four to the child: the shim, so that a stop signal sent
+    /// to secwrap alone reaches the compiler (as Bear's wrapper does).
+    ForwardAll,
+    /// Ignore SIGINT and SIGQUIT, forward SIGTERM and SIGHUP: `secwrap
+    /// run`, as system(3) does. Ctrl-C already reaches the child through
+    /// the terminal's process group; a second SIGINT would make `make` stop
+    /// waiting for its jobs and leave compiles unrecorded.
+    LikeSystem,
+}
 
 /// The compiler's pid while it runs, for the signal handler.
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
@@ -60,7 +72,12 @@ pub struct Run {
 /// Runs `program` with `args` (argv[0] is `program` as given: an absolute
 /// path found on PATH, never canonicalised) and waits for it, forwarding
 /// stop signals. `env` is added to the child's environment.
-pub fn run(program: &Path, args: &[OsString], env: &[(&str, &OsStr)]) -> std::io::Result<Run> {
+pub fn run(
+    program: &Path,
+    args: &[OsString],
+    env: &[(&str, &OsStr)],
+    policy: SignalPolicy,
+) -> std::io::Result<Run> {
     let mut command = Command::new(program);
     command.args(args).envs(env.iter().copied());
     let started = Instant::now();
@@ -69,7 +86,7 @@ pub fn run(program: &Path, args: &[OsString], env: &[(&str, &OsStr)]) -> std::io
     let blocked = SignalBlock::new();
     let mut child = command.spawn()?;
     CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
-    install_forwarding();
+    install_handlers(policy);
     drop(blocked);
     let status = child.wait();
     CHILD_PID.store(0, Ordering::SeqCst);
@@ -126,13 +143,19 @@ extern "C" fn forward_signal(signal: libc::c_int) {
     }
 }
 
-fn install_forwarding() {
-    for signal in FORWARDED_SIGNALS {
+fn install_handlers(policy: SignalPolicy) {
+    for signal in STOP_SIGNALS {
+        let ignore =
+            policy == SignalPolicy::LikeSystem && matches!(signal, libc::SIGINT | libc::SIGQUIT);
         // SAFETY: the handler only reads an atomic and calls kill(2), both
         // async-signal-safe; SA_RESTART keeps wait() going after it.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = forward_signal as *const () as libc::sighandler_t;
+            action.sa_sigaction = if ignore {
+                libc::SIG_IGN
+            } else {
+                forward_signal as *const () as libc::sighandler_t
+            };
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut());
@@ -152,7 +175,7 @@ impl SignalBlock {
             let mut set: libc::sigset_t = std::mem::zeroed();
             let mut previous: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for signal in FORWARDED_SIGNALS {
+            for signal in STOP_SIGNALS {
                 libc::sigaddset(&mut set, signal);
             }
             libc::sigprocmask(libc::SIG_BLOCK, &set, &mut previous);

@@ -242,8 +242,9 @@ const EXPORTED_KINDS: &[&str] = &["compile", "compile_and_link", "syntax_check",
 
 /// Entries for every source compiled by `records`, one per source, with
 /// the arguments as run (injected flags included, launcher dropped, other
-/// sources of a multi-source job removed), deduplicated on
-/// (directory, file, arguments) as Bear does.
+/// sources of a multi-source job removed). Identical entries are dropped;
+/// two different compiles of one source both stay (Bear 3.1.1 keeps only
+/// the first per file and output, which hides the second command line).
 pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
     let mut entries: Vec<CompileCommand> = Vec::new();
     for record in records

@@ -276,7 +276,12 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
 
     let (program, program_args) = chain(&resolved.compiler, launcher.as_deref(), &compiler_args);
     let started = SystemTime::now();
-    let run = match exec::run(&program, &program_args, &[(guard.0, OsStr::new(guard.1))]) {
+    let run = match exec::run(
+        &program,
+        &program_args,
+        &[(guard.0, OsStr::new(guard.1))],
+        exec::SignalPolicy::ForwardAll,
+    ) {
         Ok(run) => run,
         Err(error) => fail(
             EXIT_CANNOT_RUN,

@@ -11,6 +11,7 @@ mod cli;
 mod elf_analysis;
 mod errors;
 mod examples;
+mod history;
 mod inject;
 mod modes;
 mod probe;
