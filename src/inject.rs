@@ -68,6 +68,21 @@ pub enum SkipReason {
     Unsupported,
 }
 
+impl SkipReason {
+    /// The name in the record's `skipped` (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Present => "present",
+            SkipReason::UserChoice => "user_choice",
+            SkipReason::Excluded => "excluded",
+            SkipReason::NotCompile => "not_compile",
+            SkipReason::NotLink => "not_link",
+            SkipReason::Language => "language",
+            SkipReason::Unsupported => "unsupported",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Skipped {
     pub flag: OsString,
@@ -252,11 +267,10 @@ mod tests {
             .map(|flag| format!("+{}", flag.to_string_lossy()))
             .collect();
         rendered.extend(injection.skipped.iter().map(|skipped| {
-            let reason = serde_json::to_value(skipped.reason).unwrap();
             format!(
                 "-{}:{}",
                 skipped.flag.to_string_lossy(),
-                reason.as_str().unwrap()
+                skipped.reason.as_str()
             )
         }));
         assert_eq!(rendered.join(" "), expected, "argv: {argv}");
@@ -450,6 +464,22 @@ mod tests {
             false,
             "--Wl,--gc-sections:not_link",
         );
+    }
+
+    #[test]
+    fn reason_names_match_serde() {
+        use SkipReason::*;
+        for reason in [
+            Present,
+            UserChoice,
+            Excluded,
+            NotCompile,
+            NotLink,
+            Language,
+            Unsupported,
+        ] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::args::{Arg, ArgKind, DriverArgs};
 use crate::argv::expand_response_files;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
-use crate::compiler::{self, ResolvedCompiler, SelfIdentity};
+use crate::compiler::{self, SelfIdentity};
 use crate::config::{Config, ConfigEnv, ConfigError, OnError, io_message};
 use crate::exec;
 use crate::history;
@@ -139,27 +139,20 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         );
     }
 
+    let fallback = Fallback {
+        compiler: resolved.compiler.clone(),
+        launcher: launcher.clone(),
+        args: rest,
+    };
     let env = ConfigEnv::from_process(cwd.clone());
     let config = match Config::load(&env) {
         Ok(config) => config,
-        Err(error) => on_bad_input(
-            &error,
-            env.on_error_before_file(),
-            &resolved,
-            launcher.as_deref(),
-            rest,
-        ),
+        Err(error) => fallback.bad_input(&error, env.on_error_before_file()),
     };
     let cache = crate::cache::default_dir().and_then(DiskCache::open);
     let kconfig_values = match config.load_rule_values(cache.as_ref()) {
         Ok(values) => values,
-        Err(error) => on_bad_input(
-            &error,
-            config.on_error.value,
-            &resolved,
-            launcher.as_deref(),
-            rest,
-        ),
+        Err(error) => fallback.bad_input(&error, config.on_error.value),
     };
     let launcher = launcher.or_else(|| {
         // A launcher named in the config, resolved like a compiler word.
@@ -225,13 +218,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
                 position: None,
                 message: format!("cannot probe the compiler: {error}"),
             };
-            on_bad_input(
-                &error,
-                config.on_error.value,
-                &resolved,
-                launcher.as_deref(),
-                rest,
-            )
+            fallback.bad_input(&error, config.on_error.value)
         }
     };
     let response_file_ends_options = !ends_options(rest) && ends_options(&expanded);
@@ -246,13 +233,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
                     position: None,
                     message: format!("cannot open the invocation log: {}", io_message(&error)),
                 };
-                on_bad_input(
-                    &error,
-                    config.on_error.value,
-                    &resolved,
-                    launcher.as_deref(),
-                    rest,
-                )
+                fallback.bad_input(&error, config.on_error.value)
             }
         },
         None => None,
@@ -262,13 +243,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         (Some(keep_dir), Classification::Compile) => {
             match keep_originals(keep_dir, &config.root, &outputs) {
                 Ok(originals) => originals,
-                Err(error) => on_bad_input(
-                    &error,
-                    config.on_error.value,
-                    &resolved,
-                    launcher.as_deref(),
-                    rest,
-                ),
+                Err(error) => fallback.bad_input(&error, config.on_error.value),
             }
         }
         _ => Vec::new(),
@@ -330,10 +305,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
                 .iter()
                 .map(|skipped| SkippedFlag {
                     flag: OsText::new(&skipped.flag),
-                    reason: serde_json::to_value(skipped.reason)
-                        .ok()
-                        .and_then(|value| value.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    reason: skipped.reason.as_str().to_string(),
                 })
                 .collect(),
             inputs: path_texts(&inputs),
@@ -451,12 +423,7 @@ fn check_support(
             .map_err(Unsupported::CannotProbe)?;
         records.push(ProbeRecord {
             flags: group.iter().map(|flag| OsText::new(flag)).collect(),
-            mode: if mode == ProbeMode::Option {
-                "option"
-            } else {
-                "disable_warning"
-            }
-            .to_string(),
+            mode: mode.as_str().to_string(),
             supported: answer.supported,
             cached: answer.cached,
         });
@@ -527,20 +494,24 @@ fn pass_through(
     )
 }
 
-/// Bad config, Kconfig or log: stop (strict), or warn once and run the
-/// compiler unchanged (passthrough).
-fn on_bad_input(
-    error: &ConfigError,
-    on_error: OnError,
-    resolved: &ResolvedCompiler,
-    launcher: Option<&Path>,
-    args: &[OsString],
-) -> ! {
-    match on_error {
-        OnError::Strict => fail(EXIT_ERROR, &error.to_string()),
-        OnError::Passthrough => {
-            eprintln!("secwrap: warning: {error}; running the compiler unchanged");
-            pass_through(&resolved.compiler, launcher, args, None)
+/// What runs when secwrap's own input is bad: the compiler as it was asked
+/// for, unchanged.
+struct Fallback<'a> {
+    compiler: PathBuf,
+    launcher: Option<PathBuf>,
+    args: &'a [OsString],
+}
+
+impl Fallback<'_> {
+    /// Bad config, Kconfig, log or cache: stop (strict), or warn once and
+    /// run the compiler unchanged (passthrough).
+    fn bad_input(&self, error: &ConfigError, on_error: OnError) -> ! {
+        match on_error {
+            OnError::Strict => fail(EXIT_ERROR, &error.to_string()),
+            OnError::Passthrough => {
+                eprintln!("secwrap: warning: {error}; running the compiler unchanged");
+                pass_through(&self.compiler, self.launcher.as_deref(), self.args, None)
+            }
         }
     }
 }

@@ -18,8 +18,10 @@ use tempfile::TempDir;
 /// The binary under test.
 pub const SECWRAP: &str = env!("CARGO_BIN_EXE_secwrap");
 
-/// No run may take longer: a hang is a failure, not a stuck suite.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// No run may take longer: a hang is a failure, not a stuck suite. Generous,
+/// because whole builds (the 204-file Bear comparison) run under it on a
+/// loaded two-core machine.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Two functions and an initialised global: split, they land in
 /// `.text.get`, `.text.set` and `.data.counter`.
