@@ -534,6 +534,7 @@ fn probe_flags(
         &cwd,
         &me,
         false,
+        false,
     )
     .map_err(|_| format!("compiler `{compiler_word}` not found on PATH"))?;
     let cache = if no_cache {

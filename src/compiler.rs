@@ -66,10 +66,21 @@ pub fn launcher_name(path: &Path) -> Option<&'static str> {
         let name = path.file_name()?.to_str()?;
         LAUNCHERS.iter().copied().find(|launcher| *launcher == name)
     };
-    by_name(path).or_else(|| {
-        let target = std::fs::canonicalize(path).ok()?;
-        by_name(&target)
-    })
+    // Follow the link chain hop by hop (a masquerade link points at the
+    // launcher in one or two hops): cheaper than canonicalising every
+    // candidate's directories on each compile.
+    let mut current = path.to_path_buf();
+    for _ in 0..16 {
+        if let Some(launcher) = by_name(&current) {
+            return Some(launcher);
+        }
+        let target = std::fs::read_link(&current).ok()?;
+        current = match current.parent() {
+            Some(dir) => dir.join(target),
+            None => target,
+        };
+    }
+    None
 }
 
 /// secwrap's own executable, to be recognised wherever it turns up.
@@ -160,13 +171,16 @@ pub struct NotFound {
 /// Finds the real program for `word` (`gcc`, `./cc`, `/usr/bin/gcc`),
 /// skipping secwrap itself. With `use_launchers` false (an inner secwrap),
 /// launcher masquerade links are skipped too, which breaks any loop through
-/// them.
+/// them. With `after_own_entry` (masquerade mode: the shell found secwrap
+/// on `PATH` under this name) the first candidate after secwrap's own entry
+/// wins; otherwise (prefix mode) the first candidate that is not secwrap.
 pub fn resolve(
     word: &OsStr,
     path_var: Option<&OsStr>,
     cwd: &Path,
     me: &SelfIdentity,
     use_launchers: bool,
+    after_own_entry: bool,
 ) -> Result<ResolvedCompiler, NotFound> {
     let not_found = || NotFound {
         name: word.to_os_string(),
@@ -215,7 +229,7 @@ pub fn resolve(
             compiler: candidate,
             launcher: launcher.clone(),
         };
-        if seen_me {
+        if seen_me || !after_own_entry {
             return Ok(found);
         }
         first_before_me.get_or_insert(found);

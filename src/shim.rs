@@ -118,17 +118,23 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         .file_name()
         .unwrap_or(compiler_word.as_os_str());
     let use_launchers = !inner && !disabled && explicit_launcher.is_none();
-    let resolved =
-        match compiler::resolve(compiler_word, path_var.as_deref(), &cwd, &me, use_launchers) {
-            Ok(resolved) => resolved,
-            Err(not_found) => fail(
-                EXIT_NOT_FOUND,
-                &format!(
-                    "compiler `{}` not found on PATH (secwrap itself skipped)",
-                    not_found.name.to_string_lossy()
-                ),
+    let resolved = match compiler::resolve(
+        compiler_word,
+        path_var.as_deref(),
+        &cwd,
+        &me,
+        use_launchers,
+        word_index == 0,
+    ) {
+        Ok(resolved) => resolved,
+        Err(not_found) => fail(
+            EXIT_NOT_FOUND,
+            &format!(
+                "compiler `{}` not found on PATH (secwrap itself skipped)",
+                not_found.name.to_string_lossy()
             ),
-        };
+        ),
+    };
     let launcher = explicit_launcher.or_else(|| resolved.launcher.clone());
     if disabled || inner || compiler::compiler_family(compiler_name).is_none() {
         pass_through(
@@ -187,7 +193,10 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         .zip(&inputs)
         .filter(|(input, _)| input.language != Language::LinkerInput)
         .map(|(_, path)| path.as_path());
-    let excluded = config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
+    // Only a job that would get flags needs the exclusion globs matched.
+    let wants_flags = !decision.cflags.is_empty() || !decision.ldflags.is_empty();
+    let excluded =
+        wants_flags && config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
     let mut injection = inject::plan(
         &compile_args,
         &InjectionPolicy {

@@ -1,0 +1,1146 @@
+#!/usr/bin/env python3
+"""secwrap benchmark: overhead of the shim against plain gcc and the usual alternatives.
+
+Run it through `scripts/bench [--quick]` (which builds the release binary first).
+Python 3.11 standard library only. What it measures and how: benches/README.md.
+
+Everything happens in a temporary directory that is removed at the end. The
+report goes to stdout; progress goes to stderr; the numbers (with the raw
+samples) go to benches/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benches" / "results" / "latest.json"
+SPLIT_FLAGS = ["-ffunction-sections", "-fdata-sections"]
+
+FULL = {
+    "small_runs": 200,  # per variant, smallest compile and --version
+    "build_files": 300,  # generated C files in the whole-build project
+    "build_runs": 5,  # per variant, whole build
+    "rss_runs": 20,
+    "scale_runs": 100,  # per variant, .config size / rules / log size
+    "config_sizes": [10, 100, 1000, 10000],
+    "rule_counts": [1, 10, 100],
+    "log_records": 1_000_000,
+    "jobs": [1, 2, 4, 8, 16],
+    "jobs_runs": 3,  # per (-j, variant)
+}
+QUICK = {
+    "small_runs": 30,
+    "build_files": 60,
+    "build_runs": 3,
+    "rss_runs": 20,
+    "scale_runs": 20,
+    "config_sizes": [10, 10000],
+    "rule_counts": [1, 100],
+    "log_records": 100_000,
+    "jobs": [1, 2, 8],
+    "jobs_runs": 1,
+}
+
+# Tolerance for "appending to a 1e6-record log must not slow an append": the
+# median of the per-round differences (big log - empty log; the runs are
+# interleaved, so each round gives one pair) must stay under this. It is about
+# the run-to-run noise of a ~15 ms compile on a busy 2-core machine; anything
+# that reads even 1% of a 700 MiB log costs several times more.
+LOG_TOLERANCE_MS = 0.5
+
+
+class BenchError(Exception):
+    pass
+
+
+T0 = time.monotonic()
+
+
+def progress(msg: str) -> None:
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Process running and statistics
+
+
+class Variant:
+    """One way of running a command: program path, argv (argv[0] as typed), env, cwd."""
+
+    def __init__(self, name: str, path: str, argv: list[str], env: dict[str, str], cwd: Path):
+        self.name = name
+        self.path = path
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+
+    def describe(self) -> str:
+        return " ".join(self.argv)
+
+
+def run_once(v: Variant, stdout: str = os.devnull, stderr: str = os.devnull) -> tuple[int, int, int]:
+    """Spawn v once; return (wall ns, exit status, ru_maxrss KiB of the child and its waited-for descendants).
+
+    The timed region is posix_spawn + wait4 and nothing else; every variant
+    pays the same harness cost, and nothing is subtracted.
+    """
+    os.chdir(v.cwd)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+        (os.POSIX_SPAWN_OPEN, 2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+    ]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(v.path, v.argv, v.env, file_actions=actions)
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.perf_counter_ns()
+    return t1 - t0, os.waitstatus_to_exitcode(status), ru.ru_maxrss
+
+
+def run_checked(v: Variant, what: str) -> tuple[int, int]:
+    """Run once; on failure rerun capturing output and fail loudly."""
+    ns, code, rss = run_once(v)
+    if code != 0:
+        r = subprocess.run(v.argv, executable=v.path, env=v.env, cwd=v.cwd, capture_output=True, text=True)
+        raise BenchError(
+            f"{what}: variant `{v.name}` ({v.describe()}) in {v.cwd} exited {code}\n"
+            f"--- stdout ---\n{r.stdout[-3000:]}\n--- stderr ---\n{r.stderr[-3000:]}"
+        )
+    return ns, rss
+
+
+def interleaved(variants: list[Variant], runs: int, what: str, before=None) -> dict[str, list[int]]:
+    """Run every variant `runs` times, round-robin (the order rotates each round
+    so no variant always follows the same one). Returns ns samples per variant."""
+    samples: dict[str, list[int]] = {v.name: [] for v in variants}
+    n = len(variants)
+    for r in range(runs):
+        for k in range(n):
+            v = variants[(r + k) % n]
+            if before:
+                before(v)
+            ns, _ = run_checked(v, what)
+            samples[v.name].append(ns)
+    return samples
+
+
+def stats_ms(samples_ns: list[int]) -> dict:
+    ms = [s / 1e6 for s in samples_ns]
+    if len(ms) >= 2:
+        q = statistics.quantiles(ms, n=10, method="inclusive")
+        p10, p90 = q[0], q[8]
+    else:
+        p10 = p90 = ms[0]
+    return {"n": len(ms), "median": statistics.median(ms), "p10": p10, "p90": p90, "min": min(ms), "max": max(ms)}
+
+
+def table_rows(samples: dict[str, list[int]], baseline: str) -> list[dict]:
+    base = statistics.median(samples[baseline]) / 1e6
+    rows = []
+    for name, s in samples.items():
+        st = stats_ms(s)
+        st["variant"] = name
+        st["overhead_ms"] = st["median"] - base
+        st["ratio"] = st["median"] / base
+        # Runs are interleaved, so sample i of every variant comes from the same
+        # round: the median of the per-round differences is robust to drift.
+        st["paired_ms"] = statistics.median(a - b for a, b in zip(s, samples[baseline])) / 1e6
+        rows.append(st)
+    return rows
+
+
+def fmt_table(rows: list[dict], unit: str = "ms", first_col: str = "variant") -> str:
+    sec = unit == "s"
+    div = 1000.0 if sec else 1.0
+    digits = 3 if sec else 2
+    out = [
+        f"| {first_col} | median {unit} | p10 {unit} | p90 {unit} | overhead ms | ratio | paired overhead ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['variant']} | {r['median'] / div:.{digits}f} | {r['p10'] / div:.{digits}f} | "
+            f"{r['p90'] / div:.{digits}f} | {r['overhead_ms']:+.2f} | {r['ratio']:.4f} | {r['paired_ms']:+.2f} |"
+        )
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+# Environment, tools, machine
+
+
+def sh(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True) -> str:
+    r = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise BenchError(f"`{' '.join(args)}` exited {r.returncode}:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def clean_path(secwrap: Path) -> str:
+    """PATH without masquerade directories (ccache's, secwrap's), so `gcc` is the real gcc."""
+    keep = []
+    for d in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep):
+        if not d:
+            continue
+        g = Path(d) / "gcc"
+        if g.exists():
+            real = g.resolve()
+            if real.name == "ccache" or real == secwrap.resolve():
+                continue
+        keep.append(d)
+    return os.pathsep.join(keep)
+
+
+def base_env(path: str, cache_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SECWRAP_", "CCACHE_", "MAKE", "MFLAGS", "GNUMAKE", "LD_PRELOAD", "CC", "CFLAGS"))
+    }
+    env["PATH"] = path
+    env["LC_ALL"] = "C"
+    env["SECWRAP_CACHE_DIR"] = str(cache_dir)
+    return env
+
+
+def which(prog: str, path: str) -> str:
+    p = shutil.which(prog, path=path)
+    if not p:
+        raise BenchError(f"`{prog}` not found on PATH ({path})")
+    return p
+
+
+def first_line(*args: str) -> str:
+    try:
+        r = subprocess.run(list(args), capture_output=True, text=True, timeout=20)
+        return ((r.stdout or r.stderr).strip().splitlines() or ["?"])[0]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unavailable ({e})"
+
+
+def machine_info(secwrap: Path, path: str) -> dict:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    env = {**os.environ, "PATH": path}
+    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"],
+                           capture_output=True, text=True)
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "memory": mem,
+        "kernel": platform.release(),
+        "loadavg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "gcc": f"{first_line(which('gcc', path), '--version')} ({which('gcc', path)})",
+        "clang": first_line("clang", "--version") if shutil.which("clang", path=path) else "not installed",
+        "ccache": first_line(which("ccache", path), "--version"),
+        "bear": first_line(which("bear", path), "--version"),
+        "make": first_line(which("make", path), "--version"),
+        "python": platform.python_version(),
+        "secwrap": f"{first_line(str(secwrap), '--version')} ({secwrap}, git {git.stdout.strip() or '?'}"
+        + (", src modified)" if dirty.stdout.strip() else ")"),
+    }
+
+
+# --------------------------------------------------------------------------
+# Trees, sources and checks
+
+TINY_C = "int bench_fn(int x) { return x + 1; }\nint bench_data = 1;\n"
+
+
+def write_tree(d: Path, config_lines: list[str], extra_toml: str = "") -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / ".config").write_text("\n".join(config_lines) + "\n")
+    (d / "secwrap.toml").write_text(f'kconfig = ".config"\n\n[log]\npath = "secwrap.jsonl"\n{extra_toml}')
+    (d / "x.c").write_text(TINY_C)
+    return d
+
+
+def kconfig_lines(n: int) -> list[str]:
+    """A .config with n symbols, CONFIG_LIVEPATCH=y among them, in the mix of a real one."""
+    lines = ["#", "# Automatically generated file; DO NOT EDIT.", "# secwrap bench", "#"]
+    lp = n // 2
+    for i in range(n):
+        if i % 40 == 0:
+            lines += ["", "#", f"# Section {i // 40}", "#"]
+        if i == lp:
+            lines.append("CONFIG_LIVEPATCH=y")
+            continue
+        k = i % 6
+        name = f"CONFIG_BENCH_SYM_{i}"
+        lines.append(
+            [
+                f"{name}=y",
+                f"# {name} is not set",
+                f"{name}=m",
+                f'{name}="value {i}"',
+                f"{name}=0x{i * 16:x}",
+                f"{name}={i}",
+            ][k]
+        )
+    return lines
+
+
+def rules_toml(n: int) -> str:
+    """n [[rule]]s: the split-sections one (applies) and n-1 others whose `when` is false."""
+    out = [
+        "",
+        "[[rule]]",
+        'name = "split-sections"',
+        'when = "CC_SPLIT_SECTIONS || LIVEPATCH"',
+        'cflags = ["-ffunction-sections", "-fdata-sections"]',
+    ]
+    for i in range(1, n):
+        out += [
+            "",
+            "[[rule]]",
+            f'name = "bench-rule-{i}"',
+            f'when = "(BENCH_RULE_{i} || BENCH_SYM_{i} = m) && !LIVEPATCH"',
+            f'cflags = ["-DBENCH_RULE_{i}=1"]',
+            "required = false",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def section_names(obj: Path) -> set[str]:
+    out = sh("readelf", "-SW", str(obj))
+    names = set()
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("[") and "]" in line:
+            rest = line.split("]", 1)[1].split()
+            if rest:
+                names.add(rest[0])
+    return names
+
+
+def assert_split(obj: Path, fn: str, expect: bool, what: str) -> None:
+    if not obj.exists():
+        raise BenchError(f"{what}: {obj} was not produced")
+    names = section_names(obj)
+    has = f".text.{fn}" in names
+    if has != expect:
+        raise BenchError(
+            f"{what}: {obj} {'lacks' if expect else 'has'} section .text.{fn} "
+            f"(sections: {' '.join(sorted(names))}); the benchmark would measure the wrong thing"
+        )
+
+
+def read_records(log: Path) -> list[dict]:
+    if not log.exists():
+        return []
+    out = []
+    with log.open() as f:
+        for i, line in enumerate(f, 1):
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise BenchError(f"{log}:{i}: not JSON ({e})")
+    return out
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            n += chunk.count(b"\n")
+    return n
+
+
+MAXRSS_C = r"""
+/* maxrss OUT PROG ARGV0 ARGS...: run PROG, write "<ru_maxrss KiB> <exit status>" to OUT. */
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	struct rusage ru;
+	int st;
+	pid_t pid;
+	FILE *f;
+
+	if (argc < 4)
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 3;
+	if (pid == 0) {
+		execv(argv[2], argv + 3);
+		_exit(127);
+	}
+	if (wait4(pid, &st, 0, &ru) != pid)
+		return 4;
+	f = fopen(argv[1], "w");
+	if (!f)
+		return 5;
+	fprintf(f, "%ld %d\n", ru.ru_maxrss, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return fclose(f) ? 6 : 0;
+}
+"""
+
+# --------------------------------------------------------------------------
+# The whole-build project
+
+BENCH_H = """\
+#ifndef BENCH_H
+#define BENCH_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct bench_item {
+\tuint32_t id;
+\tuint32_t flags;
+\tconst char *name;
+\tint64_t value;
+};
+
+static inline uint32_t bench_mix(uint32_t x)
+{
+\tx ^= x >> 16;
+\tx *= 0x7feb352dU;
+\tx ^= x >> 15;
+\tx *= 0x846ca68bU;
+\tx ^= x >> 16;
+\treturn x;
+}
+#endif
+"""
+
+MODULE_C = """\
+#include "bench.h"
+
+static struct bench_item items_@[16] = {
+@ITEMS@
+};
+int mod_@_counter;
+const char mod_@_name[] = "mod_@";
+
+static int mod_@_helper(int x)
+{
+\tint r = x * @N@;
+\tfor (int i = 0; i < (x & 7); i++)
+\t\tr = (r << 1) ^ (int)bench_mix((uint32_t)(r + i));
+\treturn r;
+}
+
+int mod_@_sum(int n)
+{
+\tint s = 0;
+\tfor (int i = 0; i < n; i++)
+\t\ts += mod_@_helper(i) ^ (int)items_@[i & 15].value;
+\treturn s;
+}
+
+int mod_@_find(const char *name)
+{
+\tfor (size_t i = 0; i < sizeof(items_@) / sizeof(items_@[0]); i++)
+\t\tif (strcmp(items_@[i].name, name) == 0)
+\t\t\treturn (int)i;
+\treturn -1;
+}
+
+void mod_@_sort(int *a, int n)
+{
+\tfor (int i = 1; i < n; i++) {
+\t\tint v = a[i], j = i - 1;
+\t\twhile (j >= 0 && a[j] > v) {
+\t\t\ta[j + 1] = a[j];
+\t\t\tj--;
+\t\t}
+\t\ta[j + 1] = v;
+\t}
+}
+
+uint32_t mod_@_hash(const char *s)
+{
+\tuint32_t h = 2166136261u;
+\twhile (*s) {
+\t\th ^= (unsigned char)*s++;
+\t\th *= 16777619u;
+\t}
+\treturn bench_mix(h);
+}
+
+int mod_@_format(char *buf, size_t len, int v)
+{
+\treturn snprintf(buf, len, "%s:%d:%u", mod_@_name, v, (unsigned)mod_@_hash(mod_@_name));
+}
+
+int mod_@_entry(void)
+{
+\tint a[8] = { @N@, 3, 9, 1, 7, 2, 8, 5 };
+\tchar buf[64];
+\tmod_@_sort(a, 8);
+\tmod_@_counter += mod_@_sum(a[0] + 8) + mod_@_find("a3") + mod_@_format(buf, sizeof buf, a[7]);
+\treturn mod_@_counter;
+}
+"""
+
+MAKEFILE = """\
+CFLAGS = -O2 -Wall -Iinclude
+SRCS := $(sort $(wildcard src/*.c))
+OBJS := $(SRCS:.c=.o)
+
+prog: $(OBJS)
+\t$(CC) -o $@ $(OBJS)
+
+src/%.o: src/%.c include/bench.h
+\t$(CC) $(CFLAGS) -c $< -o $@
+
+clean:
+\trm -f prog src/*.o
+
+.PHONY: clean
+"""
+
+
+def make_project(d: Path, n: int) -> Path:
+    write_tree(d, kconfig_lines(10))
+    (d / "x.c").unlink()
+    (d / "include").mkdir()
+    (d / "src").mkdir()
+    (d / "include" / "bench.h").write_text(BENCH_H)
+    (d / "Makefile").write_text(MAKEFILE)
+    for i in range(n):
+        tag = f"{i:04d}"
+        items = ",\n".join(f'\t{{ {j}, {j * 3 % 7}, "a{j}", {i * 31 + j} }}' for j in range(16))
+        (d / "src" / f"mod_{tag}.c").write_text(
+            MODULE_C.replace("@ITEMS@", items).replace("@N@", str(i + 1)).replace("@", tag)
+        )
+    decls = "".join(f"int mod_{i:04d}_entry(void);\n" for i in range(n))
+    calls = "".join(f"\ts += mod_{i:04d}_entry();\n" for i in range(n))
+    (d / "src" / "main.c").write_text(
+        f'#include "bench.h"\n{decls}\nint main(void)\n{{\n\tint s = 0;\n{calls}\tprintf("%d\\n", s);\n\treturn 0;\n}}\n'
+    )
+    return d
+
+
+# --------------------------------------------------------------------------
+# The benchmark
+
+
+class Bench:
+    def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool):
+        self.tmp = tmp
+        self.secwrap = secwrap
+        self.p = p
+        self.quick = quick
+        self.path = clean_path(secwrap)
+        self.cache = tmp / "cache"
+        self.env = base_env(self.path, self.cache)
+        self.gcc = which("gcc", self.path)
+        if Path(self.gcc).resolve().name in ("ccache", "secwrap"):
+            raise BenchError(f"`gcc` on PATH resolves to {Path(self.gcc).resolve()}, not a real gcc")
+        self.make = which("make", self.path)
+        self.ccache = which("ccache", self.path)
+        self.bear = which("bear", self.path)
+        # masquerade directory: a symlink named gcc to secwrap, first on PATH
+        self.masq = tmp / "masq"
+        self.masq.mkdir()
+        (self.masq / "gcc").symlink_to(secwrap)
+        # the trivial shell wrapper
+        self.shwrap = tmp / "wrap" / "gcc-wrapper.sh"
+        self.shwrap.parent.mkdir()
+        self.shwrap.write_text('#!/bin/sh\nexec gcc "$@"\n')
+        self.shwrap.chmod(0o755)
+        self.results: dict = {"params": p, "quick": quick}
+        self.report: list[str] = []
+        self.targets: list[dict] = []
+
+    def out(self, s: str = "") -> None:
+        self.report.append(s)
+        print(s, flush=True)
+
+    def target(self, name: str, met: bool, figure: str) -> None:
+        self.targets.append({"target": name, "met": met, "measured": figure})
+
+    # -- variants --------------------------------------------------------
+
+    def compile_variants(self, cwd: Path, args: list[str], with_flags_ref: bool) -> list[Variant]:
+        e = self.env
+        vs = [Variant("plain gcc", self.gcc, ["gcc", *args], e, cwd)]
+        if with_flags_ref:
+            vs.append(Variant("plain gcc + split flags (ref)", self.gcc, ["gcc", *args, *SPLIT_FLAGS], e, cwd))
+        vs += [
+            Variant("secwrap gcc", str(self.secwrap), [str(self.secwrap), "gcc", *args], e, cwd),
+            Variant("secwrap masquerade (gcc -> secwrap)", str(self.masq / "gcc"), ["gcc", *args],
+                    {**e, "PATH": f"{self.masq}{os.pathsep}{self.path}"}, cwd),
+            Variant("ccache gcc (CCACHE_DISABLE=1)", self.ccache, ["ccache", "gcc", *args],
+                    {**e, "CCACHE_DISABLE": "1"}, cwd),
+            Variant("sh wrapper (exec gcc)", str(self.shwrap), [str(self.shwrap), *args], e, cwd),
+        ]
+        return vs
+
+    # -- 1. per invocation ------------------------------------------------
+
+    def per_invocation(self) -> None:
+        runs = self.p["small_runs"]
+        tree = write_tree(self.tmp / "small", kconfig_lines(10))
+        log = tree / "secwrap.jsonl"
+        obj = tree / "x.o"
+        cvs = self.compile_variants(tree, ["-c", "x.c", "-o", "x.o"], with_flags_ref=True)
+        # Check effects (and warm the probe cache and the page cache).
+        expect_split = {
+            "plain gcc": False,
+            "plain gcc + split flags (ref)": True,
+            "secwrap gcc": True,
+            "secwrap masquerade (gcc -> secwrap)": True,
+            "ccache gcc (CCACHE_DISABLE=1)": False,
+            "sh wrapper (exec gcc)": False,
+        }
+        for v in cvs:
+            obj.unlink(missing_ok=True)
+            before = len(read_records(log))
+            run_checked(v, "smallest compile (check)")
+            assert_split(obj, "bench_fn", expect_split[v.name], f"smallest compile via {v.name}")
+            recs = read_records(log)
+            through_secwrap = v.name.startswith("secwrap")
+            if len(recs) - before != (1 if through_secwrap else 0):
+                raise BenchError(f"smallest compile via {v.name}: {len(recs) - before} new records, "
+                                 f"expected {1 if through_secwrap else 0}")
+            if through_secwrap and (recs[-1]["kind"] != "compile" or recs[-1]["injected"] != SPLIT_FLAGS
+                                    or recs[-1]["compiler"] != str(Path(self.gcc))):
+                raise BenchError(f"smallest compile via {v.name}: unexpected record {recs[-1]}")
+        vvs = self.compile_variants(tree, ["--version"], with_flags_ref=False)
+        for v in vvs:
+            run_checked(v, "--version (check)")
+        n0 = len(read_records(log))
+
+        progress(f"1. smallest compile: {len(cvs)} variants x {runs} runs, interleaved")
+        cs = interleaved(cvs, runs, "smallest compile")
+        progress(f"1. --version: {len(vvs)} variants x {runs} runs, interleaved")
+        vs = interleaved(vvs, runs, "--version")
+        n1 = len(read_records(log))
+        if n1 - n0 != 4 * runs:
+            raise BenchError(f"per-invocation: {n1 - n0} records written during the runs, expected {4 * runs}")
+
+        crow = table_rows(cs, "plain gcc")
+        vrow = table_rows(vs, "plain gcc")
+        self.results["smallest_compile"] = {"rows": crow, "samples_ns": cs}
+        self.results["version_query"] = {"rows": vrow, "samples_ns": vs}
+        self.out(f"## 1. Per invocation ({runs} runs per variant, interleaved round-robin; wall time of spawn+wait)")
+        self.out()
+        self.out("In all tables: overhead = median(variant) - median(plain gcc); ratio = median(variant) / "
+                 "median(plain gcc); paired overhead = median over rounds of (variant - plain gcc) measured in the "
+                 "same round (robust to drift).")
+        self.out()
+        self.out("Smallest real compile: `-c x.c -o x.o` of a 2-line file, cwd = a tree whose .config has "
+                 "CONFIG_LIVEPATCH=y, log on, probe cache warm.")
+        self.out()
+        self.out(fmt_table(crow))
+        self.out()
+        self.out("Info query: `--version` (secwrap runs the compiler and records it as `info_query`).")
+        self.out()
+        self.out(fmt_table(vrow))
+        self.out()
+        by = {r["variant"]: r for r in crow}
+        sw, mq, shw = by["secwrap gcc"], by["secwrap masquerade (gcc -> secwrap)"], by["sh wrapper (exec gcc)"]
+        ref = by["plain gcc + split flags (ref)"]
+        self.out(f"secwrap's own cost (vs plain gcc given the same flags): secwrap gcc "
+                 f"{sw['median'] - ref['median']:+.2f} ms, masquerade {mq['median'] - ref['median']:+.2f} ms")
+        self.out()
+        self.target("smallest compile: secwrap gcc overhead (median) < 1 ms", sw["overhead_ms"] < 1.0,
+                    f"{sw['overhead_ms']:+.2f} ms (ratio {sw['ratio']:.3f})")
+        self.target("smallest compile: masquerade overhead (median) < 1 ms", mq["overhead_ms"] < 1.0,
+                    f"{mq['overhead_ms']:+.2f} ms (ratio {mq['ratio']:.3f})")
+        self.target("smallest compile: secwrap gcc overhead <= sh wrapper overhead",
+                    sw["overhead_ms"] <= shw["overhead_ms"],
+                    f"secwrap {sw['overhead_ms']:+.2f} ms vs sh wrapper {shw['overhead_ms']:+.2f} ms")
+        self.target("smallest compile: masquerade overhead <= sh wrapper overhead",
+                    mq["overhead_ms"] <= shw["overhead_ms"],
+                    f"masquerade {mq['overhead_ms']:+.2f} ms vs sh wrapper {shw['overhead_ms']:+.2f} ms")
+        self.small_tree = tree
+
+    # -- 2. whole build ---------------------------------------------------
+
+    def make_variant(self, name: str, proj: Path, jobs: int, cc: str, bear_out: Path | None = None) -> Variant:
+        argv = ["make", f"-j{jobs}", f"CC={cc}"]
+        if bear_out:
+            return Variant(name, self.bear, ["bear", "--output", str(bear_out), "--", *argv], self.env, proj)
+        return Variant(name, self.make, argv, self.env, proj)
+
+    def build_once(self, v: Variant, proj: Path, what: str) -> int:
+        """make clean, then one timed build; returns ns."""
+        sh(self.make, "clean", cwd=proj, env=self.env)
+        errf = str(self.tmp / "make.stderr")
+        ns, code, _ = run_once(v, stdout=os.devnull, stderr=errf)
+        if code != 0:
+            raise BenchError(f"{what}: `{v.describe()}` exited {code}:\n{Path(errf).read_text()[-4000:]}")
+        if not (proj / "prog").exists():
+            raise BenchError(f"{what}: `{v.describe()}` did not produce prog")
+        return ns
+
+    def check_build(self, kind: str, proj: Path, log: Path, n_compiles: int, what: str,
+                    bear_out: Path | None = None) -> dict:
+        """Effects of one build. Returns probe counts for secwrap builds."""
+        obj = proj / "src" / "mod_0000.o"
+        info: dict = {}
+        if kind == "plain":
+            assert_split(obj, "mod_0000_sum", False, f"{what} (plain gcc)")
+            if log.exists() and log.stat().st_size:
+                raise BenchError(f"{what}: plain build wrote secwrap records")
+        elif kind == "bear":
+            assert_split(obj, "mod_0000_sum", False, f"{what} (bear)")
+            entries = json.loads(bear_out.read_text())
+            if len(entries) < n_compiles:
+                raise BenchError(f"{what}: bear recorded {len(entries)} entries, expected >= {n_compiles}")
+            info["bear_entries"] = len(entries)
+        else:
+            assert_split(obj, "mod_0000_sum", True, f"{what} (secwrap)")
+            recs = read_records(log)
+            compiles = [r for r in recs if r["kind"] == "compile"]
+            links = [r for r in recs if r["kind"] != "compile"]
+            if len(compiles) != n_compiles or len(recs) != n_compiles + 1:
+                raise BenchError(f"{what}: {len(recs)} records ({len(compiles)} compiles), expected "
+                                 f"{n_compiles} compiles + 1 link")
+            bad = [r for r in compiles if r["injected"] != SPLIT_FLAGS or r["status"] != 0]
+            if bad:
+                raise BenchError(f"{what}: {len(bad)} compile records without the flags, e.g. {bad[0]}")
+            if links[0]["kind"] != "link_only":
+                raise BenchError(f"{what}: the link was recorded as {links[0]['kind']}")
+            per_key: dict[str, int] = {}
+            for r in recs:
+                for pr in r.get("probes") or []:
+                    if pr.get("cached") is False:
+                        key = f"{r['compiler']} {' '.join(pr['flags'])}"
+                        per_key[key] = per_key.get(key, 0) + 1
+            info["uncached_probes"] = sum(per_key.values())
+            info["uncached_probes_max_per_key"] = max(per_key.values(), default=0)
+            info["uncached_probes_per_key"] = per_key
+        return info
+
+    def whole_build(self) -> None:
+        n = self.p["build_files"]
+        runs = self.p["build_runs"]
+        proj = make_project(self.tmp / "proj", n)
+        self.proj = proj
+        n_compiles = n + 1  # + main.c
+        log = proj / "secwrap.jsonl"
+        bear_out = self.tmp / "cc.json"
+        sw_cc = f"{self.secwrap} gcc"
+        variants = [
+            ("plain gcc", "plain", self.make_variant("plain gcc", proj, 2, "gcc")),
+            ("secwrap gcc (warm probe cache)", "warm", self.make_variant("secwrap gcc (warm probe cache)", proj, 2, sw_cc)),
+            ("secwrap gcc (cold probe cache)", "cold", self.make_variant("secwrap gcc (cold probe cache)", proj, 2, sw_cc)),
+            ("bear -- make (plain gcc)", "bear",
+             self.make_variant("bear -- make (plain gcc)", proj, 2, "gcc", bear_out=bear_out)),
+        ]
+        # One untimed build each to warm the page cache, the probe cache and check effects.
+        progress(f"2. whole build: project of {n} generated files (+ main.c), warm-up builds")
+        for name, kind, v in variants:
+            self._prepare_build(kind, log, bear_out)
+            self.build_once(v, proj, f"whole build warm-up, {name}")
+            self.check_build("secwrap" if kind in ("warm", "cold") else kind, proj, log, n_compiles,
+                             f"whole build warm-up, {name}", bear_out)
+        samples: dict[str, list[int]] = {name: [] for name, _, _ in variants}
+        probes = {"warm": [], "cold": []}
+        for r in range(runs):
+            progress(f"2. whole build: round {r + 1}/{runs} (make -j2, {len(variants)} variants)")
+            for k in range(len(variants)):
+                name, kind, v = variants[(r + k) % len(variants)]
+                self._prepare_build(kind, log, bear_out)
+                samples[name].append(self.build_once(v, proj, f"whole build, {name}"))
+                info = self.check_build("secwrap" if kind in ("warm", "cold") else kind, proj, log, n_compiles,
+                                        f"whole build, {name}", bear_out)
+                if kind in probes:
+                    probes[kind].append(info)
+        rows = table_rows(samples, "plain gcc")
+        self.results["whole_build"] = {"files": n_compiles, "jobs": 2, "rows": rows, "samples_ns": samples,
+                                       "probes": probes}
+        self.out(f"## 2. Whole build ({n_compiles} C files + 1 link, `make -j2`, -O2, {runs} runs per variant, "
+                 "`make clean` between runs, interleaved)")
+        self.out()
+        self.out(fmt_table(rows, unit="s"))
+        self.out()
+        cold_max = max(i["uncached_probes_max_per_key"] for i in probes["cold"])
+        cold_tot = [i["uncached_probes"] for i in probes["cold"]]
+        warm_tot = [i["uncached_probes"] for i in probes["warm"]]
+        keys = sorted({k for i in probes["cold"] for k in i["uncached_probes_per_key"]})
+        self.out(f"Probes not answered from the cache (`probes[].cached == false`) per build: cold {cold_tot}, "
+                 f"warm {warm_tot}; (compiler, flag group) keys probed cold: {len(keys)} "
+                 f"({'; '.join(keys)}); max per key in one build: {cold_max}")
+        self.out()
+        by = {r["variant"]: r for r in rows}
+        w, b, c = by["secwrap gcc (warm probe cache)"], by["bear -- make (plain gcc)"], by["secwrap gcc (cold probe cache)"]
+        self.target("whole build: secwrap wall time within 2% of plain gcc", w["ratio"] <= 1.02,
+                    f"ratio {w['ratio']:.4f} ({w['overhead_ms']:+.0f} ms; cold cache ratio {c['ratio']:.4f})")
+        self.target("whole build: secwrap faster than bear -- make", w["median"] < b["median"],
+                    f"secwrap {w['median'] / 1000:.3f} s vs bear {b['median'] / 1000:.3f} s "
+                    f"(bear ratio {b['ratio']:.4f})")
+        self.target("cold probe cache: at most one probe per (compiler, flag group) per build", cold_max <= 1,
+                    f"max {cold_max} per key, {len(keys)} key(s), totals per build {cold_tot}")
+
+    def _prepare_build(self, kind: str, log: Path, bear_out: Path) -> None:
+        log.unlink(missing_ok=True)
+        bear_out.unlink(missing_ok=True)
+        if kind == "cold":
+            shutil.rmtree(self.cache, ignore_errors=True)
+
+    # -- 3. peak RSS ------------------------------------------------------
+
+    def fake_compiler(self) -> tuple[Path, str]:
+        d = self.tmp / "fakebin"
+        d.mkdir()
+        src = self.tmp / "fake.c"
+        src.write_text("int main(void){return 0;}\n")
+        r = subprocess.run([self.gcc, "-static", "-O2", "-s", "-o", str(d / "gcc"), str(src)], capture_output=True)
+        linkage = "static"
+        if r.returncode != 0:
+            sh(self.gcc, "-O2", "-s", "-o", str(d / "gcc"), str(src))
+            linkage = "dynamic"
+        return d, linkage
+
+    def rss_variants(self, tree: Path, fakebin: Path, log_env: dict | None = None) -> list[Variant]:
+        args = ["-c", "x.c", "-o", "x.o"]
+        e = {**self.env, "PATH": f"{fakebin}{os.pathsep}{self.path}", **(log_env or {})}
+        return [
+            Variant("secwrap gcc", str(self.secwrap), [str(self.secwrap), "gcc", *args], e, tree),
+            Variant("secwrap masquerade", str(self.masq / "gcc"), ["gcc", *args],
+                    {**e, "PATH": f"{self.masq}{os.pathsep}{fakebin}{os.pathsep}{self.path}"}, tree),
+        ]
+
+    def rss_helper(self) -> Path:
+        """A tiny static program that forks, execs its arguments and reports the child's ru_maxrss.
+
+        Measuring from Python directly is wrong: posix_spawn's child shares
+        Python's address space (vfork) and a fork child copies it, and at
+        exec Linux folds the old address space's high-water mark into the
+        new process's ru_maxrss, so every child "peaks" at Python's own RSS
+        (tens of MiB). The helper's own address space is a few hundred KiB.
+        """
+        src = self.tmp / "maxrss.c"
+        src.write_text(MAXRSS_C)
+        exe = self.tmp / "maxrss"
+        r = subprocess.run([self.gcc, "-static", "-O2", "-s", "-o", str(exe), str(src)], capture_output=True)
+        if r.returncode != 0:
+            sh(self.gcc, "-O2", "-s", "-o", str(exe), str(src))
+        return exe
+
+    def rss_once(self, v: Variant, what: str) -> int:
+        """ru_maxrss (KiB) of v's process and its waited-for descendants, via the helper."""
+        res = self.tmp / "maxrss.out"
+        res.unlink(missing_ok=True)
+        h = Variant(v.name, str(self.maxrss), [str(self.maxrss), str(res), v.path, *v.argv], v.env, v.cwd)
+        run_checked(h, what)
+        kib, status = (int(x) for x in res.read_text().split())
+        if status != 0:
+            raise BenchError(f"{what}: `{v.describe()}` exited {status}")
+        return kib
+
+    def measure_rss(self, variants: list[Variant], runs: int, what: str) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {v.name: [] for v in variants}
+        for _ in range(runs):
+            for v in variants:
+                out[v.name].append(self.rss_once(v, what))
+        return out
+
+    def peak_rss(self) -> None:
+        runs = self.p["rss_runs"]
+        fakebin, linkage = self.fake_compiler()
+        self.fakebin = fakebin
+        tree = write_tree(self.tmp / "rss", kconfig_lines(10))
+        log = tree / "secwrap.jsonl"
+        vs = self.rss_variants(tree, fakebin)
+        for v in vs:  # warm the probe cache for the fake compiler, check the record
+            run_checked(v, "peak RSS (check)")
+            rec = read_records(log)[-1]
+            if rec["compiler"] != str(fakebin / "gcc") or rec["injected"] != SPLIT_FLAGS:
+                raise BenchError(f"peak RSS via {v.name}: secwrap did not run the fake compiler with the flags: {rec}")
+        fake = Variant("fake compiler alone (reference)", str(fakebin / "gcc"), ["gcc", "-c", "x.c", "-o", "x.o"],
+                       self.env, tree)
+        self.maxrss = self.rss_helper()
+        progress(f"3. peak RSS: {runs} runs per variant")
+        kib = self.measure_rss([*vs, fake], runs, "peak RSS")
+        # For the record: what a naive wait4 from Python reports for the same fake compiler.
+        naive = [run_checked(fake, "peak RSS (naive)")[1] for _ in range(3)]
+        self.results["peak_rss"] = {"fake_compiler": linkage, "kib": kib, "naive_python_wait4_fake_kib": naive}
+        self.out(f"## 3. Peak RSS of secwrap itself ({runs} runs; the compiler is a {linkage} `int main(){{return 0;}}` "
+                 "named gcc after secwrap on PATH; ru_maxrss from wait4 covers secwrap and its waited-for child)")
+        self.out()
+        self.out("| process | median MiB | min MiB | max MiB |")
+        self.out("| --- | ---: | ---: | ---: |")
+        for name, s in kib.items():
+            self.out(f"| {name} | {statistics.median(s) / 1024:.2f} | {min(s) / 1024:.2f} | {max(s) / 1024:.2f} |")
+        self.out()
+        self.out(f"(Measured by a tiny static helper that forks, execs and calls wait4. A wait4 straight from "
+                 f"Python reports {statistics.median(naive) / 1024:.2f} MiB even for the fake compiler alone: the "
+                 "spawned child starts from Python's address space and Linux carries its high-water mark across exec.)")
+        self.out()
+        worst = max(statistics.median(kib[v.name]) for v in vs) / 1024
+        self.target("peak RSS of secwrap < 8 MiB", worst < 8.0,
+                    f"{worst:.2f} MiB (worst median of prefix and masquerade; fake child alone "
+                    f"{statistics.median(kib[fake.name]) / 1024:.2f} MiB)")
+
+    # -- 4. scale ---------------------------------------------------------
+
+    def scale(self) -> None:
+        runs = self.p["scale_runs"]
+        args = ["-c", "x.c", "-o", "x.o"]
+        plain_tree = self.small_tree
+        plain = Variant("plain gcc", self.gcc, ["gcc", *args], self.env, plain_tree)
+        self.out(f"## 4. Scale ({runs} runs per variant, interleaved; smallest compile through `secwrap gcc`, "
+                 "overhead and ratio against plain gcc in the same run)")
+        self.out()
+
+        # a) .config size
+        vs = [plain]
+        for n in self.p["config_sizes"]:
+            t = write_tree(self.tmp / f"cfg{n}", kconfig_lines(n))
+            v = Variant(f".config {n} symbols", str(self.secwrap), [str(self.secwrap), "gcc", *args], self.env, t)
+            run_checked(v, f".config {n} (check)")
+            assert_split(t / "x.o", "bench_fn", True, f".config of {n} symbols")
+            vs.append(v)
+        progress(f"4a. .config size {self.p['config_sizes']}")
+        s = interleaved(vs, runs, ".config size")
+        rows = table_rows(s, "plain gcc")
+        self.results["scale_config"] = {"rows": rows, "samples_ns": s}
+        self.out("### .config size")
+        self.out()
+        self.out(fmt_table(rows, first_col="secwrap gcc with"))
+        self.out()
+        big_cfg = vs[-1].cwd
+
+        # b) number of rules
+        vs = [plain]
+        for n in self.p["rule_counts"]:
+            t = write_tree(self.tmp / f"rules{n}", kconfig_lines(10), rules_toml(n))
+            v = Variant(f"{n} [[rule]]s", str(self.secwrap), [str(self.secwrap), "gcc", *args], self.env, t)
+            run_checked(v, f"{n} rules (check)")
+            assert_split(t / "x.o", "bench_fn", True, f"{n} rules")
+            rec = read_records(t / "secwrap.jsonl")[-1]
+            if rec["injected"] != SPLIT_FLAGS:
+                raise BenchError(f"{n} rules: expected only the split flags injected, got {rec['injected']}")
+            vs.append(v)
+        progress(f"4b. rules {self.p['rule_counts']}")
+        s = interleaved(vs, runs, "rule count")
+        rows = table_rows(s, "plain gcc")
+        self.results["scale_rules"] = {"rows": rows, "samples_ns": s}
+        self.out("### Number of rules (one applies; the others' `when` evaluates to n)")
+        self.out()
+        self.out(fmt_table(rows, first_col="secwrap gcc with"))
+        self.out()
+        big_rules = vs[-1].cwd
+
+        # c) log size
+        nrec = self.p["log_records"]
+        t = write_tree(self.tmp / "logsize", kconfig_lines(10))
+        seed = t / "seed.jsonl"
+        sv = Variant("seed", str(self.secwrap), [str(self.secwrap), "gcc", *args],
+                     {**self.env, "SECWRAP_LOG": str(seed)}, t)
+        run_checked(sv, "log seed")
+        line = seed.read_bytes().splitlines()[-1] + b"\n"
+        json.loads(line)
+        big = t / "big.jsonl"
+        empty = t / "empty.jsonl"
+        t0 = time.monotonic()
+        chunk = line * 10_000
+        with big.open("wb") as f:
+            left = nrec
+            while left >= 10_000:
+                f.write(chunk)
+                left -= 10_000
+            f.write(line * left)
+        gen_s = time.monotonic() - t0
+        big_size0 = big.stat().st_size
+        progress(f"4c. log size: pre-filled {nrec} records ({big_size0 / 2**20:.0f} MiB) in {gen_s:.1f} s")
+        empty.write_bytes(b"")
+        ve = Variant("empty log", str(self.secwrap), [str(self.secwrap), "gcc", *args],
+                     {**self.env, "SECWRAP_LOG": str(empty)}, t)
+        vb = Variant(f"log of {nrec:,} records", str(self.secwrap), [str(self.secwrap), "gcc", *args],
+                     {**self.env, "SECWRAP_LOG": str(big)}, t)
+        s = interleaved([plain, ve, vb], runs, "log size")
+        n_empty = len(read_records(empty))
+        n_big = count_lines(big)
+        if n_empty != runs or n_big != nrec + runs:
+            raise BenchError(f"log size: empty log has {n_empty} records (expected {runs}), big log "
+                             f"{n_big} lines (expected {nrec + runs})")
+        with big.open("rb") as f:
+            f.seek(max(0, big.stat().st_size - 4 * len(line)))
+            last = json.loads(f.read().splitlines()[-1])
+        if last["pid"] == json.loads(line)["pid"] or last["injected"] != SPLIT_FLAGS:
+            raise BenchError(f"log size: the last record of the big log is not a fresh one: {last}")
+        rows = table_rows(s, "plain gcc")
+        self.results["scale_log"] = {"records": nrec, "record_bytes": len(line), "bytes": big_size0,
+                                     "generate_s": gen_s, "rows": rows, "samples_ns": s}
+        self.out(f"### Log size (SECWRAP_LOG = an empty log vs a log pre-filled with {nrec:,} records, "
+                 f"{big_size0 / 2**20:.0f} MiB, one {len(line)}-byte real record repeated)")
+        self.out()
+        self.out(fmt_table(rows, first_col="secwrap gcc appending to"))
+        self.out()
+        by = {r["variant"]: r for r in rows}
+        d = by[vb.name]["median"] - by["empty log"]["median"]
+        paired = statistics.median(b - e for b, e in zip(s[vb.name], s["empty log"])) / 1e6
+        self.results["scale_log"]["paired_median_diff_ms"] = paired
+        self.out(f"Big log minus empty log: difference of medians {d:+.2f} ms, median of the per-round "
+                 f"differences {paired:+.2f} ms.")
+        self.out()
+        self.target(f"appending to a log of {nrec:,} records is not slower than to an empty log "
+                    f"(median per-round difference <= {LOG_TOLERANCE_MS} ms)", paired <= LOG_TOLERANCE_MS,
+                    f"{paired:+.2f} ms (medians: big {by[vb.name]['median']:.2f} ms, "
+                    f"empty {by['empty log']['median']:.2f} ms)")
+
+        # peak RSS under the largest inputs (fake compiler)
+        progress("4. peak RSS under the largest .config, rule count and log")
+        extra = {}
+        for label, tree, log_env in [
+            (f".config {self.p['config_sizes'][-1]} symbols", big_cfg, None),
+            (f"{self.p['rule_counts'][-1]} rules", big_rules, None),
+            (f"log of {nrec:,} records", t, {"SECWRAP_LOG": str(big)}),
+        ]:
+            v = self.rss_variants(tree, self.fakebin, log_env)[0]
+            run_checked(v, f"peak RSS, {label} (warm)")
+            extra[label] = self.measure_rss([v], self.p["rss_runs"], f"peak RSS, {label}")[v.name]
+        self.results["peak_rss"]["scale_kib"] = extra
+        self.out(f"### Peak RSS of `secwrap gcc` (fake compiler) under the largest inputs ({self.p['rss_runs']} runs)")
+        self.out()
+        self.out("| input | median MiB | max MiB |")
+        self.out("| --- | ---: | ---: |")
+        for label, kib in extra.items():
+            self.out(f"| {label} | {statistics.median(kib) / 1024:.2f} | {max(kib) / 1024:.2f} |")
+        self.out()
+        worst = max(statistics.median(k) for k in extra.values()) / 1024
+        self.target("peak RSS of secwrap < 8 MiB under the largest .config / rules / log", worst < 8.0,
+                    f"{worst:.2f} MiB (worst median)")
+        big.unlink()
+
+        # d) parallel jobs
+        self.jobs_scale()
+
+    def jobs_scale(self) -> None:
+        proj = self.proj
+        runs = self.p["jobs_runs"]
+        jobs = self.p["jobs"]
+        n_compiles = self.p["build_files"] + 1
+        log = proj / "secwrap.jsonl"
+        bear_out = self.tmp / "cc.json"
+        sw_cc = f"{self.secwrap} gcc"
+        samples: dict[int, dict[str, list[int]]] = {j: {"plain gcc": [], "secwrap gcc": []} for j in jobs}
+        pairs = [(j, name, self.make_variant(name, proj, j, "gcc" if name == "plain gcc" else sw_cc))
+                 for j in jobs for name in ("plain gcc", "secwrap gcc")]
+        for r in range(runs):
+            progress(f"4d. parallel jobs: round {r + 1}/{runs} (-j {jobs}, plain and secwrap)")
+            order = pairs if r % 2 == 0 else [p for i in range(0, len(pairs), 2) for p in (pairs[i + 1], pairs[i])]
+            for j, name, v in order:
+                self._prepare_build("plain" if name == "plain gcc" else "warm", log, bear_out)
+                samples[j][name].append(self.build_once(v, proj, f"make -j{j}, {name}"))
+                self.check_build("plain" if name == "plain gcc" else "secwrap", proj, log, n_compiles,
+                                 f"make -j{j}, {name}")
+        rows = []
+        for j in jobs:
+            p = stats_ms(samples[j]["plain gcc"])
+            s = stats_ms(samples[j]["secwrap gcc"])
+            rows.append({"jobs": j, "plain": p, "secwrap": s, "overhead_ms": s["median"] - p["median"],
+                         "ratio": s["median"] / p["median"]})
+        self.results["scale_jobs"] = {"rows": rows, "samples_ns": {str(j): v for j, v in samples.items()}}
+        self.out(f"### Parallel jobs (whole build of {n_compiles} files, {runs} run(s) per cell, "
+                 f"{len(os.sched_getaffinity(0))} usable CPUs)")
+        self.out()
+        self.out("| make | plain median s | secwrap median s | secwrap p10 s | secwrap p90 s | overhead ms | ratio |")
+        self.out("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            self.out(f"| -j{r['jobs']} | {r['plain']['median'] / 1000:.3f} | {r['secwrap']['median'] / 1000:.3f} | "
+                     f"{r['secwrap']['p10'] / 1000:.3f} | {r['secwrap']['p90'] / 1000:.3f} | "
+                     f"{r['overhead_ms']:+.0f} | {r['ratio']:.4f} |")
+        self.out()
+
+    # -- all --------------------------------------------------------------
+
+    def run(self) -> None:
+        m = machine_info(self.secwrap, self.path)
+        self.results["machine"] = m
+        self.out(f"# secwrap benchmark{' (--quick: fewer runs, smaller sizes)' if self.quick else ''}")
+        self.out()
+        for k, v in m.items():
+            self.out(f"- {k}: {v}")
+        self.out()
+        self.per_invocation()
+        self.whole_build()
+        self.peak_rss()
+        self.scale()
+        self.results["machine"]["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        self.out(f"Load average at end: {self.results['machine']['loadavg_at_end']} "
+                 f"(at start: {self.results['machine']['loadavg_at_start']})")
+        self.out()
+        self.out("## Targets")
+        self.out()
+        for t in self.targets:
+            self.out(f"- {'MET' if t['met'] else 'NOT MET'}: {t['target']} — {t['measured']}")
+        self.out()
+        self.results["targets"] = self.targets
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="secwrap benchmark (see benches/README.md)")
+    ap.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes: a smoke check (< 2 min)")
+    ap.add_argument("--secwrap", default=str(ROOT / "target" / "release" / "secwrap"),
+                    help="the secwrap binary (default: target/release/secwrap)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
+    ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
+    a = ap.parse_args()
+    secwrap = Path(a.secwrap).resolve()
+    if not (secwrap.is_file() and os.access(secwrap, os.X_OK)):
+        print(f"bench: {secwrap} is not an executable; run scripts/bench (it builds it)", file=sys.stderr)
+        return 2
+    params = QUICK if a.quick else FULL
+    start = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="secwrap-bench-"))
+    cwd = os.getcwd()
+    try:
+        b = Bench(tmp, secwrap, params, a.quick)
+        b.run()
+        total = time.monotonic() - start
+        b.results["total_wall_s"] = total
+        b.results["report"] = "\n".join(b.report)
+        out = Path(a.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(b.results, indent=1) + "\n")
+        print(f"Total wall time: {total:.0f} s. Results: {out}")
+        return 0
+    except BenchError as e:
+        print(f"\nbench: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        os.chdir(cwd)
+        if a.keep:
+            print(f"bench: kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
