@@ -555,9 +555,11 @@ def make_project(d: Path, n: int) -> Path:
 
 
 class Bench:
-    def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool):
+    def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool, secwrap_static: Path | None = None):
         self.tmp = tmp
         self.secwrap = secwrap
+        # Optional: the same secwrap linked statically (README: install), measured beside it.
+        self.secwrap_static = secwrap_static
         self.p = p
         self.quick = quick
         self.path = clean_path(secwrap)
@@ -598,6 +600,8 @@ class Bench:
             vs.append(Variant("plain gcc + split flags (ref)", self.gcc, ["gcc", *args, *SPLIT_FLAGS], e, cwd))
         vs += [
             Variant("secwrap gcc", str(self.secwrap), [str(self.secwrap), "gcc", *args], e, cwd),
+            *([Variant("secwrap gcc (static build)", str(self.secwrap_static),
+                       [str(self.secwrap_static), "gcc", *args], e, cwd)] if self.secwrap_static else []),
             Variant("secwrap masquerade (gcc -> secwrap)", str(self.masq / "gcc"), ["gcc", *args],
                     {**e, "PATH": f"{self.masq}{os.pathsep}{self.path}"}, cwd),
             Variant("ccache gcc (CCACHE_DISABLE=1)", self.ccache, ["ccache", "gcc", *args],
@@ -619,6 +623,7 @@ class Bench:
             "plain gcc": False,
             "plain gcc + split flags (ref)": True,
             "secwrap gcc": True,
+            "secwrap gcc (static build)": True,
             "secwrap masquerade (gcc -> secwrap)": True,
             "ccache gcc (CCACHE_DISABLE=1)": False,
             "sh wrapper (exec gcc)": False,
@@ -678,6 +683,13 @@ class Bench:
                     f"{sw['overhead_ms']:+.2f} ms (ratio {sw['ratio']:.3f})")
         self.target("smallest compile: masquerade overhead (median) < 1 ms", mq["overhead_ms"] < 1.0,
                     f"{mq['overhead_ms']:+.2f} ms (ratio {mq['ratio']:.3f})")
+        if "secwrap gcc (static build)" in by:
+            st = by["secwrap gcc (static build)"]
+            self.target("smallest compile: secwrap gcc, static build, overhead (median) < 1 ms",
+                        st["overhead_ms"] < 1.0, f"{st['overhead_ms']:+.2f} ms (ratio {st['ratio']:.3f})")
+            self.target("smallest compile: secwrap gcc, static build, overhead <= sh wrapper overhead",
+                        st["overhead_ms"] <= shw["overhead_ms"],
+                        f"secwrap {st['overhead_ms']:+.2f} ms vs sh wrapper {shw['overhead_ms']:+.2f} ms")
         self.target("smallest compile: secwrap gcc overhead <= sh wrapper overhead",
                     sw["overhead_ms"] <= shw["overhead_ms"],
                     f"secwrap {sw['overhead_ms']:+.2f} ms vs sh wrapper {shw['overhead_ms']:+.2f} ms")
@@ -757,6 +769,9 @@ class Bench:
             ("plain gcc", "plain", self.make_variant("plain gcc", proj, 2, "gcc")),
             ("secwrap gcc (warm probe cache)", "warm", self.make_variant("secwrap gcc (warm probe cache)", proj, 2, sw_cc)),
             ("secwrap gcc (cold probe cache)", "cold", self.make_variant("secwrap gcc (cold probe cache)", proj, 2, sw_cc)),
+            *([("secwrap gcc, static build (warm)", "warm",
+                self.make_variant("secwrap gcc, static build (warm)", proj, 2, f"{self.secwrap_static} gcc"))]
+              if self.secwrap_static else []),
             ("bear -- make (plain gcc)", "bear",
              self.make_variant("bear -- make (plain gcc)", proj, 2, "gcc", bear_out=bear_out)),
         ]
@@ -799,6 +814,10 @@ class Bench:
         w, b, c = by["secwrap gcc (warm probe cache)"], by["bear -- make (plain gcc)"], by["secwrap gcc (cold probe cache)"]
         self.target("whole build: secwrap wall time within 2% of plain gcc", w["ratio"] <= 1.02,
                     f"ratio {w['ratio']:.4f} ({w['overhead_ms']:+.0f} ms; cold cache ratio {c['ratio']:.4f})")
+        if "secwrap gcc, static build (warm)" in by:
+            st = by["secwrap gcc, static build (warm)"]
+            self.target("whole build: secwrap (static build) wall time within 2% of plain gcc", st["ratio"] <= 1.02,
+                        f"ratio {st['ratio']:.4f} ({st['overhead_ms']:+.0f} ms)")
         self.target("whole build: secwrap faster than bear -- make", w["median"] < b["median"],
                     f"secwrap {w['median'] / 1000:.3f} s vs bear {b['median'] / 1000:.3f} s "
                     f"(bear ratio {b['ratio']:.4f})")
@@ -1109,6 +1128,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes: a smoke check (< 2 min)")
     ap.add_argument("--secwrap", default=str(ROOT / "target" / "release" / "secwrap"),
                     help="the secwrap binary (default: target/release/secwrap)")
+    ap.add_argument("--secwrap-static", default=None,
+                    help="a statically linked secwrap to measure beside it (scripts/bench builds one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     a = ap.parse_args()
@@ -1121,7 +1142,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="secwrap-bench-"))
     cwd = os.getcwd()
     try:
-        b = Bench(tmp, secwrap, params, a.quick)
+        secwrap_static = Path(a.secwrap_static).resolve() if a.secwrap_static else None
+        b = Bench(tmp, secwrap, params, a.quick, secwrap_static)
         b.run()
         total = time.monotonic() - start
         b.results["total_wall_s"] = total
