@@ -87,9 +87,17 @@ enum Command {
     /// 2: an object was refused (not split, LTO IR, not ELF).
     Diff {
         /// The original object, or directory of objects.
-        original: PathBuf,
+        #[arg(required_unless_present = "build")]
+        original: Option<PathBuf>,
         /// The patched object, or directory of objects.
-        patched: PathBuf,
+        #[arg(required_unless_present = "build")]
+        patched: Option<PathBuf>,
+        /// Instead: every object this build compiled against the original
+        /// kept before it (`[livepatch] keep_originals`).
+        #[arg(long, conflicts_with_all = ["original", "patched"])]
+        build: Option<String>,
+        #[arg(long)]
+        log: Option<PathBuf>,
     },
     /// Check that split sections are what livepatching needs: objects
     /// really split, no function names that collide with the compiler's
@@ -218,7 +226,16 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         } => probe_flags(cc, disable_warning, explain, no_cache, &flags),
         Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show)),
         Command::Run { build_id, command } => run_build(build_id, &command),
-        Command::Diff { original, patched } => diff(&original, &patched),
+        Command::Diff {
+            original,
+            patched,
+            build,
+            log,
+        } => match (original, patched, build) {
+            (Some(original), Some(patched), None) => diff(&original, &patched),
+            (_, _, Some(build)) => diff_build(&build, log),
+            _ => Err("give ORIGINAL and PATCHED, or --build BUILD".to_string()),
+        },
         Command::Check {
             objects,
             build,
@@ -898,6 +915,54 @@ fn check(
         (false, true) => Outcome::No,
         (false, false) => Outcome::Success,
     })
+}
+
+/// `secwrap diff --build BUILD`: the objects the build compiled, each against
+/// its kept original, labelled relative to the working directory.
+fn diff_build(id: &str, log: Option<PathBuf>) -> Result<Outcome, String> {
+    let (path, records, _) = read_records(log)?;
+    let builds = crate::history::builds(&records);
+    let build = builds
+        .iter()
+        .find(|build| build.id == id)
+        .ok_or_else(|| format!("no build `{id}` in {}", path.display()))?;
+    let cwd = current_dir()?;
+    let objects = crate::history::changed_objects(&records, &[build], Path::new(""));
+    let mut kept = std::collections::BTreeMap::new();
+    for record in records
+        .iter()
+        .filter(|record| crate::history::build_of(record) == id)
+    {
+        for original in &record.originals {
+            if let (Some(object), Some(copy)) =
+                (original.object.to_os_string(), original.copy.to_os_string())
+            {
+                kept.insert(
+                    crate::history::normalize(Path::new(&object)),
+                    PathBuf::from(copy),
+                );
+            }
+        }
+    }
+    if kept.is_empty() && !objects.is_empty() {
+        return Err(format!(
+            "build `{id}` kept no originals to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build"
+        ));
+    }
+    let pairs: Vec<(PathBuf, Option<PathBuf>, PathBuf)> = objects
+        .iter()
+        .map(|object| {
+            (
+                crate::history::relative_to(object, &cwd),
+                kept.get(object).cloned(),
+                object.clone(),
+            )
+        })
+        .collect();
+    let (stdout, stderr, code) = crate::diff::render(&crate::diff::diff_kept(&pairs));
+    print!("{stdout}");
+    eprint!("{stderr}");
+    Ok(Outcome::Exit(code))
 }
 
 #[cfg(test)]

@@ -68,9 +68,9 @@ struct ConfigFile {
     kconfig: Option<Spanned<String>>,
     /// `strict` (default) or `passthrough`.
     on_error: Option<OnError>,
-    /// Programs run in front of the compiler, e.g. `["ccache"]`.
-    #[serde(default)]
-    launcher: Vec<String>,
+    /// A program run in front of the compiler, and its own arguments:
+    /// `["ccache"]`, `["distcc", "--some-option"]`.
+    launcher: Option<Spanned<Vec<String>>>,
     /// Globs of sources (or outputs) never injected into.
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
@@ -182,6 +182,8 @@ pub struct Config {
     /// was ~7% of a call's instructions, and most calls never ask.
     exclude: OnceLock<GlobSet>,
     pub launcher: Vec<OsString>,
+    /// Line and column of the `launcher` key, for errors about it.
+    pub launcher_position: Option<(usize, usize)>,
     pub log: Option<Sourced<PathBuf>>,
     /// `[livepatch] keep_originals`, absolute.
     pub keep_originals: Option<PathBuf>,
@@ -410,7 +412,12 @@ impl Config {
             exclude_patterns: parsed.exclude.iter().map(|p| p.get_ref().clone()).collect(),
             exclude_globs: globs,
             exclude: OnceLock::new(),
-            launcher: parsed.launcher.iter().map(OsString::from).collect(),
+            launcher: parsed
+                .launcher
+                .as_ref()
+                .map(|words| words.get_ref().iter().map(OsString::from).collect())
+                .unwrap_or_default(),
+            launcher_position: parsed.launcher.as_ref().map(|words| at(words.span())),
             log,
             keep_originals,
             on_error,

@@ -156,6 +156,28 @@ pub fn diff_trees(
     results
 }
 
+/// Over one build: each object it compiled against the original kept
+/// before the compile overwrote it (`[livepatch] keep_originals`); an object
+/// with no original is new, all its items added. `pairs` are (label, kept
+/// original, object). Unchanged objects are left out.
+pub fn diff_kept(
+    pairs: &[(PathBuf, Option<PathBuf>, PathBuf)],
+) -> Vec<(PathBuf, Result<ObjectDiff, DiffError>)> {
+    pairs
+        .iter()
+        .map(|(label, original, patched)| {
+            let result = match original {
+                Some(original) => diff_objects(original, patched),
+                None => elf::read_items(patched)
+                    .map(|items| one_sided(&items, Change::Added))
+                    .map_err(DiffError::Object),
+            };
+            (label.clone(), result)
+        })
+        .filter(|(_, result)| !matches!(result, Ok(diff) if diff.changes.is_empty()))
+        .collect()
+}
+
 /// What `secwrap diff` prints and its exit status: one line per change on
 /// stdout, such as ``core/sched.o: changed function `sched_pick` ``, one
 /// `secwrap: error:` line per refused object on stderr; 0 when nothing

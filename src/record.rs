@@ -82,6 +82,15 @@ pub struct ProbeRecord {
     pub cached: bool,
 }
 
+/// An object copied aside before a compile overwrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptOriginal {
+    /// The object (its final name), absolute.
+    pub object: OsText,
+    /// The copy of the original, absolute.
+    pub copy: OsText,
+}
+
 /// One compiler invocation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InvocationRecord {
@@ -122,10 +131,10 @@ pub struct InvocationRecord {
     /// Every file written when a job without `-o` writes several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<OsText>,
-    /// Where the objects this compile overwrote were copied first
+    /// The objects this compile overwrote, and where each was copied first
     /// (`[livepatch] keep_originals`), as kpatch-cc keeps originals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub originals: Vec<OsText>,
+    pub originals: Vec<KeptOriginal>,
     /// `-flto` in effect: the object holds IR, and splitting happens at link.
     pub lto: bool,
     /// Flag groups asked about before injecting (`probe.rs`); `cached`

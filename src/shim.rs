@@ -27,7 +27,7 @@ use crate::history;
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped, WantedFlag};
 use crate::probe::{self, ProbeMode, ProbeRequest, Prober};
 use crate::record::{
-    InvocationRecord, LogWriter, OsText, ProbeRecord, SCHEMA_VERSION, SkippedFlag,
+    InvocationRecord, KeptOriginal, LogWriter, OsText, ProbeRecord, SCHEMA_VERSION, SkippedFlag,
 };
 
 /// The recursion guard: how many secwraps are above this process.
@@ -160,11 +160,33 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         Ok(values) => values,
         Err(error) => fallback.bad_input(&error, config.on_error.value),
     };
-    let launcher = launcher.or_else(|| {
-        // A launcher named in the config, resolved like a compiler word.
-        let first = config.launcher.first()?;
-        compiler::resolve_program(first, path_var.as_deref(), &cwd, &me)
-    });
+    // A launcher named in the config (`launcher = ["ccache"]`), unless the
+    // command line or PATH already put one in front: its first word is
+    // resolved like a compiler word, the rest are passed to it as they are.
+    let (launcher, launcher_words) = match (launcher, config.launcher.split_first()) {
+        (Some(launcher), _) => (Some(launcher), &[][..]),
+        (None, None) => (None, &[][..]),
+        (None, Some((first, words))) => {
+            match compiler::resolve_program(first, path_var.as_deref(), &cwd, &me) {
+                Some(launcher) => (Some(launcher), words),
+                None => fallback.bad_input(
+                    &ConfigError {
+                        path: config
+                            .file
+                            .as_ref()
+                            .map(|file| file.value.clone())
+                            .unwrap_or_default(),
+                        position: config.launcher_position,
+                        message: format!(
+                            "launcher `{}` not found on PATH",
+                            first.to_string_lossy()
+                        ),
+                    },
+                    config.on_error.value,
+                ),
+            }
+        }
+    };
 
     let expanded = expand_response_files(rest, &cwd);
     let compile_args = CompileArgs::parse(&expanded);
@@ -258,7 +280,12 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         _ => Vec::new(),
     };
 
-    let (program, program_args) = chain(&resolved.compiler, launcher.as_deref(), &compiler_args);
+    let (program, program_args) = chain(
+        &resolved.compiler,
+        launcher.as_deref(),
+        launcher_words,
+        &compiler_args,
+    );
     let started = SystemTime::now();
     let run = match exec::run(
         &program,
@@ -324,7 +351,13 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             } else {
                 Vec::new()
             },
-            originals: path_texts(&originals),
+            originals: originals
+                .iter()
+                .map(|(object, copy)| KeptOriginal {
+                    object: OsText::new(object.as_os_str()),
+                    copy: OsText::new(copy.as_os_str()),
+                })
+                .collect(),
             lto: compile_args.lto,
             probes,
             config: decision.fingerprint.clone(),
@@ -352,12 +385,13 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
 /// Copies each object a compile is about to overwrite into `keep_dir`,
 /// under its path relative to `root`, unless a copy is already there: the
 /// first compile of a patched build keeps the original build's object
-/// (kpatch-cc copies to `orig/` the same way). Returns the copies made.
+/// (kpatch-cc copies to `orig/` the same way). Returns (object, copy) for
+/// each copy made.
 fn keep_originals(
     keep_dir: &Path,
     root: &Path,
     outputs: &[PathBuf],
-) -> Result<Vec<PathBuf>, ConfigError> {
+) -> Result<Vec<(PathBuf, PathBuf)>, ConfigError> {
     let mut kept = Vec::new();
     for object in outputs
         .iter()
@@ -382,7 +416,7 @@ fn keep_originals(
         partial.push(format!(".{}.partial", std::process::id()));
         std::fs::copy(&object, &partial).map_err(failed)?;
         std::fs::rename(&partial, &copy).map_err(failed)?;
-        kept.push(copy);
+        kept.push((object, copy));
     }
     Ok(kept)
 }
@@ -465,10 +499,16 @@ fn check_support(
 
 /// The program to start and its arguments: the launcher (if any) runs the
 /// compiler by absolute path.
-fn chain(compiler: &Path, launcher: Option<&Path>, args: &[OsString]) -> (PathBuf, Vec<OsString>) {
+fn chain(
+    compiler: &Path,
+    launcher: Option<&Path>,
+    launcher_words: &[OsString],
+    args: &[OsString],
+) -> (PathBuf, Vec<OsString>) {
     match launcher {
         Some(launcher) => {
-            let mut launcher_args = Vec::with_capacity(args.len() + 1);
+            let mut launcher_args = Vec::with_capacity(launcher_words.len() + args.len() + 1);
+            launcher_args.extend_from_slice(launcher_words);
             launcher_args.push(compiler.as_os_str().to_os_string());
             launcher_args.extend_from_slice(args);
             (launcher.to_path_buf(), launcher_args)
@@ -490,7 +530,7 @@ fn pass_through(
     args: &[OsString],
     guard: Option<(&str, &str)>,
 ) -> ! {
-    let (program, program_args) = chain(compiler, launcher, args);
+    let (program, program_args) = chain(compiler, launcher, &[], args);
     let error = exec::exec_replace(&program, &program_args, guard);
     let code = if error.kind() == std::io::ErrorKind::NotFound {
         EXIT_NOT_FOUND

@@ -174,3 +174,14 @@ compiler_tests! {
         assert_passed_through(&t, cc, &location);
     }
 }
+
+#[test]
+fn launcher_from_config_not_found() {
+    let t = tree().config("launcher = [\"no-such-launcher\"]\n");
+    let location = format!("{}:1:12", t.path("secwrap.toml").display());
+    assert_refused(
+        &t,
+        &location,
+        "launcher `no-such-launcher` not found on PATH",
+    );
+}

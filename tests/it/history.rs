@@ -480,7 +480,12 @@ fn keep_originals_copies_once() {
         .map(|record| {
             (
                 text(record, "output").to_string(),
-                texts(record, "originals"),
+                record["originals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|kept| kept["copy"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>(),
             )
         })
         .collect();

@@ -13,6 +13,7 @@ mod errors;
 mod examples;
 mod history;
 mod inject;
+mod livepatch_cli;
 mod modes;
 mod probe;
 mod record;

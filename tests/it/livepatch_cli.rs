@@ -1,0 +1,210 @@
+//! `secwrap check` and `secwrap diff` as a livepatch build uses them, through
+//! the record: stale objects after a config change, planted name
+//! collisions, an object whose flags were lost, orphaned sections in an
+//! image, and `diff --build` against the originals kept before a rebuild.
+
+use crate::common::{SECWRAP, TestEnv};
+
+/// A tree of three files with a Makefile that has real dependencies, so
+/// touching one source rebuilds one object.
+fn tree(toml_extra: &str) -> TestEnv {
+    TestEnv::new()
+        .env_remove("SECWRAP_LOG")
+        .file(".config", "CONFIG_LIVEPATCH=y\n")
+        .file(
+            "secwrap.toml",
+            format!("kconfig = \".config\"\n{toml_extra}\n[log]\npath = \"log.jsonl\"\n"),
+        )
+        .file("a.c", "int va = 1;\nint fa(void) { return va; }\n")
+        .file("b.c", "int vb = 2;\nint fb(void) { return vb; }\n")
+        .file("c.c", "int vc = 3;\nint fc(void) { return vc; }\n")
+        .file(
+            "Makefile",
+            "OBJS := a.o b.o c.o\nall: $(OBJS)\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\nclean:\n\trm -f *.o\n",
+        )
+}
+
+fn build(t: &TestEnv, id: &str) {
+    t.run(&[
+        "run",
+        "--build-id",
+        id,
+        "--",
+        "make",
+        "-s",
+        &format!("CC={SECWRAP} gcc"),
+    ])
+    .success();
+}
+
+/// Makes `file` newer than anything built so far without sleeping.
+fn touch_newer(t: &TestEnv, file: &str) {
+    t.run_program("touch", &["-d", "+2 seconds", file])
+        .success();
+}
+
+#[test]
+fn stale_objects_after_a_config_change() {
+    if !crate::common::require_compiler("gcc") || !crate::common::require_program("make") {
+        return;
+    }
+    let t = tree("");
+    build(&t, "split");
+    // Livepatch support turned off: make sees no change, secwrap's flags go.
+    t.write(".config", "# CONFIG_LIVEPATCH is not set\n");
+    touch_newer(&t, "a.c");
+    build(&t, "unsplit");
+    let out = t.run(&["check", "--build", "unsplit"]);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr_text());
+    let stdout = out.stdout_text();
+    let stale: Vec<&str> = stdout.lines().collect();
+    assert_eq!(stale.len(), 2, "{stdout}");
+    for (line, object) in stale.iter().zip(["b.o", "c.o"]) {
+        assert!(
+            line.starts_with(&format!("{}: config: stale: ", t.path(object).display())),
+            "{line}"
+        );
+        assert!(line.contains("build `unsplit`"), "{line}");
+    }
+    // A clean rebuild leaves nothing stale.
+    t.run_program("make", &["-s", "clean"]).success();
+    build(&t, "clean");
+    let out = t.run(&["check", "--build", "clean"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stdout_text());
+    assert_eq!(out.stdout_text(), "");
+}
+
+#[test]
+fn planted_name_collisions_and_nothing_else() {
+    if !crate::common::require_compiler("gcc") || !crate::common::require_program("make") {
+        return;
+    }
+    let t = tree("");
+    t.write(
+        "b.c",
+        "int startup(void) { return 1; }\nint unlikely(int x) { return x + 1; }\nint startup_late(void) { return 2; }\n",
+    );
+    build(&t, "one");
+    let out = t.run(&["check", "--build", "one"]);
+    assert_eq!(out.code(), Some(1));
+    let stdout = out.stdout_text();
+    let findings: Vec<&str> = stdout.lines().collect();
+    assert_eq!(findings.len(), 2, "{stdout}");
+    let b_o = t.path("b.o").display().to_string();
+    assert!(
+        findings
+            .iter()
+            .any(|line| line.starts_with(&format!("{b_o}: startup: "))),
+        "{stdout}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|line| line.starts_with(&format!("{b_o}: unlikely: "))),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn object_recorded_as_split_but_not_split() {
+    if !crate::common::require_compiler("gcc") {
+        return;
+    }
+    let t = tree("");
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).quiet_success();
+    assert_eq!(t.run(&["check", "a.o"]).code(), Some(0));
+    // Rebuilt behind secwrap's back without the flags (a launcher that drops
+    // them, a stray manual compile): the record says split, the object is not.
+    t.run_program("gcc", &["-O2", "-c", "a.c", "-o", "a.o"])
+        .success();
+    let out = t.run(&["check", "a.o"]);
+    assert_eq!(out.code(), Some(1));
+    let stdout = out.stdout_text();
+    assert!(stdout.contains("fa"), "{stdout}");
+    assert!(stdout.contains("va"), "{stdout}");
+    // An object the record does not know is only checked for names.
+    t.run_program("gcc", &["-O2", "-c", "b.c", "-o", "b.o"])
+        .success();
+    assert_eq!(t.run(&["check", "b.o"]).code(), Some(0));
+}
+
+#[test]
+fn image_with_and_without_catch_alls() {
+    if !crate::common::require_compiler("gcc") {
+        return;
+    }
+    let t = tree("")
+        .file("start.c", "int fa(void);\nvoid _start(void) { for (;;) fa(); }\n")
+        .file(
+            "bare.lds",
+            "SECTIONS {\n  . = 0x400000;\n  .text : { *(.text) }\n  _etext = .;\n  .data : { *(.data) }\n  .bss : { *(.bss) }\n}\n",
+        )
+        .file(
+            "catchall.lds",
+            "SECTIONS {\n  . = 0x400000;\n  .text : { *(.text) *(.text.*) }\n  _etext = .;\n  .data : { *(.data .data.*) }\n  .bss : { *(.bss .bss.*) }\n}\n",
+        );
+    for source in ["a.c", "start.c"] {
+        let object = source.replace(".c", ".o");
+        t.run(&[
+            "gcc",
+            "-O2",
+            "-ffreestanding",
+            "-fno-pie",
+            "-c",
+            source,
+            "-o",
+            &object,
+        ])
+        .quiet_success();
+    }
+    for script in ["bare", "catchall"] {
+        t.run_program(
+            "gcc",
+            &[
+                "-nostdlib",
+                "-static",
+                "-no-pie",
+                &format!("-Wl,-T,{script}.lds"),
+                "a.o",
+                "start.o",
+                "-o",
+                &format!("{script}.elf"),
+            ],
+        )
+        .success();
+    }
+    let bare = t.run(&["check", "--image", "bare.elf"]);
+    assert_eq!(bare.code(), Some(1));
+    let stdout = bare.stdout_text();
+    assert!(stdout.contains(".text.fa"), "{stdout}");
+    assert!(stdout.contains(".data.va"), "{stdout}");
+    let catchall = t.run(&["check", "--image", "catchall.elf"]);
+    assert_eq!(catchall.code(), Some(0), "{}", catchall.stdout_text());
+}
+
+#[test]
+fn diff_build_against_kept_originals() {
+    if !crate::common::require_compiler("gcc") || !crate::common::require_program("make") {
+        return;
+    }
+    let t = tree("[livepatch]\nkeep_originals = \"orig\"\n");
+    build(&t, "orig");
+    t.write("b.c", "int vb = 2;\nint fb(void) { return vb + 1; }\n");
+    touch_newer(&t, "b.c");
+    build(&t, "patched");
+    let out = t.run(&["diff", "--build", "patched"]);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr_text());
+    assert_eq!(out.stdout_text(), "b.o: changed function `fb`\n");
+    // Without kept originals there is nothing to compare with: said plainly.
+    let t = tree("");
+    build(&t, "orig");
+    touch_newer(&t, "b.c");
+    build(&t, "patched");
+    let out = t.run(&["diff", "--build", "patched"]);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        out.stderr_text().contains("keep_originals"),
+        "{}",
+        out.stderr_text()
+    );
+}
