@@ -258,34 +258,31 @@ impl Config {
     /// Finds and reads the config for `env`.
     pub fn load(env: &ConfigEnv) -> Result<Config, ConfigError> {
         let file = find_config_file(env)?;
-        let (root, parsed) = match &file {
-            Some(sourced) => {
-                let path = &sourced.value;
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-                    path: path.clone(),
-                    position: None,
-                    message: format!("cannot read config: {}", io_message(&error)),
-                })?;
-                let parsed: ConfigFile = toml::from_str(&text).map_err(|error| ConfigError {
-                    path: path.clone(),
-                    position: error.span().map(|span| line_column(&text, span.start)),
-                    message: error
-                        .message()
-                        .trim_end_matches('.')
-                        .replace('\n', " ")
-                        .to_string(),
-                })?;
-                let root = path
-                    .parent()
-                    .map_or_else(|| env.cwd.clone(), Path::to_path_buf);
-                (root, Some((path.clone(), text, parsed)))
-            }
-            None => (env.cwd.clone(), None),
+        // Without a file: built-in defaults, relative to the working directory.
+        let path = file
+            .as_ref()
+            .map_or_else(PathBuf::new, |file| file.value.clone());
+        let root = match path.parent() {
+            Some(dir) if file.is_some() => dir.to_path_buf(),
+            _ => env.cwd.clone(),
         };
-        let (path, text, parsed) = match parsed {
-            Some((path, text, parsed)) => (path, text, parsed),
-            None => (PathBuf::new(), String::new(), ConfigFile::default()),
+        let text = match &file {
+            Some(_) => std::fs::read_to_string(&path).map_err(|error| ConfigError {
+                path: path.clone(),
+                position: None,
+                message: format!("cannot read config: {}", io_message(&error)),
+            })?,
+            None => String::new(),
         };
+        let parsed: ConfigFile = toml::from_str(&text).map_err(|error| ConfigError {
+            path: path.clone(),
+            position: error.span().map(|span| line_column(&text, span.start)),
+            message: error
+                .message()
+                .trim_end_matches('.')
+                .replace('\n', " ")
+                .to_string(),
+        })?;
         let at = |span: std::ops::Range<usize>| line_column(&text, span.start);
         let error_at = |span: std::ops::Range<usize>, message: String| ConfigError {
             path: path.clone(),
