@@ -67,8 +67,11 @@ enum Command {
         #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
         flags: Vec<OsString>,
     },
-    /// Run a build command as one build: every record it makes is tagged with
-    /// a build id (`SECWRAP_BUILD_ID`), and a summary follows on stderr.
+    /// Run a build command as one build, tagged with a build id.
+    ///
+    /// Every record the command makes carries the build id
+    /// (`SECWRAP_BUILD_ID`); a summary follows on stderr; the exit status is
+    /// the command's.
     Run {
         /// The build id (default: the UTC time and secwrap's pid).
         #[arg(long)]
@@ -82,9 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: Option<CacheCommand>,
     },
-    /// Functions and data items that differ between two split objects (or
-    /// two trees of them): changed, added, removed. Exit 0: none, 1: some,
-    /// 2: an object was refused (not split, LTO IR, not ELF).
+    /// Functions and data items that differ between split objects.
+    ///
+    /// Two objects, two trees of objects, or a build's objects against the
+    /// originals kept before it: changed, added, removed. Exit 0: none, 1:
+    /// some, 2: an object was refused (not split, LTO IR, not ELF).
     Diff {
         /// The original object, or directory of objects.
         #[arg(required_unless_present = "build")]
@@ -99,10 +104,11 @@ enum Command {
         #[arg(long)]
         log: Option<PathBuf>,
     },
-    /// Check that split sections are what livepatching needs: objects
-    /// really split, no function names that collide with the compiler's
-    /// special sections, no stale objects, no orphaned sections in an image.
-    /// Exit 1 when anything is found.
+    /// Check that split sections are what livepatching needs.
+    ///
+    /// Objects really split, no function names that collide with the
+    /// compiler's special sections, no stale objects, no orphaned sections
+    /// in an image. Exit 1 when anything is found.
     Check {
         /// Objects to check: special names, and the split itself when the
         /// record says they were compiled with the flags.
@@ -382,8 +388,9 @@ fn show_config() -> Result<Outcome, String> {
     );
     let _ = writeln!(
         out,
-        "on_error:     {:?} ({})",
-        config.on_error.value, config.on_error.origin
+        "on_error:     {} ({})",
+        config.on_error.value.as_str(),
+        config.on_error.origin
     );
     let launcher: Vec<_> = config
         .launcher

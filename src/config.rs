@@ -136,6 +136,16 @@ pub enum Origin {
     Default,
 }
 
+impl OnError {
+    /// The spelling in `secwrap.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnError::Strict => "strict",
+            OnError::Passthrough => "passthrough",
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
