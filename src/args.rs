@@ -267,6 +267,15 @@ impl<'a, S: AsRef<OsStr>> Iterator for DriverArgs<'a, S> {
     }
 }
 
+/// The index of the `--` that ends the options, if the line has one (a
+/// `--` that is the value of `-Xlinker` and the like does not count).
+pub fn end_of_options<S: AsRef<OsStr>>(args: &[S]) -> Option<usize> {
+    DriverArgs::new(args).find_map(|(index, arg)| match arg {
+        Arg::Option { spec, .. } if spec.kind == EndOfOptions => Some(index),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

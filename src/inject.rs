@@ -22,7 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde::Serialize;
 
-use crate::args::{Arg, ArgKind, DriverArgs};
+use crate::args::end_of_options;
 use crate::classify::{Classification, CompileArgs};
 
 /// A flag the config wants on this invocation, and the rule that wants it.
@@ -151,11 +151,7 @@ pub fn injected_argv(
     added: &[OsString],
     response_file_ends_options: bool,
 ) -> Vec<OsString> {
-    let end_of_options = DriverArgs::new(original).find_map(|(index, arg)| match arg {
-        Arg::Option { spec, .. } if spec.kind == ArgKind::EndOfOptions => Some(index),
-        _ => None,
-    });
-    let at = match end_of_options {
+    let at = match end_of_options(original) {
         Some(index) => index,
         None if response_file_ends_options => 0,
         None => original.len(),

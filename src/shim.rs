@@ -16,7 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::args::{Arg, ArgKind, DriverArgs};
+use crate::args::end_of_options;
 use crate::argv::expand_response_files;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
@@ -252,7 +252,8 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             fallback.bad_input(&error, config.on_error.value)
         }
     };
-    let response_file_ends_options = !ends_options(rest) && ends_options(&expanded);
+    let response_file_ends_options =
+        end_of_options(rest).is_none() && end_of_options(&expanded).is_some();
     let compiler_args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
 
     let mut log = match &config.log {
@@ -515,12 +516,6 @@ fn chain(
         }
         None => (compiler.to_path_buf(), args.to_vec()),
     }
-}
-
-fn ends_options(args: &[OsString]) -> bool {
-    DriverArgs::new(args).any(
-        |(_, arg)| matches!(arg, Arg::Option { spec, .. } if spec.kind == ArgKind::EndOfOptions),
-    )
 }
 
 /// Replaces secwrap with the compiler (behind its launcher, if any), args unchanged.
