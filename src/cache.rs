@@ -47,17 +47,19 @@ impl DiskCache {
     /// The cache at `dir`, created (0700) if needed; `None` when it cannot
     /// be created or belongs to someone else: secwrap then works uncached.
     pub fn open(dir: PathBuf) -> Option<DiskCache> {
-        if !dir.is_dir()
-            && std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .is_err()
-        {
-            return None;
-        }
-        let mine = std::fs::metadata(&dir).is_ok_and(|metadata| metadata.uid() == effective_uid());
-        mine.then_some(DiskCache { dir })
+        // One stat on the usual path (the directory exists).
+        let metadata = match std::fs::metadata(&dir) {
+            Ok(metadata) => metadata,
+            Err(_) => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&dir)
+                    .ok()?;
+                std::fs::metadata(&dir).ok()?
+            }
+        };
+        (metadata.is_dir() && metadata.uid() == effective_uid()).then_some(DiskCache { dir })
     }
 
     pub fn dir(&self) -> &Path {
