@@ -328,10 +328,23 @@ impl TestEnv {
     /// `program ARGS...` (looked up on the run's PATH when it has no `/`).
     pub fn run_program<S: AsRef<OsStr>>(&self, program: impl AsRef<OsStr>, args: &[S]) -> Out {
         let program = program.as_ref();
-        let child = self
-            .command(program, args)
-            .spawn()
-            .unwrap_or_else(|error| panic!("spawn {}: {error}", program.to_string_lossy()));
+        // A test that has just written an executable (a copy of secwrap)
+        // can meet ETXTBSY: another test thread's fork briefly holds the
+        // write descriptor until its exec. Retry that error only.
+        let mut attempts = 0;
+        let child = loop {
+            match self.command(program, args).spawn() {
+                Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                result => {
+                    break result.unwrap_or_else(|error| {
+                        panic!("spawn {}: {error}", program.to_string_lossy())
+                    });
+                }
+            }
+        };
         wait_output(child, &program.to_string_lossy())
     }
 
