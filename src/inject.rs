@@ -24,15 +24,7 @@ use serde::Serialize;
 
 use crate::args::end_of_options;
 use crate::classify::{Classification, CompileArgs};
-
-/// A flag the config wants on this invocation, and the rule that wants it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WantedFlag {
-    pub flag: OsString,
-    pub rule: String,
-    /// A compiler that rejects the rule's flags stops the build (`probe.rs`).
-    pub required: bool,
-}
+use crate::config::WantedFlag;
 
 /// What the config and Kconfig decided for this invocation.
 #[derive(Clone, Copy, Debug)]

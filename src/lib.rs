@@ -8,21 +8,21 @@
 //! program. `cli` holds the subcommands, beside the shim path.
 
 pub mod args;
-pub mod argv;
 pub mod cache;
-pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod compiler;
 pub mod config;
-pub mod diff;
-pub mod elf;
+pub mod error;
 pub mod exec;
-pub mod history;
+pub mod exit;
 pub mod inject;
 pub mod kconfig;
+pub mod livepatch;
+pub mod paths;
 pub mod probe;
 pub mod record;
+pub mod response_file;
 pub mod shim;
 
 use std::ffi::OsString;

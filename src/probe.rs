@@ -179,7 +179,7 @@ impl Prober {
             message: format!(
                 "cannot read `{}`: {}",
                 compiler.display(),
-                crate::config::io_message(&error)
+                crate::error::io_message(&error)
             ),
         })?;
         let canonical = std::fs::canonicalize(compiler).unwrap_or_else(|_| compiler.to_path_buf());
@@ -207,7 +207,7 @@ impl Prober {
                     message: format!(
                         "cannot run `{} --version`: {}",
                         compiler.display(),
-                        crate::config::io_message(&error)
+                        crate::error::io_message(&error)
                     ),
                     compiler_missing: false,
                 })?;
@@ -308,7 +308,7 @@ fn run_probe(
             compiler_missing: false,
             message: format!(
                 "cannot create a temporary directory: {}",
-                crate::config::io_message(&error)
+                crate::error::io_message(&error)
             ),
         })?;
     let mut args: Vec<OsString> = vec!["-Werror".into()];
@@ -331,7 +331,7 @@ fn run_probe(
             message: format!(
                 "cannot run `{}`: {}",
                 request.compiler.display(),
-                crate::config::io_message(&error)
+                crate::error::io_message(&error)
             ),
         })?;
     let supported = output.status.success();

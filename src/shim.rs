@@ -17,31 +17,20 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::args::end_of_options;
-use crate::argv::expand_response_files;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
 use crate::compiler::{self, SelfIdentity};
-use crate::config::{Config, ConfigEnv, ConfigError, OnError, io_message};
+use crate::config::{Config, ConfigEnv, OnError, WantedFlag};
+use crate::error::{ConfigError, io_message};
 use crate::exec;
-use crate::history;
-use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped, WantedFlag};
+use crate::exit::{DEPTH_VAR, EXIT_CANNOT_RUN, EXIT_ERROR, EXIT_NOT_FOUND, MAX_DEPTH};
+use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
+use crate::paths;
 use crate::probe::{self, ProbeMode, ProbeRequest, Prober};
 use crate::record::{
     InvocationRecord, KeptOriginal, LogWriter, OsText, ProbeRecord, SCHEMA_VERSION, SkippedFlag,
 };
-
-/// The recursion guard: how many secwraps are above this process.
-pub const DEPTH_VAR: &str = "SECWRAP_DEPTH";
-/// A chain this deep is a loop through some other wrapper (distcc and
-/// icecc stop at 2 with their own `_DISTCC_SAFEGUARD`/`_ICECC_SAFEGUARD`).
-const MAX_DEPTH: u32 = 4;
-
-/// secwrap's own failures, before or around the compiler.
-pub const EXIT_ERROR: i32 = 2;
-/// No real compiler (as a shell reports a missing command).
-pub const EXIT_NOT_FOUND: i32 = 127;
-/// The compiler exists but could not be started.
-pub const EXIT_CANNOT_RUN: i32 = 126;
+use crate::response_file::expand_response_files;
 
 /// Runs the compiler named by `argv[word_index]`; the arguments follow it.
 /// `argv[0]` is how secwrap was called (`secwrap`, or a masquerade name).
@@ -396,12 +385,12 @@ fn keep_originals(
     let mut kept = Vec::new();
     for object in outputs
         .iter()
-        .filter_map(|output| history::final_object(output))
+        .filter_map(|output| paths::final_object(output))
     {
         if !object.is_file() {
             continue;
         }
-        let relative = history::relative_to(&object, root);
+        let relative = paths::relative_to(&object, root);
         let copy = keep_dir.join(relative.strip_prefix("/").unwrap_or(&relative));
         if copy.exists() {
             continue;

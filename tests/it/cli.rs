@@ -71,7 +71,7 @@ fn init_refuses_to_overwrite_without_force() {
     let mine = "# mine\nkconfig = \".config\"\n";
     let t = TestEnv::new().kconfig(LIVEPATCH).config(mine);
     let out = t.run(&["init", "--kconfig", ".config"]);
-    out.code_is(secwrap::shim::EXIT_ERROR);
+    out.code_is(secwrap::exit::EXIT_ERROR);
     assert!(out.stdout.is_empty());
     let stderr = out.stderr_text();
     // `secwrap: error: <path> already exists ...`; the path compared

@@ -21,9 +21,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use secwrap::check::{Finding, check_image, check_special_names, check_split};
-use secwrap::diff::{Change, DiffError, ObjectDiff, diff_objects, diff_trees, render};
-use secwrap::elf::{ItemKind, ObjectError, read_items};
+use secwrap::livepatch::check::{Finding, check_image, check_special_names, check_split};
+use secwrap::livepatch::diff::{Change, DiffError, ObjectDiff, diff_objects, diff_trees, render};
+use secwrap::livepatch::elf::{ItemKind, ObjectError, read_items};
 use tempfile::TempDir;
 
 /// Whether `compiler` is on PATH. When it is not: a panic under CI (the CI

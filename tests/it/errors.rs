@@ -23,7 +23,7 @@ fn tree() -> TestEnv {
 #[track_caller]
 fn assert_refused(t: &TestEnv, location: &str, detail: &str) {
     let out = t.run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"]);
-    out.code_is(secwrap::shim::EXIT_ERROR);
+    out.code_is(secwrap::exit::EXIT_ERROR);
     assert!(out.stdout.is_empty(), "{}", out.stdout_text());
     let stderr = out.stderr_text();
     let prefix = format!("secwrap: error: {location}: ");

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigEnv, ConfigError, DEFAULT_RULES, SPLIT_FLAGS, io_message};
+use crate::config::{Config, ConfigEnv, DEFAULT_RULES, SPLIT_FLAGS};
+use crate::error::{ConfigError, io_message};
+use crate::exit::EXIT_ERROR;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::record::{InvocationRecord, read_log};
-use crate::shim::EXIT_ERROR;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -283,8 +284,8 @@ fn load_config() -> Result<Config, String> {
 
 fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, String> {
     let cwd = current_dir()?;
-    let dir = crate::history::normalize(&cwd.join(dir));
-    let kconfig = crate::history::normalize(&cwd.join(kconfig));
+    let dir = crate::paths::normalize(&cwd.join(dir));
+    let kconfig = crate::paths::normalize(&cwd.join(kconfig));
     let text = std::fs::read(&kconfig)
         .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
     let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
@@ -442,7 +443,7 @@ fn show_config() -> Result<Outcome, String> {
             none_or_join(&rule.ldflags),
         );
     }
-    let flags = |wanted: &[crate::inject::WantedFlag]| {
+    let flags = |wanted: &[crate::config::WantedFlag]| {
         let flags: Vec<String> = wanted
             .iter()
             .map(|flag| flag.flag.to_string_lossy().into_owned())
@@ -567,7 +568,7 @@ fn probe_flags(
         crate::cache::default_dir().and_then(crate::cache::DiskCache::open)
     };
     let prober =
-        crate::probe::Prober::new(cache, vec![(crate::shim::DEPTH_VAR.into(), "1".into())]);
+        crate::probe::Prober::new(cache, vec![(crate::exit::DEPTH_VAR.into(), "1".into())]);
     let (mut supported, mut all) = (Vec::new(), true);
     for argument in flags {
         let mut group: Vec<OsString> = argument
@@ -708,7 +709,7 @@ fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, 
     let records = read_log(&log)
         .map(|(records, _)| records)
         .unwrap_or_default();
-    let builds = crate::history::builds(&records);
+    let builds = crate::record::history::builds(&records);
     let summary = builds
         .iter()
         .find(|build| build.id == build_id)
@@ -720,7 +721,7 @@ fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, 
     run.outcome.exit()
 }
 
-fn build_summary(build: &crate::history::Build) -> String {
+fn build_summary(build: &crate::record::history::Build) -> String {
     let total: usize = build.kinds.values().sum();
     let kinds: Vec<String> = build
         .kinds
@@ -737,7 +738,7 @@ fn build_summary(build: &crate::history::Build) -> String {
 
 fn log_builds(log: Option<PathBuf>) -> Result<Outcome, String> {
     let (_, records, _) = read_records(log)?;
-    for build in crate::history::builds(&records) {
+    for build in crate::record::history::builds(&records) {
         println!(
             "{}  {} .. {}  {}",
             build.id,
@@ -757,17 +758,18 @@ fn log_changed(
     let (path, records, _) = read_records(log)?;
     let cwd = current_dir()?;
     let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
-    let builds = crate::history::builds(&records);
-    let selected = crate::history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
-        format!(
-            "no build `{}` in {}",
-            since.as_deref().unwrap_or(""),
-            path.display()
-        )
-    })?;
+    let builds = crate::record::history::builds(&records);
+    let selected =
+        crate::record::history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
+            format!(
+                "no build `{}` in {}",
+                since.as_deref().unwrap_or(""),
+                path.display()
+            )
+        })?;
     // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
     let mut stdout = std::io::stdout().lock();
-    for object in crate::history::changed_objects(&records, &selected, &root) {
+    for object in crate::record::history::changed_objects(&records, &selected, &root) {
         let mut line = object.into_os_string().into_encoded_bytes();
         line.push(b'\n');
         std::io::Write::write_all(&mut stdout, &line).map_err(|error| io_message(&error))?;
@@ -786,7 +788,7 @@ fn log_export(
         Some(id) => {
             let chosen: Vec<InvocationRecord> = records
                 .into_iter()
-                .filter(|record| crate::history::build_of(record) == id)
+                .filter(|record| crate::record::history::build_of(record) == id)
                 .collect();
             if chosen.is_empty() {
                 return Err(format!("no build `{id}` in {}", path.display()));
@@ -795,13 +797,13 @@ fn log_export(
         }
         None => records,
     };
-    let mut entries = crate::history::compile_commands(&selected);
+    let mut entries = crate::record::export::compile_commands(&selected);
     let output = current_dir()?.join(output);
     if merge && output.exists() {
         let old_text = std::fs::read(&output)
             .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
-        let old: Vec<crate::history::CompileCommand> =
-            serde_json::from_slice(&old_text).map_err(|error| {
+        let old: Vec<crate::record::export::CompileCommand> = serde_json::from_slice(&old_text)
+            .map_err(|error| {
                 format!(
                     "{}:{}:{}: not a compilation database: {error}",
                     output.display(),
@@ -809,7 +811,7 @@ fn log_export(
                     error.column()
                 )
             })?;
-        entries = crate::history::merge_compile_commands(old, entries);
+        entries = crate::record::export::merge_compile_commands(old, entries);
     }
     let directory = output.parent().unwrap_or(Path::new("."));
     let write = || -> std::io::Result<()> {
@@ -828,14 +830,14 @@ fn log_export(
 
 fn diff(original: &Path, patched: &Path) -> Result<Outcome, String> {
     let results = if original.is_dir() && patched.is_dir() {
-        crate::diff::diff_trees(original, patched)
+        crate::livepatch::diff::diff_trees(original, patched)
     } else {
         vec![(
             patched.to_path_buf(),
-            crate::diff::diff_objects(original, patched),
+            crate::livepatch::diff::diff_objects(original, patched),
         )]
     };
-    let (stdout, stderr, code) = crate::diff::render(&results);
+    let (stdout, stderr, code) = crate::livepatch::diff::render(&results);
     print!("{stdout}");
     eprint!("{stderr}");
     Ok(Outcome::Exit(code))
@@ -847,7 +849,8 @@ fn check(
     images: &[PathBuf],
     log: Option<PathBuf>,
 ) -> Result<Outcome, String> {
-    type CheckResult = Result<Vec<crate::check::Finding>, crate::elf::ObjectError>;
+    type CheckResult =
+        Result<Vec<crate::livepatch::check::Finding>, crate::livepatch::elf::ObjectError>;
     let mut results: Vec<CheckResult> = Vec::new();
     // Object checks need the record only to know which objects were meant
     // to be split; without a log, names are still checked.
@@ -859,25 +862,25 @@ fn check(
         };
     let check_object =
         |path: &Path, record: Option<&InvocationRecord>, results: &mut Vec<CheckResult>| {
-            results.push(crate::check::check_special_names(path));
-            if record.is_some_and(crate::history::compiled_split) {
-                results.push(crate::check::check_split(path));
+            results.push(crate::livepatch::check::check_special_names(path));
+            if record.is_some_and(crate::record::history::compiled_split) {
+                results.push(crate::livepatch::check::check_split(path));
             }
         };
     let cwd = current_dir()?;
-    let latest = crate::history::latest_compiles(&records, usize::MAX);
+    let latest = crate::record::history::latest_compiles(&records, usize::MAX);
     for object in objects {
-        let absolute = crate::history::normalize(&cwd.join(object));
+        let absolute = crate::paths::normalize(&cwd.join(object));
         check_object(object, latest.get(&absolute).copied(), &mut results);
     }
     if let Some(id) = build {
-        let builds = crate::history::builds(&records);
+        let builds = crate::record::history::builds(&records);
         let build = builds
             .iter()
             .find(|build| build.id == id)
             .ok_or_else(|| format!("no build `{id}` in the log"))?;
-        let as_of_build = crate::history::latest_compiles(&records, build.last_index);
-        let compiled = crate::history::changed_objects(&records, &[build], Path::new(""));
+        let as_of_build = crate::record::history::latest_compiles(&records, build.last_index);
+        let compiled = crate::record::history::changed_objects(&records, &[build], Path::new(""));
         for object in compiled.iter().filter(|object| object.is_file()) {
             check_object(object, as_of_build.get(object).copied(), &mut results);
         }
@@ -887,7 +890,7 @@ fn check(
             let stale = as_of_build
                 .iter()
                 .filter(|(object, record)| object.is_file() && &record.config != fingerprint)
-                .map(|(object, record)| crate::check::Finding {
+                .map(|(object, record)| crate::livepatch::check::Finding {
                     subject: object.clone(),
                     item: "config".to_string(),
                     message: format!(
@@ -900,7 +903,7 @@ fn check(
         }
     }
     for image in images {
-        results.push(crate::check::check_image(image));
+        results.push(crate::livepatch::check::check_image(image));
     }
     let (mut found, mut failed) = (false, false);
     for result in results {
@@ -928,24 +931,24 @@ fn check(
 /// its kept original, labelled relative to the working directory.
 fn diff_build(id: &str, log: Option<PathBuf>) -> Result<Outcome, String> {
     let (path, records, _) = read_records(log)?;
-    let builds = crate::history::builds(&records);
+    let builds = crate::record::history::builds(&records);
     let build = builds
         .iter()
         .find(|build| build.id == id)
         .ok_or_else(|| format!("no build `{id}` in {}", path.display()))?;
     let cwd = current_dir()?;
-    let objects = crate::history::changed_objects(&records, &[build], Path::new(""));
+    let objects = crate::record::history::changed_objects(&records, &[build], Path::new(""));
     let mut kept = std::collections::BTreeMap::new();
     for record in records
         .iter()
-        .filter(|record| crate::history::build_of(record) == id)
+        .filter(|record| crate::record::history::build_of(record) == id)
     {
         for original in &record.originals {
             if let (Some(object), Some(copy)) =
                 (original.object.to_os_string(), original.copy.to_os_string())
             {
                 kept.insert(
-                    crate::history::normalize(Path::new(&object)),
+                    crate::paths::normalize(Path::new(&object)),
                     PathBuf::from(copy),
                 );
             }
@@ -960,13 +963,14 @@ fn diff_build(id: &str, log: Option<PathBuf>) -> Result<Outcome, String> {
         .iter()
         .map(|object| {
             (
-                crate::history::relative_to(object, &cwd),
+                crate::paths::relative_to(object, &cwd),
                 kept.get(object).cloned(),
                 object.clone(),
             )
         })
         .collect();
-    let (stdout, stderr, code) = crate::diff::render(&crate::diff::diff_kept(&pairs));
+    let (stdout, stderr, code) =
+        crate::livepatch::diff::render(&crate::livepatch::diff::diff_kept(&pairs));
     print!("{stdout}");
     eprint!("{stderr}");
     Ok(Outcome::Exit(code))

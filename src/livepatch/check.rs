@@ -17,7 +17,7 @@ use object::{
     Object, ObjectKind, ObjectSection, ObjectSymbol, SectionIndex, SymbolKind, SymbolSection,
 };
 
-use crate::elf::{self, FUNCTION_SECTION_KINDS, ItemKind, ObjectError, ParsedElf};
+use crate::livepatch::elf::{self, FUNCTION_SECTION_KINDS, ItemKind, ObjectError, ParsedElf};
 
 /// One problem found, with what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]

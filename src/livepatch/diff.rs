@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::elf::{self, Item, ItemKind, ObjectError, ObjectItems};
+use crate::livepatch::elf::{self, Item, ItemKind, ObjectError, ObjectItems};
 
 /// How an item differs between the original and the patched object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -365,7 +365,7 @@ mod tests {
             kind,
             section: format!(".text.{name}"),
             local: true,
-            placement: crate::elf::Placement::OwnSection,
+            placement: crate::livepatch::elf::Placement::OwnSection,
             size: body.len() as u64,
             section_size: body.len() as u64,
             bytes: Some(body.to_vec()),
@@ -458,12 +458,12 @@ mod tests {
         let mut relocated = base.clone();
         relocated
             .relocations
-            .push(crate::elf::NormalizedRelocation {
+            .push(crate::livepatch::elf::NormalizedRelocation {
                 offset: 0,
                 flags: object::RelocationFlags::Elf {
                     r_type: object::elf::R_X86_64_PC32,
                 },
-                target: crate::elf::NormalizedTarget::Symbol("g".to_string()),
+                target: crate::livepatch::elf::NormalizedTarget::Symbol("g".to_string()),
                 addend: -4,
             });
         let table = [

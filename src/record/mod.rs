@@ -28,6 +28,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
+pub mod export;
+pub mod history;
+
 /// Bumped when a field changes meaning or disappears; adding fields does not.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -1,0 +1,199 @@
+//! Rules: which flags a tree's Kconfig values ask for, the exclusions, and
+//! the fingerprint of that decision.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use globset::{GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
+
+use super::Config;
+use crate::cache::DiskCache;
+use crate::error::ConfigError;
+use crate::kconfig::expr::Expr;
+use crate::kconfig::{KconfigValue, KconfigValues};
+
+/// The rules used when a config file has no `[[rule]]`: Xen's hidden
+/// `CC_SPLIT_SECTIONS`, which `LIVEPATCH` selects (xen `6ff9a7e62b`), and
+/// Linux's `LD_DEAD_CODE_DATA_ELIMINATION` (whose `KBUILD_CFLAGS_KERNEL`
+/// adds the same two flags).
+pub const DEFAULT_RULES: &[(&str, &str)] = &[
+    ("xen-split-sections", "CC_SPLIT_SECTIONS || LIVEPATCH"),
+    (
+        "linux-dead-code-elimination",
+        "LD_DEAD_CODE_DATA_ELIMINATION",
+    ),
+];
+pub const SPLIT_FLAGS: &[&str] = &["-ffunction-sections", "-fdata-sections"];
+
+/// One rule: when its expression holds, its flags are wanted.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    pub when: Expr,
+    pub cflags: Vec<String>,
+    pub ldflags: Vec<String>,
+    pub required: bool,
+}
+
+/// A flag the config wants on this invocation, and the rule that wants it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WantedFlag {
+    pub flag: OsString,
+    pub rule: String,
+    /// A compiler that rejects the rule's flags stops the build (`probe.rs`).
+    pub required: bool,
+}
+
+/// The flags the rules want for one set of Kconfig values.
+#[derive(Clone, Debug, Default)]
+pub struct Decision {
+    pub cflags: Vec<WantedFlag>,
+    pub ldflags: Vec<WantedFlag>,
+    /// Names of the rules whose condition held.
+    pub fired: Vec<String>,
+    pub fingerprint: String,
+}
+
+pub(super) fn default_rules() -> Vec<Rule> {
+    DEFAULT_RULES
+        .iter()
+        .map(|(name, when)| Rule {
+            name: (*name).to_string(),
+            when: Expr::parse(when).expect("built-in rule expressions parse"),
+            cflags: SPLIT_FLAGS.iter().map(|flag| (*flag).to_string()).collect(),
+            ldflags: Vec::new(),
+            required: true,
+        })
+        .collect()
+}
+
+impl Config {
+    /// The values of just the symbols the rules read, through `cache` when
+    /// there is one: keyed on the Kconfig file's identity and that symbol
+    /// list, so a Linux-size `.config` (10,000 symbols) is parsed once per
+    /// change, not once per compile. A bad line is an error as in
+    /// [`Config::load_kconfig`], and errors are never cached.
+    pub fn load_rule_values(
+        &self,
+        cache: Option<&DiskCache>,
+    ) -> Result<KconfigValues, ConfigError> {
+        let Some(kconfig) = &self.kconfig else {
+            return Ok(KconfigValues::default());
+        };
+        let mut symbols: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|rule| rule.when.symbols())
+            .collect();
+        symbols.sort();
+        symbols.dedup();
+        let compute = || -> Result<Vec<(String, KconfigValue)>, ConfigError> {
+            let values = self.load_kconfig()?;
+            Ok(symbols
+                .iter()
+                .filter_map(|symbol| {
+                    values
+                        .get(symbol)
+                        .map(|value| (symbol.clone(), value.clone()))
+                })
+                .collect())
+        };
+        let pairs = match (cache, crate::cache::file_identity(&kconfig.value)) {
+            (Some(cache), Ok(identity)) => {
+                let key = format!("kconfig v1\0{identity}\0{}", symbols.join("\0"));
+                cache.get_or_compute("kconfig", &key, compute)?.0
+            }
+            _ => compute()?,
+        };
+        let mut values = KconfigValues::default();
+        for (name, value) in pairs {
+            values.insert(&name, value);
+        }
+        Ok(values)
+    }
+
+    /// The flags the rules want under `values`.
+    pub fn evaluate(&self, values: &KconfigValues) -> Decision {
+        let mut decision = Decision::default();
+        for rule in &self.rules {
+            if rule.when.eval(values) == crate::kconfig::Tristate::N {
+                continue;
+            }
+            decision.fired.push(rule.name.clone());
+            let wanted = |flag: &String| WantedFlag {
+                flag: OsString::from(flag),
+                rule: rule.name.clone(),
+                required: rule.required,
+            };
+            decision.cflags.extend(rule.cflags.iter().map(wanted));
+            decision.ldflags.extend(rule.ldflags.iter().map(wanted));
+        }
+        decision.fingerprint = self.fingerprint(values);
+        decision
+    }
+
+    /// Whether any of `paths` (absolute) matches an `exclude` glob, taken
+    /// relative to the config root.
+    pub fn is_excluded<'a>(&self, paths: impl IntoIterator<Item = &'a Path>) -> bool {
+        if self.exclude_globs.is_empty() {
+            return false;
+        }
+        let matcher = self.exclude.get_or_init(|| {
+            let mut builder = GlobSetBuilder::new();
+            self.exclude_globs.iter().for_each(|glob| {
+                builder.add(glob.clone());
+            });
+            // Each glob compiled on its own at load, so the set does too.
+            builder.build().unwrap_or_else(|_| GlobSet::empty())
+        });
+        paths.into_iter().any(|path| {
+            let relative = path.strip_prefix(&self.root).unwrap_or(path);
+            matcher.is_match(relative)
+        })
+    }
+
+    /// A short hash of everything that decides what secwrap adds: the rules,
+    /// exclusions and override switch, and the values of the Kconfig
+    /// symbols the rules read. Two compiles with equal fingerprints got the
+    /// same treatment.
+    fn fingerprint(&self, values: &KconfigValues) -> String {
+        let mut hasher = Sha256::new();
+        let mut feed = |part: &str| {
+            hasher.update(part.as_bytes());
+            hasher.update([0u8]);
+        };
+        for rule in &self.rules {
+            feed(&rule.name);
+            feed(&rule.when.to_string());
+            rule.cflags.iter().for_each(|flag| feed(flag));
+            feed(if rule.required {
+                "required"
+            } else {
+                "optional"
+            });
+            feed("--ldflags");
+            rule.ldflags.iter().for_each(|flag| feed(flag));
+            for symbol in rule.when.symbols() {
+                let value = values.get(&symbol).map(|value| value.as_text());
+                feed(&format!(
+                    "{symbol}={}",
+                    value.as_deref().unwrap_or("<undefined>")
+                ));
+            }
+        }
+        self.exclude_patterns
+            .iter()
+            .for_each(|pattern| feed(pattern));
+        feed(if self.override_user_choice {
+            "override"
+        } else {
+            "respect"
+        });
+        let digest = hasher.finalize();
+        digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}

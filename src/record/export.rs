@@ -1,0 +1,110 @@
+//! `compile_commands.json` from the record, as Bear writes it.
+
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::args::{Arg, DriverArgs};
+use crate::paths::normalize;
+use crate::record::{InvocationRecord, OsText};
+
+/// One `compile_commands.json` entry (the Clang JSON Compilation Database
+/// format, with `arguments` and `output`, as Bear writes it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompileCommand {
+    pub directory: String,
+    pub file: String,
+    pub arguments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+/// Kinds that compile a source, and so have entries (Bear's rule: `-c`,
+/// `-S`, `-MD`, `-fsyntax-only`, compile-and-link and assembly do; `-E`,
+/// `-M`, links and info queries do not).
+const EXPORTED_KINDS: &[&str] = &["compile", "compile_and_link", "syntax_check", "assemble"];
+
+/// Entries for every source compiled by `records`, one per source, with
+/// the arguments as run (injected flags included, launcher dropped, other
+/// sources of a multi-source job removed). Identical entries are dropped;
+/// two different compiles of one source both stay (Bear 3.1.1 keeps only
+/// the first per file and output, which hides the second command line).
+pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
+    let mut entries: Vec<CompileCommand> = Vec::new();
+    for record in records
+        .iter()
+        .filter(|record| EXPORTED_KINDS.contains(&record.kind.as_str()))
+    {
+        let text = |value: &OsText| value.display();
+        let directory = text(&record.cwd);
+        let mut exec: Vec<OsString> = record
+            .exec
+            .iter()
+            .filter_map(OsText::to_os_string)
+            .collect();
+        if record.launcher.is_some() && exec.len() > 1 {
+            exec.remove(0);
+        }
+        let Some((program, args)) = exec.split_first() else {
+            continue;
+        };
+        let sources: Vec<(usize, &OsStr)> = DriverArgs::new(args)
+            .filter_map(|(index, arg)| match arg {
+                Arg::Input(path) if is_source(path) => Some((index, path)),
+                _ => None,
+            })
+            .collect();
+        let output = record.output.as_ref().map(text);
+        for (index, source) in &sources {
+            let mut arguments = vec![program.to_string_lossy().into_owned()];
+            arguments.extend(
+                args.iter()
+                    .enumerate()
+                    .filter(|(other, _)| {
+                        *other == *index
+                            || !sources
+                                .iter()
+                                .any(|(source_index, _)| source_index == other)
+                    })
+                    .map(|(_, arg)| arg.to_string_lossy().into_owned()),
+            );
+            let file = normalize(&Path::new(&directory).join(source))
+                .to_string_lossy()
+                .into_owned();
+            let entry = CompileCommand {
+                directory: directory.clone(),
+                file,
+                arguments,
+                output: output.clone(),
+            };
+            if !entries.contains(&entry) {
+                entries.push(entry);
+            }
+        }
+    }
+    entries
+}
+
+/// Merges `new` into `old`: a new entry replaces an old one for the same
+/// directory, file and output (the same object rebuilt), others are kept.
+pub fn merge_compile_commands(
+    old: Vec<CompileCommand>,
+    new: Vec<CompileCommand>,
+) -> Vec<CompileCommand> {
+    let mut merged: Vec<CompileCommand> = old
+        .into_iter()
+        .filter(|old| {
+            !new.iter().any(|new| {
+                new.directory == old.directory && new.file == old.file && new.output == old.output
+            })
+        })
+        .collect();
+    merged.extend(new);
+    merged
+}
+
+fn is_source(path: &OsStr) -> bool {
+    use crate::classify::Language;
+    path != "-" && Language::from_path(path) != Language::LinkerInput
+}
