@@ -15,13 +15,13 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::args::{Arg, ArgKind, DriverArgs};
 
 /// The kind of a compiler invocation. Serialised in the invocation record as
-/// `kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// `kind` (`record::Term`), spelled by serde.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// `-c` or `-S` (with or without `-MD`/`-MMD`): sources to objects or assembly.
@@ -43,19 +43,6 @@ pub enum Classification {
 }
 
 impl Classification {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Classification::Compile => "compile",
-            Classification::CompileAndLink => "compile_and_link",
-            Classification::LinkOnly => "link_only",
-            Classification::PreprocessOnly => "preprocess_only",
-            Classification::InfoQuery => "info_query",
-            Classification::SyntaxCheck => "syntax_check",
-            Classification::Assemble => "assemble",
-            Classification::Other => "other",
-        }
-    }
-
     /// Whether the driver produces code from sources, so compiler flags apply.
     pub fn compiles(self) -> bool {
         matches!(

@@ -69,14 +69,6 @@ pub enum ProbeMode {
 }
 
 impl ProbeMode {
-    /// The name in the record's `probes` (the serde name).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeMode::Option => "option",
-            ProbeMode::DisableWarning => "disable_warning",
-        }
-    }
-
     /// The mode a group of flags to inject needs: any `-Wno-X` in it is
     /// asked about in its positive form (Xen's `Config.mk` does the same
     /// with `$(2:-Wno-%=-W%)`).

@@ -324,14 +324,14 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
                 .map(|path| OsText::new(path.as_os_str())),
             argv: os_texts(&argv),
             exec: os_texts(&exec_argv),
-            kind: classification.as_str().to_string(),
+            kind: classification.into(),
             injected: os_texts(&injection.added),
             skipped: injection
                 .skipped
                 .iter()
                 .map(|skipped| SkippedFlag {
                     flag: OsText::new(&skipped.flag),
-                    reason: skipped.reason.as_str().to_string(),
+                    reason: skipped.reason.into(),
                 })
                 .collect(),
             inputs: path_texts(&inputs),
@@ -354,6 +354,8 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             status,
             signal,
             duration_ms: run.duration.as_secs_f64() * 1000.0,
+            warnings: Vec::new(),
+            build_system_probe: false,
         };
         if let Err(error) = log.append(&record) {
             let message = format!(
@@ -456,7 +458,7 @@ fn check_support(
             .map_err(Unsupported::CannotProbe)?;
         records.push(ProbeRecord {
             flags: group.iter().map(|flag| OsText::new(flag)).collect(),
-            mode: mode.as_str().to_string(),
+            mode: mode.into(),
             supported: answer.supported,
             cached: answer.cached,
         });

@@ -468,10 +468,10 @@ fn none_or_join(values: &[String]) -> String {
 fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
     let (_, records, bad_lines) = read_records(log)?;
     let mut out = String::new();
-    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     let (mut injected, mut failed) = (0, 0);
     for record in &records {
-        *kinds.entry(record.kind.as_str()).or_default() += 1;
+        *kinds.entry(record.kind.to_string()).or_default() += 1;
         injected += usize::from(!record.injected.is_empty());
         failed += usize::from(record.status != Some(0));
         let _ = writeln!(out, "{}", summary_line(record));

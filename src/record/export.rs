@@ -6,8 +6,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Arg, DriverArgs};
+use crate::classify::Classification;
 use crate::paths::normalize;
-use crate::record::{InvocationRecord, OsText};
+use crate::record::{InvocationRecord, OsText, Term};
 
 /// One `compile_commands.json` entry (the Clang JSON Compilation Database
 /// format, with `arguments` and `output`, as Bear writes it).
@@ -23,7 +24,12 @@ pub struct CompileCommand {
 /// Kinds that compile a source, and so have entries (Bear's rule: `-c`,
 /// `-S`, `-MD`, `-fsyntax-only`, compile-and-link and assembly do; `-E`,
 /// `-M`, links and info queries do not).
-const EXPORTED_KINDS: &[&str] = &["compile", "compile_and_link", "syntax_check", "assemble"];
+const EXPORTED_KINDS: &[Classification] = &[
+    Classification::Compile,
+    Classification::CompileAndLink,
+    Classification::SyntaxCheck,
+    Classification::Assemble,
+];
 
 /// Entries for every source compiled by `records`, one per source, with
 /// the arguments as run (injected flags included, launcher dropped, other
@@ -34,7 +40,7 @@ pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
     let mut entries: Vec<CompileCommand> = Vec::new();
     for record in records
         .iter()
-        .filter(|record| EXPORTED_KINDS.contains(&record.kind.as_str()))
+        .filter(|record| matches!(&record.kind, Term::Known(kind) if EXPORTED_KINDS.contains(kind)))
     {
         let text = |value: &OsText| value.display();
         let directory = text(&record.cwd);

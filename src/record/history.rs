@@ -19,6 +19,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::classify::Classification;
+use crate::inject::SkipReason;
 use crate::paths::{final_object, normalize, relative_to};
 use crate::record::{InvocationRecord, OsText};
 
@@ -71,7 +73,7 @@ pub fn builds(records: &[InvocationRecord]) -> Vec<Build> {
         let build = &mut builds[position];
         build.last_time = record.time.clone();
         build.last_index = index;
-        *build.kinds.entry(record.kind.clone()).or_default() += 1;
+        *build.kinds.entry(record.kind.to_string()).or_default() += 1;
         build.injected += usize::from(!record.injected.is_empty());
         build.failed += usize::from(record.status != Some(0));
         if is_object_compile(record) {
@@ -96,7 +98,7 @@ pub fn builds_after<'a>(builds: &'a [Build], since: Option<&str>) -> Option<Vec<
 /// Whether a record compiled a source of the tree into an object file
 /// successfully (not a probe by the build system, not a failed compile).
 pub fn is_object_compile(record: &InvocationRecord) -> bool {
-    record.kind == "compile"
+    record.kind.is(Classification::Compile)
         && record.status == Some(0)
         && !record
             .inputs
@@ -162,6 +164,6 @@ pub fn compiled_split(record: &InvocationRecord) -> bool {
             || record
                 .skipped
                 .iter()
-                .any(|skipped| skipped.flag == flag && skipped.reason == "present")
+                .any(|skipped| skipped.flag == flag && skipped.reason.is(SkipReason::Present))
     })
 }

@@ -19,6 +19,7 @@
 //! it and reports it instead of failing.
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -27,6 +28,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
+
+use crate::classify::Classification;
+use crate::inject::SkipReason;
+use crate::probe::ProbeMode;
 
 pub mod export;
 pub mod history;
@@ -68,11 +73,50 @@ impl OsText {
     }
 }
 
-/// A flag not added, and why (`inject::SkipReason`, snake_case).
+/// A word of the record's vocabulary (`kind`, a skip `reason`, a probe
+/// `mode`): a value of the stage's enum, spelled by its serde name, or a
+/// word a newer secwrap wrote. Old logs and newer logs both read; a reader
+/// that meets a word it does not know sees [`Term::Unknown`] (shown as
+/// `unknown`) instead of failing on the whole line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Term<T> {
+    Known(T),
+    /// The word as written, kept so that nothing read is lost.
+    Unknown(String),
+}
+
+impl<T: PartialEq> Term<T> {
+    /// Whether this is the known value `value`.
+    pub fn is(&self, value: T) -> bool {
+        matches!(self, Term::Known(known) if *known == value)
+    }
+}
+
+impl<T> From<T> for Term<T> {
+    fn from(value: T) -> Term<T> {
+        Term::Known(value)
+    }
+}
+
+impl<T: Serialize> fmt::Display for Term<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The serde name: the one spelling, so no table can drift from it.
+            Term::Known(value) => match serde_json::to_value(value) {
+                Ok(serde_json::Value::String(word)) => f.pad(&word),
+                _ => f.pad("unknown"),
+            },
+            Term::Unknown(_) => f.pad("unknown"),
+        }
+    }
+}
+
+/// A flag not added, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedFlag {
     pub flag: OsText,
-    pub reason: String,
+    pub reason: Term<SkipReason>,
 }
 
 /// One flag-group probe and its answer.
@@ -80,7 +124,7 @@ pub struct SkippedFlag {
 pub struct ProbeRecord {
     pub flags: Vec<OsText>,
     /// `option` (`cc-option`) or `disable_warning` (`cc-disable-warning`).
-    pub mode: String,
+    pub mode: Term<ProbeMode>,
     pub supported: bool,
     pub cached: bool,
 }
@@ -120,8 +164,8 @@ pub struct InvocationRecord {
     pub argv: Vec<OsText>,
     /// The command line as run: program first, response files unexpanded.
     pub exec: Vec<OsText>,
-    /// `classify::Classification`, snake_case.
-    pub kind: String,
+    /// What the invocation does (`classify::Classification`).
+    pub kind: Term<Classification>,
     /// Flags secwrap added, in order.
     pub injected: Vec<OsText>,
     /// Flags the config wanted but secwrap did not add.
@@ -152,6 +196,15 @@ pub struct InvocationRecord {
     pub signal: Option<i32>,
     /// Wall time of the compiler, milliseconds.
     pub duration_ms: f64,
+    /// What secwrap warned about for this invocation (`secwrap: warning:`
+    /// lines, also those it did not print: see README, "Errors and warnings").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// A build system's own question to the compiler (Kbuild's `cc-option`,
+    /// configure's `conftest.c`, Meson's sanity check), not a compile of
+    /// the tree: readers leave it out of builds' objects (`probe_kind`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_system_probe: bool,
 }
 
 /// An open log, ready for one append.
@@ -228,6 +281,99 @@ pub fn read_log(path: &Path) -> std::io::Result<(Vec<InvocationRecord>, Vec<BadL
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn full_record() -> InvocationRecord {
+        let text = || OsText::new(OsStr::new("x"));
+        InvocationRecord {
+            version: SCHEMA_VERSION,
+            secwrap: "0".into(),
+            time: "t".into(),
+            pid: 1,
+            build: Some("b".into()),
+            cwd: text(),
+            compiler: text(),
+            launcher: Some(text()),
+            argv: vec![text()],
+            exec: vec![text()],
+            kind: Classification::Compile.into(),
+            injected: vec![text()],
+            skipped: vec![SkippedFlag {
+                flag: text(),
+                reason: SkipReason::Present.into(),
+            }],
+            inputs: vec![text()],
+            output: Some(text()),
+            outputs: vec![text()],
+            originals: vec![KeptOriginal {
+                object: text(),
+                copy: text(),
+            }],
+            lto: false,
+            probes: vec![ProbeRecord {
+                flags: vec![text()],
+                mode: ProbeMode::Option.into(),
+                supported: true,
+                cached: true,
+            }],
+            config: "c".into(),
+            status: Some(0),
+            signal: None,
+            duration_ms: 1.0,
+            warnings: vec!["w".into()],
+            build_system_probe: true,
+        }
+    }
+
+    /// README's field table names exactly the fields a record can have.
+    #[test]
+    fn readme_schema_table_matches_the_record() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## The invocation record\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has an invocation record section");
+        let mut documented: Vec<&str> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .flat_map(|line| {
+                let names = line.split(" |").next().unwrap_or("");
+                names.split(", ").map(|name| name.trim_matches('`'))
+            })
+            .collect();
+        documented.sort();
+        let serde_json::Value::Object(fields) = serde_json::to_value(full_record()).unwrap() else {
+            panic!("a record is an object")
+        };
+        let mut actual: Vec<&str> = fields.keys().map(String::as_str).collect();
+        actual.sort();
+        assert_eq!(documented, actual);
+    }
+
+    #[test]
+    fn vocabulary_keeps_its_spelling_and_reads_newer_words() {
+        let json = serde_json::to_string(&full_record()).unwrap();
+        assert!(json.contains(r#""kind":"compile""#), "{json}");
+        assert!(json.contains(r#""reason":"present""#), "{json}");
+        assert!(json.contains(r#""mode":"option""#), "{json}");
+        let newer = json
+            .replace(r#""kind":"compile""#, r#""kind":"link_time_optimise""#)
+            .replace(r#""reason":"present""#, r#""reason":"future""#);
+        let record: InvocationRecord = serde_json::from_str(&newer).unwrap();
+        assert_eq!(record.kind, Term::Unknown("link_time_optimise".into()));
+        assert_eq!(record.kind.to_string(), "unknown");
+        assert!(!record.skipped[0].reason.is(SkipReason::Present));
+        assert_eq!(
+            format!("{:<9}|", Term::Known(Classification::Compile)),
+            "compile  |"
+        );
+        // A record from before `warnings` and `build_system_probe` existed.
+        let old = json
+            .replace(r#","warnings":["w"]"#, "")
+            .replace(r#","build_system_probe":true"#, "");
+        let record: InvocationRecord = serde_json::from_str(&old).unwrap();
+        assert!(record.warnings.is_empty() && !record.build_system_probe);
+    }
 
     #[test]
     fn non_utf8_round_trips() {
