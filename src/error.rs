@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 /// Bad input: a file, a position in it if known, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct BadInput {
     pub path: PathBuf,
     pub position: Option<(usize, usize)>,
     pub message: String,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for BadInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
             Some((line, column)) => write!(
@@ -26,7 +26,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for BadInput {}
 
 /// An I/O error's message without Rust's " (os error N)" suffix.
 pub fn io_message(error: &std::io::Error) -> String {

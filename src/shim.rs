@@ -21,7 +21,7 @@ use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
 use crate::compiler::{self, SelfIdentity};
 use crate::config::{Config, ConfigEnv, OnError, WantedFlag};
-use crate::error::{ConfigError, io_message};
+use crate::error::{BadInput, io_message};
 use crate::exec;
 use crate::exit::{DEPTH_VAR, EXIT_CANNOT_RUN, EXIT_ERROR, EXIT_NOT_FOUND, MAX_DEPTH};
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
@@ -159,7 +159,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             match compiler::resolve_program(first, path_var.as_deref(), &cwd, &me) {
                 Some(launcher) => (Some(launcher), words),
                 None => fallback.bad_input(
-                    &ConfigError {
+                    &BadInput {
                         path: config
                             .file
                             .as_ref()
@@ -233,7 +233,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             fail(EXIT_NOT_FOUND, &error.message)
         }
         Err(Unsupported::CannotProbe(error)) => {
-            let error = ConfigError {
+            let error = BadInput {
                 path: resolved.compiler.clone(),
                 position: None,
                 message: format!("cannot probe the compiler: {error}"),
@@ -249,7 +249,7 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
         Some(log) => match LogWriter::open(&log.value) {
             Ok(writer) => Some(writer),
             Err(error) => {
-                let error = ConfigError {
+                let error = BadInput {
                     path: log.value.clone(),
                     position: None,
                     message: format!("cannot open the invocation log: {}", io_message(&error)),
@@ -383,7 +383,7 @@ fn keep_originals(
     keep_dir: &Path,
     root: &Path,
     outputs: &[PathBuf],
-) -> Result<Vec<(PathBuf, PathBuf)>, ConfigError> {
+) -> Result<Vec<(PathBuf, PathBuf)>, BadInput> {
     let mut kept = Vec::new();
     for object in outputs
         .iter()
@@ -397,7 +397,7 @@ fn keep_originals(
         if copy.exists() {
             continue;
         }
-        let failed = |error: std::io::Error| ConfigError {
+        let failed = |error: std::io::Error| BadInput {
             path: copy.clone(),
             position: None,
             message: format!("cannot keep the original object: {}", io_message(&error)),
@@ -540,7 +540,7 @@ struct Fallback<'a> {
 impl Fallback<'_> {
     /// Bad config, Kconfig, log or cache: stop (strict), or warn once and
     /// run the compiler unchanged (passthrough).
-    fn bad_input(&self, error: &ConfigError, on_error: OnError) -> ! {
+    fn bad_input(&self, error: &BadInput, on_error: OnError) -> ! {
         match on_error {
             OnError::Strict => fail(EXIT_ERROR, &error.to_string()),
             OnError::Passthrough => {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigEnv, DEFAULT_RULES, SPLIT_FLAGS};
-use crate::error::{ConfigError, io_message};
+use crate::error::{BadInput, io_message};
 use crate::exit::EXIT_ERROR;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::record::{InvocationRecord, read_log};
@@ -290,7 +290,7 @@ fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, S
         .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
     let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
     if let Some(first) = diagnostics.first() {
-        return Err(ConfigError {
+        return Err(BadInput {
             path: kconfig.clone(),
             position: Some((first.line, first.column)),
             message: first.message.clone(),

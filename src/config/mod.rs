@@ -26,7 +26,7 @@ use globset::{Glob, GlobSet};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{ConfigError, io_message};
+use crate::error::{BadInput, io_message};
 use crate::kconfig::expr::Expr;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 
@@ -221,7 +221,7 @@ impl ConfigEnv {
 
 impl Config {
     /// Finds and reads the config for `env`.
-    pub fn load(env: &ConfigEnv) -> Result<Config, ConfigError> {
+    pub fn load(env: &ConfigEnv) -> Result<Config, BadInput> {
         let file = find_config_file(env)?;
         // Without a file: built-in defaults, relative to the working directory.
         let path = file
@@ -232,14 +232,14 @@ impl Config {
             _ => env.cwd.clone(),
         };
         let text = match &file {
-            Some(_) => std::fs::read_to_string(&path).map_err(|error| ConfigError {
+            Some(_) => std::fs::read_to_string(&path).map_err(|error| BadInput {
                 path: path.clone(),
                 position: None,
                 message: format!("cannot read config: {}", io_message(&error)),
             })?,
             None => String::new(),
         };
-        let parsed: ConfigFile = toml::from_str(&text).map_err(|error| ConfigError {
+        let parsed: ConfigFile = toml::from_str(&text).map_err(|error| BadInput {
             path: path.clone(),
             position: error.span().map(|span| line_column(&text, span.start)),
             message: error
@@ -249,7 +249,7 @@ impl Config {
                 .to_string(),
         })?;
         let at = |span: std::ops::Range<usize>| line_column(&text, span.start);
-        let error_at = |span: std::ops::Range<usize>, message: String| ConfigError {
+        let error_at = |span: std::ops::Range<usize>, message: String| BadInput {
             path: path.clone(),
             position: Some(at(span)),
             message,
@@ -338,7 +338,7 @@ impl Config {
                     Some("strict") => OnError::Strict,
                     Some("passthrough") => OnError::Passthrough,
                     _ => {
-                        return Err(ConfigError {
+                        return Err(BadInput {
                             path: PathBuf::from("SECWRAP_ON_ERROR"),
                             position: None,
                             message: format!(
@@ -389,12 +389,12 @@ impl Config {
 
     /// Reads the Kconfig values, or none when there is no Kconfig source.
     /// Any bad line is an error (the first is named, with a count of the rest).
-    pub fn load_kconfig(&self) -> Result<KconfigValues, ConfigError> {
+    pub fn load_kconfig(&self) -> Result<KconfigValues, BadInput> {
         let Some(kconfig) = &self.kconfig else {
             return Ok(KconfigValues::default());
         };
         let path = &kconfig.value;
-        let text = std::fs::read(path).map_err(|error| ConfigError {
+        let text = std::fs::read(path).map_err(|error| BadInput {
             path: path.clone(),
             position: None,
             message: format!("cannot read Kconfig values: {}", io_message(&error)),
@@ -402,7 +402,7 @@ impl Config {
         let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(path, &text));
         match diagnostics.first() {
             None => Ok(values),
-            Some(first) => Err(ConfigError {
+            Some(first) => Err(BadInput {
                 path: path.clone(),
                 position: Some((first.line, first.column)),
                 message: match diagnostics.len() - 1 {
@@ -418,11 +418,11 @@ impl Config {
     }
 }
 
-fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, ConfigError> {
+fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, BadInput> {
     if let Some(named) = &env.secwrap_config {
         let path = env.cwd.join(named);
         if !path.is_file() {
-            return Err(ConfigError {
+            return Err(BadInput {
                 path,
                 position: None,
                 message: "config file named by SECWRAP_CONFIG does not exist".to_string(),

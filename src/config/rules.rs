@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::Config;
 use crate::cache::DiskCache;
-use crate::error::ConfigError;
+use crate::error::BadInput;
 use crate::kconfig::expr::Expr;
 use crate::kconfig::{KconfigValue, KconfigValues};
 
@@ -74,10 +74,7 @@ impl Config {
     /// list, so a Linux-size `.config` (10,000 symbols) is parsed once per
     /// change, not once per compile. A bad line is an error as in
     /// [`Config::load_kconfig`], and errors are never cached.
-    pub fn load_rule_values(
-        &self,
-        cache: Option<&DiskCache>,
-    ) -> Result<KconfigValues, ConfigError> {
+    pub fn load_rule_values(&self, cache: Option<&DiskCache>) -> Result<KconfigValues, BadInput> {
         let Some(kconfig) = &self.kconfig else {
             return Ok(KconfigValues::default());
         };
@@ -88,7 +85,7 @@ impl Config {
             .collect();
         symbols.sort();
         symbols.dedup();
-        let compute = || -> Result<Vec<(String, KconfigValue)>, ConfigError> {
+        let compute = || -> Result<Vec<(String, KconfigValue)>, BadInput> {
             let values = self.load_kconfig()?;
             Ok(symbols
                 .iter()
