@@ -31,7 +31,7 @@ const ENTRY_FORMAT: u32 = 1;
 /// The cache directory the environment names.
 pub fn default_dir() -> Option<PathBuf> {
     let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-    var("SECWRAP_CACHE_DIR")
+    var(crate::exit::CACHE_DIR_VAR)
         .map(PathBuf::from)
         .or_else(|| var("XDG_CACHE_HOME").map(|dir| PathBuf::from(dir).join("secwrap")))
         .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache/secwrap")))

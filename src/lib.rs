@@ -17,13 +17,18 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod inject;
+pub mod invocation;
 pub mod kconfig;
 pub mod livepatch;
 pub mod paths;
+pub mod plan;
 pub mod probe;
 pub mod record;
 pub mod response_file;
+pub mod route;
 pub mod shim;
+pub mod state;
+pub mod warning;
 
 use std::ffi::OsString;
 use std::path::Path;

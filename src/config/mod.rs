@@ -27,6 +27,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{BadInput, io_message};
+use crate::exit::{CONFIG_VAR, LOG_VAR, ON_ERROR_VAR};
 use crate::kconfig::expr::Expr;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 
@@ -197,9 +198,9 @@ impl ConfigEnv {
         let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
         ConfigEnv {
             cwd,
-            secwrap_config: var("SECWRAP_CONFIG"),
-            secwrap_log: var("SECWRAP_LOG"),
-            secwrap_on_error: var("SECWRAP_ON_ERROR"),
+            secwrap_config: var(CONFIG_VAR),
+            secwrap_log: var(LOG_VAR),
+            secwrap_on_error: var(ON_ERROR_VAR),
             xdg_config_home: var("XDG_CONFIG_HOME"),
             home: var("HOME"),
         }
@@ -320,7 +321,7 @@ impl Config {
         let log = match (&env.secwrap_log, &parsed.log.path) {
             (Some(value), _) => Some(Sourced {
                 value: env.cwd.join(value),
-                origin: Origin::Env("SECWRAP_LOG"),
+                origin: Origin::Env(LOG_VAR),
             }),
             (None, Some(spanned)) => {
                 let (line, column) = at(spanned.span());
@@ -339,7 +340,7 @@ impl Config {
                     Some("passthrough") => OnError::Passthrough,
                     _ => {
                         return Err(BadInput {
-                            path: PathBuf::from("SECWRAP_ON_ERROR"),
+                            path: PathBuf::from(ON_ERROR_VAR),
                             position: None,
                             message: format!(
                                 "expected `strict` or `passthrough`, found `{}`",
@@ -348,7 +349,7 @@ impl Config {
                         });
                     }
                 },
-                origin: Origin::Env("SECWRAP_ON_ERROR"),
+                origin: Origin::Env(ON_ERROR_VAR),
             },
             (None, Some(value)) => Sourced {
                 value,
@@ -430,7 +431,7 @@ fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, BadInpu
         }
         return Ok(Some(Sourced {
             value: path,
-            origin: Origin::Env("SECWRAP_CONFIG"),
+            origin: Origin::Env(CONFIG_VAR),
         }));
     }
     if let Some(path) = env

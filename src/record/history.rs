@@ -100,10 +100,7 @@ pub fn builds_after<'a>(builds: &'a [Build], since: Option<&str>) -> Option<Vec<
 pub fn is_object_compile(record: &InvocationRecord) -> bool {
     record.kind.is(Classification::Compile)
         && record.status == Some(0)
-        && !record
-            .inputs
-            .iter()
-            .any(|input| matches!(input, OsText::Text(text) if text == "/dev/null" || text == "-"))
+        && !record.is_build_system_probe()
 }
 
 /// Every object file a record wrote, as absolute paths.

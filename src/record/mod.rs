@@ -30,9 +30,13 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Classification;
+use crate::exec;
 use crate::inject::SkipReason;
-use crate::probe::ProbeMode;
+use crate::invocation::Invocation;
+use crate::plan::Plan;
+use crate::probe::{ProbeAnswer, ProbeMode};
 
+pub mod build_probe;
 pub mod export;
 pub mod history;
 
@@ -129,6 +133,17 @@ pub struct ProbeRecord {
     pub cached: bool,
 }
 
+impl ProbeRecord {
+    pub fn new(flags: &[OsString], mode: ProbeMode, answer: &ProbeAnswer) -> ProbeRecord {
+        ProbeRecord {
+            flags: flags.iter().map(|flag| OsText::new(flag)).collect(),
+            mode: mode.into(),
+            supported: answer.supported,
+            cached: answer.cached,
+        }
+    }
+}
+
 /// An object copied aside before a compile overwrote it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeptOriginal {
@@ -205,6 +220,102 @@ pub struct InvocationRecord {
     /// the tree: readers leave it out of builds' objects (`probe_kind`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub build_system_probe: bool,
+}
+
+impl InvocationRecord {
+    /// The record of a wrapped call: what it received, what was planned
+    /// for it, how the run went.
+    pub fn new(
+        invocation: &Invocation,
+        plan: &Plan,
+        run: &exec::Run,
+        started: std::time::SystemTime,
+    ) -> InvocationRecord {
+        let texts = |values: &[OsString]| values.iter().map(|value| OsText::new(value)).collect();
+        let paths = |values: &[PathBuf]| {
+            values
+                .iter()
+                .map(|value| OsText::new(value.as_os_str()))
+                .collect()
+        };
+        let (program, args) = plan.chain.command();
+        let mut exec = vec![OsText::new(program.as_os_str())];
+        exec.extend(args.iter().map(|arg| OsText::new(arg)));
+        let (status, signal) = match run.outcome {
+            exec::Outcome::Exited(code) => (Some(code), None),
+            exec::Outcome::Signaled(signal) => (None, Some(signal)),
+        };
+        let single_output = plan.outputs.len() == 1;
+        InvocationRecord {
+            version: SCHEMA_VERSION,
+            secwrap: env!("CARGO_PKG_VERSION").to_string(),
+            time: humantime::format_rfc3339_millis(started).to_string(),
+            pid: std::process::id(),
+            build: invocation.build_id.clone(),
+            cwd: OsText::new(invocation.cwd.as_os_str()),
+            compiler: OsText::new(plan.chain.compiler.as_os_str()),
+            launcher: plan
+                .chain
+                .launcher
+                .as_ref()
+                .map(|path| OsText::new(path.as_os_str())),
+            argv: texts(&invocation.argv),
+            exec,
+            kind: plan.classification.into(),
+            injected: texts(&plan.injection.added),
+            skipped: plan
+                .injection
+                .skipped
+                .iter()
+                .map(|skipped| SkippedFlag {
+                    flag: OsText::new(&skipped.flag),
+                    reason: skipped.reason.into(),
+                })
+                .collect(),
+            inputs: paths(&plan.inputs),
+            output: single_output.then(|| OsText::new(plan.outputs[0].as_os_str())),
+            outputs: if single_output {
+                Vec::new()
+            } else {
+                paths(&plan.outputs)
+            },
+            originals: plan
+                .originals
+                .iter()
+                .map(|(object, copy)| KeptOriginal {
+                    object: OsText::new(object.as_os_str()),
+                    copy: OsText::new(copy.as_os_str()),
+                })
+                .collect(),
+            lto: plan.compile_args.lto,
+            probes: plan.probes.clone(),
+            config: plan.fingerprint.clone(),
+            status,
+            signal,
+            duration_ms: run.duration.as_secs_f64() * 1000.0,
+            warnings: plan
+                .warnings
+                .iter()
+                .map(|warning| warning.message.clone())
+                .collect(),
+            build_system_probe: plan.build_system_probe,
+        }
+    }
+
+    /// A build system's test compile: marked by the shim, or, in a record
+    /// from before the mark existed, judged from its paths.
+    pub fn is_build_system_probe(&self) -> bool {
+        let paths = |values: &[OsText]| -> Vec<PathBuf> {
+            values
+                .iter()
+                .filter_map(OsText::to_os_string)
+                .map(PathBuf::from)
+                .collect()
+        };
+        let outputs: Vec<OsText> = self.output.iter().chain(&self.outputs).cloned().collect();
+        self.build_system_probe
+            || build_probe::is_build_system_probe(&paths(&self.inputs), &paths(&outputs))
+    }
 }
 
 /// An open log, ready for one append.

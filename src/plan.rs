@@ -1,0 +1,346 @@
+//! Plan: everything secwrap decides before the compiler runs, as one value.
+//!
+//! classification (response files expanded for reading only) → config and
+//! Kconfig → which flags go on the line (`inject::plan`) → whether the
+//! compiler accepts them (`probe`, as Kbuild's `cc-option`) → the objects
+//! to keep aside → the command line to run. Every decision lands in the
+//! plan, and from there in the record.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use crate::args::end_of_options;
+use crate::cache::DiskCache;
+use crate::classify::{Classification, CompileArgs, Language};
+use crate::config::{Config, OnError, WantedFlag};
+use crate::error::{BadInput, io_message};
+use crate::exit::{DEPTH_VAR, EXIT_ERROR, EXIT_NOT_FOUND};
+use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
+use crate::invocation::Invocation;
+use crate::paths;
+use crate::probe::{ProbeMode, ProbeRequest, Prober};
+use crate::record::build_probe::is_build_system_probe;
+use crate::record::{LogWriter, ProbeRecord};
+use crate::response_file::expand_response_files;
+use crate::route::Chain;
+use crate::shim::ShimError;
+use crate::warning::Warning;
+
+/// What the call will run, and why.
+pub struct Plan {
+    pub compile_args: CompileArgs,
+    pub classification: Classification,
+    /// Positional inputs, absolute (`-` stays `-`).
+    pub inputs: Vec<PathBuf>,
+    /// Files the job writes, absolute.
+    pub outputs: Vec<PathBuf>,
+    /// A build system's test compile, not a compile of the tree.
+    pub build_system_probe: bool,
+    pub injection: Injection,
+    pub probes: Vec<ProbeRecord>,
+    /// (object, copy) for each original kept aside before this compile.
+    pub originals: Vec<(PathBuf, PathBuf)>,
+    /// Fingerprint of the config and the Kconfig values it read.
+    pub fingerprint: String,
+    /// What runs: the user's chain with the flags added (and a launcher
+    /// from the config, if any).
+    pub chain: Chain,
+    pub log: Option<LogWriter>,
+    pub on_error: OnError,
+    /// The tree: the config file's directory, else the working directory.
+    pub root: PathBuf,
+    pub warnings: Vec<Warning>,
+}
+
+impl Plan {
+    /// Info queries, `-E`/`-M` and build-system probes: build tools parse
+    /// what these print (`$CC -v 2>&1` in libtool and configure), so
+    /// secwrap's warnings stay off their stderr.
+    pub fn is_quiet_call(&self) -> bool {
+        is_quiet_call(self.classification, self.build_system_probe)
+    }
+}
+
+fn is_quiet_call(classification: Classification, build_system_probe: bool) -> bool {
+    build_system_probe
+        || matches!(
+            classification,
+            Classification::InfoQuery | Classification::PreprocessOnly
+        )
+}
+
+/// Plans the wrapped call `unchanged` (the chain as the user asked for it).
+pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimError> {
+    let cwd = &invocation.cwd;
+    let rest = &unchanged.args;
+    let expanded = expand_response_files(rest, cwd);
+    let compile_args = CompileArgs::parse(&expanded);
+    let classification = compile_args.classification();
+    let absolute = |path: &OsStr| {
+        if path == "-" {
+            PathBuf::from(path)
+        } else {
+            cwd.join(path)
+        }
+    };
+    let inputs: Vec<PathBuf> = compile_args
+        .inputs
+        .iter()
+        .map(|input| absolute(&input.path))
+        .collect();
+    let outputs: Vec<PathBuf> = compile_args
+        .outputs()
+        .iter()
+        .map(|output| absolute(output))
+        .collect();
+    let build_system_probe = is_build_system_probe(&inputs, &outputs);
+    // Bad input before the config says otherwise: strict, unless the
+    // environment asks for passthrough.
+    let bad_input = |error: BadInput, on_error: OnError| {
+        ShimError::bad_input(
+            &error,
+            on_error,
+            unchanged,
+            is_quiet_call(classification, build_system_probe),
+        )
+    };
+
+    let config = Config::load(&invocation.config_env)
+        .map_err(|error| bad_input(error, invocation.config_env.on_error_before_file()))?;
+    let on_error = config.on_error.value;
+    let cache = invocation.cache_dir.clone().and_then(DiskCache::open);
+    let kconfig_values = config
+        .load_rule_values(cache.as_ref())
+        .map_err(|error| bad_input(error, on_error))?;
+    let mut chain = unchanged.clone();
+    if chain.launcher.is_none() {
+        configured_launcher(invocation, &config, &mut chain)
+            .map_err(|error| bad_input(error, on_error))?;
+    }
+
+    let decision = config.evaluate(&kconfig_values);
+    let sources = compile_args
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .filter(|(input, _)| input.language != Language::LinkerInput)
+        .map(|(_, path)| path.as_path());
+    // Only a job that would get flags needs the exclusion globs matched.
+    let wants_flags = !decision.cflags.is_empty() || !decision.ldflags.is_empty();
+    let excluded =
+        wants_flags && config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
+    let mut injection = inject::plan(
+        &compile_args,
+        &InjectionPolicy {
+            cflags: &decision.cflags,
+            ldflags: &decision.ldflags,
+            excluded,
+            override_user_choice: config.override_user_choice,
+        },
+    );
+    let child_depth = (invocation.depth + 1).to_string();
+    let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), child_depth.into())]);
+    let probes = check_support(
+        &prober,
+        &chain.compiler,
+        &compile_args.target_args,
+        &decision.cflags,
+        &mut injection,
+    )
+    .map_err(|unsupported| match unsupported {
+        Unsupported::Required(message) => ShimError::fatal(EXIT_ERROR, message),
+        // No compiler at all behind this name (or a loop back to secwrap):
+        // report it as the missing compiler it is, whatever on_error says.
+        Unsupported::CannotProbe(error) if error.compiler_missing => {
+            ShimError::fatal(EXIT_NOT_FOUND, error.message)
+        }
+        Unsupported::CannotProbe(error) => bad_input(
+            BadInput {
+                path: chain.compiler.clone(),
+                position: None,
+                message: format!("cannot probe the compiler: {error}"),
+            },
+            on_error,
+        ),
+    })?;
+    let response_file_ends_options =
+        end_of_options(rest).is_none() && end_of_options(&expanded).is_some();
+    chain.args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
+
+    let log = match &config.log {
+        Some(log) => Some(LogWriter::open(&log.value).map_err(|error| {
+            bad_input(
+                BadInput {
+                    path: log.value.clone(),
+                    position: None,
+                    message: format!("cannot open the invocation log: {}", io_message(&error)),
+                },
+                on_error,
+            )
+        })?),
+        None => None,
+    };
+    let originals = match (&config.keep_originals, classification) {
+        (Some(keep_dir), Classification::Compile) => {
+            keep_originals(keep_dir, &config.root, &outputs)
+                .map_err(|error| bad_input(error, on_error))?
+        }
+        _ => Vec::new(),
+    };
+    Ok(Plan {
+        compile_args,
+        classification,
+        inputs,
+        outputs,
+        build_system_probe,
+        injection,
+        probes,
+        originals,
+        fingerprint: decision.fingerprint,
+        chain,
+        log,
+        on_error,
+        root: config.root,
+        warnings: Vec::new(),
+    })
+}
+
+/// A launcher named in the config (`launcher = ["ccache"]`), unless the
+/// command line or PATH already put one in front: its first word is
+/// resolved like a compiler word, the rest are passed to it as they are.
+fn configured_launcher(
+    invocation: &Invocation,
+    config: &Config,
+    chain: &mut Chain,
+) -> Result<(), BadInput> {
+    let Some((first, words)) = config.launcher.split_first() else {
+        return Ok(());
+    };
+    let path_var = invocation.path_var.as_deref();
+    match crate::compiler::resolve_program(first, path_var, &invocation.cwd, &invocation.me) {
+        Some(launcher) => {
+            chain.launcher = Some(launcher);
+            chain.launcher_words = words.to_vec();
+            Ok(())
+        }
+        None => Err(BadInput {
+            path: config
+                .file
+                .as_ref()
+                .map(|file| file.value.clone())
+                .unwrap_or_default(),
+            position: config.launcher_position,
+            message: format!("launcher `{}` not found on PATH", first.to_string_lossy()),
+        }),
+    }
+}
+
+/// Copies each object a compile is about to overwrite into `keep_dir`,
+/// under its path relative to `root`, unless a copy is already there: the
+/// first compile of a patched build keeps the original build's object
+/// (kpatch-cc copies to `orig/` the same way). Returns (object, copy) for
+/// each copy made.
+fn keep_originals(
+    keep_dir: &Path,
+    root: &Path,
+    outputs: &[PathBuf],
+) -> Result<Vec<(PathBuf, PathBuf)>, BadInput> {
+    let mut kept = Vec::new();
+    for object in outputs
+        .iter()
+        .filter_map(|output| paths::final_object(output))
+    {
+        if !object.is_file() {
+            continue;
+        }
+        let relative = paths::relative_to(&object, root);
+        let copy = keep_dir.join(relative.strip_prefix("/").unwrap_or(&relative));
+        if copy.exists() {
+            continue;
+        }
+        let failed = |error: std::io::Error| BadInput {
+            path: copy.clone(),
+            position: None,
+            message: format!("cannot keep the original object: {}", io_message(&error)),
+        };
+        std::fs::create_dir_all(copy.parent().unwrap_or(keep_dir)).map_err(failed)?;
+        // Copy beside, then rename: a concurrent reader never sees half a file.
+        let mut partial = copy.clone().into_os_string();
+        partial.push(format!(".{}.partial", std::process::id()));
+        std::fs::copy(&object, &partial).map_err(failed)?;
+        std::fs::rename(&partial, &copy).map_err(failed)?;
+        kept.push((object, copy));
+    }
+    Ok(kept)
+}
+
+/// Why flags to inject cannot all be used.
+enum Unsupported {
+    /// A required rule's flags are rejected: the message says by what.
+    Required(String),
+    /// The compiler could not even be asked.
+    CannotProbe(crate::probe::ProbeError),
+}
+
+/// Asks the compiler about each rule's flags that are about to be added,
+/// as one group per rule (`cc-option` takes several flags at once).
+/// Optional groups it rejects move to `skipped` as `unsupported`.
+fn check_support(
+    prober: &Prober,
+    compiler: &Path,
+    target_args: &[OsString],
+    wanted: &[WantedFlag],
+    injection: &mut Injection,
+) -> Result<Vec<ProbeRecord>, Unsupported> {
+    let mut records = Vec::new();
+    let mut rules: Vec<(&str, bool)> = Vec::new();
+    for flag in wanted
+        .iter()
+        .filter(|flag| injection.added.contains(&flag.flag))
+    {
+        if !rules.iter().any(|(rule, _)| *rule == flag.rule) {
+            rules.push((&flag.rule, flag.required));
+        }
+    }
+    for (rule, required) in rules {
+        let group: Vec<OsString> = wanted
+            .iter()
+            .filter(|flag| flag.rule == rule && injection.added.contains(&flag.flag))
+            .map(|flag| flag.flag.clone())
+            .collect();
+        let mode = ProbeMode::for_flags(&group);
+        let answer = prober
+            .probe(&ProbeRequest {
+                compiler,
+                target_args,
+                flags: &group,
+                mode,
+            })
+            .map_err(Unsupported::CannotProbe)?;
+        records.push(ProbeRecord::new(&group, mode, &answer));
+        if answer.supported {
+            continue;
+        }
+        let flags: Vec<_> = group.iter().map(|flag| flag.to_string_lossy()).collect();
+        if required {
+            return Err(Unsupported::Required(format!(
+                "`{}` does not support `{}`, required by rule `{rule}`: {}",
+                compiler.display(),
+                flags.join(" "),
+                if answer.message.is_empty() {
+                    "the probe failed"
+                } else {
+                    &answer.message
+                }
+            )));
+        }
+        injection.added.retain(|flag| !group.contains(flag));
+        injection
+            .skipped
+            .extend(group.into_iter().map(|flag| Skipped {
+                flag,
+                reason: SkipReason::Unsupported,
+            }));
+    }
+    Ok(records)
+}
