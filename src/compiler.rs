@@ -94,7 +94,12 @@ pub struct SelfIdentity {
 
 impl SelfIdentity {
     pub fn current() -> std::io::Result<SelfIdentity> {
-        let path = std::env::current_exe()?;
+        SelfIdentity::of(std::env::current_exe()?)
+    }
+
+    /// The identity of the executable at `path` (a test's stand-in for
+    /// secwrap, run in-process).
+    pub fn of(path: PathBuf) -> std::io::Result<SelfIdentity> {
         let metadata = std::fs::metadata(&path)?;
         Ok(SelfIdentity {
             device: metadata.dev(),

@@ -71,15 +71,21 @@ pub struct Run {
 
 /// Runs `program` with `args` (argv[0] is `program` as given: an absolute
 /// path found on PATH, never canonicalised) and waits for it, forwarding
-/// stop signals. `env` is added to the child's environment.
+/// stop signals. `env` is added to the child's environment; `cwd`, when
+/// given, is where it runs (the shim's `Invocation::cwd`, which is the
+/// process's own unless a test runs the shim in-process).
 pub fn run(
     program: &Path,
     args: &[OsString],
     env: &[(&str, &OsStr)],
+    cwd: Option<&Path>,
     policy: SignalPolicy,
 ) -> std::io::Result<Run> {
     let mut command = Command::new(program);
     command.args(args).envs(env.iter().copied());
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
     let started = Instant::now();
     // Block the stop signals until the pid is known, so one arriving while
     // the child starts is forwarded rather than lost or fatal to us alone.

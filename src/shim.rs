@@ -115,6 +115,7 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         &program,
         &args,
         &[(DEPTH_VAR, OsStr::new(&child_depth))],
+        Some(&invocation.cwd),
         exec::SignalPolicy::ForwardAll,
     )
     .map_err(|error| {
@@ -221,3 +222,6 @@ fn fail(code: i32, message: &str) -> ! {
     eprintln!("secwrap: error: {message}");
     std::process::exit(code)
 }
+
+#[cfg(test)]
+mod tests;

@@ -697,6 +697,7 @@ fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, 
             ("SECWRAP_BUILD_ID", build_id.as_ref()),
             ("SECWRAP_LOG", log.as_os_str()),
         ],
+        None,
         crate::exec::SignalPolicy::LikeSystem,
     )
     .map_err(|error| {
