@@ -18,3 +18,4 @@ mod modes;
 mod probe;
 mod record;
 mod transparency;
+mod warnings;

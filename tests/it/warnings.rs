@@ -1,0 +1,54 @@
+//! The warning policy (README, "Errors and warnings"): one line at most,
+//! never on calls whose stderr build tools parse (info queries, `-E`/`-M`,
+//! build-system probes), and the build-system probe mark in the record.
+
+use crate::common::*;
+
+compiler_tests! {
+    /// Passthrough of bad input warns on a compile, but not on `-E`,
+    /// `--version` or a Kbuild-style probe, whose output stays the compiler's.
+    fn passthrough_warning_stays_off_quiet_calls(cc) {
+        let t = TestEnv::new()
+            .file("a.c", A_C)
+            .kconfig(LIVEPATCH)
+            .config("kconfig = \".config\"\n[log\n")
+            .env("SECWRAP_ON_ERROR", "passthrough");
+        let plain = t.run_program(real(cc), &["-E", "a.c"]);
+        let wrapped = t.run(&[cc, "-E", "a.c"]);
+        wrapped.success();
+        assert_eq!(wrapped.stdout, plain.stdout);
+        assert_eq!(wrapped.stderr_text(), "");
+        let version = t.run(&[cc, "--version"]);
+        version.success();
+        assert_eq!(version.stderr_text(), "");
+        let probe = t.run(&[cc, "-Werror", "-c", "-x", "c", "/dev/null", "-o", "tmp/probe.o"]);
+        probe.success();
+        assert_eq!(probe.stderr_text(), "");
+        let compile = t.run(&[cc, "-c", "a.c", "-o", "a.o"]);
+        compile.success();
+        assert!(
+            compile.stderr_text().starts_with("secwrap: warning: "),
+            "{}",
+            compile.stderr_text()
+        );
+        assert_eq!(compile.stderr_text().lines().count(), 1);
+    }
+
+    /// configure's `conftest.c` and Kbuild's `-x c /dev/null` are marked
+    /// as build-system probes and left out of `log changed`.
+    fn build_system_probes_are_marked_and_not_objects(cc) {
+        let t = TestEnv::livepatch().file("conftest.c", "int main(void) { return 0; }\n");
+        t.run(&[cc, "-c", "conftest.c", "-o", "conftest.o"]).success();
+        t.run(&[cc, "-c", "-x", "c", "/dev/null", "-o", "tmp/t.o"]).success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).success();
+        let marks: Vec<bool> = t
+            .typed_records()
+            .iter()
+            .map(|record| record.build_system_probe)
+            .collect();
+        assert_eq!(marks, [true, true, false]);
+        let changed = t.run(&["log", "changed"]);
+        changed.success();
+        assert_eq!(changed.stdout_text(), "a.o\n");
+    }
+}
