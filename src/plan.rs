@@ -18,9 +18,8 @@ use crate::exit::{DEPTH_VAR, EXIT_ERROR, EXIT_NOT_FOUND};
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
 use crate::invocation::Invocation;
 use crate::paths;
-use crate::probe::{ProbeMode, ProbeRequest, Prober};
+use crate::probe::{ProbeAnswer, ProbeMode, ProbeRequest, Prober};
 use crate::record::build_probe::is_build_system_probe;
-use crate::record::{LogWriter, ProbeRecord};
 use crate::response_file::expand_response_files;
 use crate::route::Chain;
 use crate::shim::ShimError;
@@ -37,7 +36,10 @@ pub struct Plan {
     /// A build system's test compile, not a compile of the tree.
     pub build_system_probe: bool,
     pub injection: Injection,
-    pub probes: Vec<ProbeRecord>,
+    /// Each flag group asked about, and the answer.
+    pub probes: Vec<FlagProbe>,
+    /// `[livepatch] keep_originals`, absolute.
+    pub keep_originals: Option<PathBuf>,
     /// (object, copy) for each original kept aside before this compile.
     pub originals: Vec<(PathBuf, PathBuf)>,
     /// Fingerprint of the config and the Kconfig values it read.
@@ -45,7 +47,8 @@ pub struct Plan {
     /// What runs: the user's chain with the flags added (and a launcher
     /// from the config, if any).
     pub chain: Chain,
-    pub log: Option<LogWriter>,
+    /// The invocation log, if one is configured.
+    pub log: Option<PathBuf>,
     pub on_error: OnError,
     /// The tree: the config file's directory, else the working directory.
     pub root: PathBuf,
@@ -58,6 +61,19 @@ impl Plan {
     /// secwrap's warnings stay off their stderr.
     pub fn is_quiet_call(&self) -> bool {
         is_quiet_call(self.classification, self.build_system_probe)
+    }
+
+    /// Keeps the originals this compile is about to overwrite (`originals`),
+    /// when `[livepatch] keep_originals` asks for them: the last step before
+    /// the compiler runs, once the log is open, so that no copy is made for
+    /// a compile that is then stopped unrecorded.
+    pub fn keep_originals(&mut self) -> Result<(), BadInput> {
+        if let (Some(keep_dir), Classification::Compile) =
+            (&self.keep_originals, self.classification)
+        {
+            self.originals = keep_originals(keep_dir, &self.root, &self.outputs)?;
+        }
+        Ok(())
     }
 }
 
@@ -167,26 +183,6 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         end_of_options(rest).is_none() && end_of_options(&expanded).is_some();
     chain.args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
 
-    let log = match &config.log {
-        Some(log) => Some(LogWriter::open(&log.value).map_err(|error| {
-            bad_input(
-                BadInput {
-                    path: log.value.clone(),
-                    position: None,
-                    message: format!("cannot open the invocation log: {}", io_message(&error)),
-                },
-                on_error,
-            )
-        })?),
-        None => None,
-    };
-    let originals = match (&config.keep_originals, classification) {
-        (Some(keep_dir), Classification::Compile) => {
-            keep_originals(keep_dir, &config.root, &outputs)
-                .map_err(|error| bad_input(error, on_error))?
-        }
-        _ => Vec::new(),
-    };
     Ok(Plan {
         compile_args,
         classification,
@@ -195,14 +191,23 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         build_system_probe,
         injection,
         probes,
-        originals,
+        keep_originals: config.keep_originals,
+        originals: Vec::new(),
         fingerprint: decision.fingerprint,
         chain,
-        log,
+        log: config.log.map(|log| log.value),
         on_error,
         root: config.root,
         warnings: Vec::new(),
     })
+}
+
+/// One flag group the compiler was asked about.
+#[derive(Clone, Debug)]
+pub struct FlagProbe {
+    pub flags: Vec<OsString>,
+    pub mode: ProbeMode,
+    pub answer: ProbeAnswer,
 }
 
 /// A launcher named in the config (`launcher = ["ccache"]`), unless the
@@ -291,7 +296,7 @@ fn check_support(
     target_args: &[OsString],
     wanted: &[WantedFlag],
     injection: &mut Injection,
-) -> Result<Vec<ProbeRecord>, Unsupported> {
+) -> Result<Vec<FlagProbe>, Unsupported> {
     let mut records = Vec::new();
     let mut rules: Vec<(&str, bool)> = Vec::new();
     for flag in wanted
@@ -317,8 +322,14 @@ fn check_support(
                 mode,
             })
             .map_err(Unsupported::CannotProbe)?;
-        records.push(ProbeRecord::new(&group, mode, &answer));
-        if answer.supported {
+        let supported = answer.supported;
+        let message = answer.message.clone();
+        records.push(FlagProbe {
+            flags: group.clone(),
+            mode,
+            answer,
+        });
+        if supported {
             continue;
         }
         let flags: Vec<_> = group.iter().map(|flag| flag.to_string_lossy()).collect();
@@ -327,10 +338,10 @@ fn check_support(
                 "`{}` does not support `{}`, required by rule `{rule}`: {}",
                 compiler.display(),
                 flags.join(" "),
-                if answer.message.is_empty() {
+                if message.is_empty() {
                     "the probe failed"
                 } else {
-                    &answer.message
+                    &message
                 }
             )));
         }

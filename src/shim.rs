@@ -17,7 +17,7 @@ use crate::exec;
 use crate::exit::{DEPTH_VAR, EXIT_CANNOT_RUN, EXIT_ERROR, EXIT_NOT_FOUND};
 use crate::invocation::Invocation;
 use crate::plan::{Plan, plan};
-use crate::record::InvocationRecord;
+use crate::record::{InvocationRecord, LogWriter};
 use crate::route::{Chain, Route, route};
 use crate::state;
 use crate::warning::{self, BuildKey, Warning};
@@ -109,6 +109,22 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         Route::Wrap(chain) => chain,
     };
     let mut plan = plan(invocation, &unchanged)?;
+    // Opened before the compiler runs: a log that cannot be written is bad
+    // input, and the compile must not happen unrecorded.
+    let log = match &plan.log {
+        Some(path) => Some(LogWriter::open(path).map_err(|error| {
+            let error = BadInput {
+                path: path.clone(),
+                position: None,
+                message: format!("cannot open the invocation log: {}", io_message(&error)),
+            };
+            ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
+        })?),
+        None => None,
+    };
+    plan.keep_originals().map_err(|error| {
+        ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
+    })?;
     let (program, args) = plan.chain.command();
     let started = SystemTime::now();
     let run = exec::run(
@@ -124,7 +140,9 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
             format!("cannot run `{}`: {}", program.display(), io_message(&error)),
         )
     })?;
-    record(invocation, &mut plan, &run, started)?;
+    if let Some(log) = log {
+        record(invocation, &mut plan, log, &run, started)?;
+    }
     let warning = warning_to_show(invocation, &plan);
     Ok(Step::Finished {
         outcome: run.outcome,
@@ -132,18 +150,16 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
     })
 }
 
-/// Appends the call's record, if a log is configured. A record that cannot
+/// Appends the call's record. A record that cannot
 /// be written fails the call in strict mode (the compile happened, but the
 /// build must not go on without its record) and is a warning otherwise.
 fn record(
     invocation: &Invocation,
     plan: &mut Plan,
+    mut log: LogWriter,
     run: &exec::Run,
     started: SystemTime,
 ) -> Result<(), ShimError> {
-    let Some(mut log) = plan.log.take() else {
-        return Ok(());
-    };
     let record = InvocationRecord::new(invocation, plan, run, started);
     if let Err(error) = log.append(&record) {
         let message = format!(

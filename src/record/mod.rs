@@ -34,7 +34,7 @@ use crate::exec;
 use crate::inject::SkipReason;
 use crate::invocation::Invocation;
 use crate::plan::Plan;
-use crate::probe::{ProbeAnswer, ProbeMode};
+use crate::probe::ProbeMode;
 
 pub mod build_probe;
 pub mod export;
@@ -131,17 +131,6 @@ pub struct ProbeRecord {
     pub mode: Term<ProbeMode>,
     pub supported: bool,
     pub cached: bool,
-}
-
-impl ProbeRecord {
-    pub fn new(flags: &[OsString], mode: ProbeMode, answer: &ProbeAnswer) -> ProbeRecord {
-        ProbeRecord {
-            flags: flags.iter().map(|flag| OsText::new(flag)).collect(),
-            mode: mode.into(),
-            supported: answer.supported,
-            cached: answer.cached,
-        }
-    }
 }
 
 /// An object copied aside before a compile overwrote it.
@@ -288,7 +277,16 @@ impl InvocationRecord {
                 })
                 .collect(),
             lto: plan.compile_args.lto,
-            probes: plan.probes.clone(),
+            probes: plan
+                .probes
+                .iter()
+                .map(|probe| ProbeRecord {
+                    flags: texts(&probe.flags),
+                    mode: probe.mode.into(),
+                    supported: probe.answer.supported,
+                    cached: probe.answer.cached,
+                })
+                .collect(),
             config: plan.fingerprint.clone(),
             status,
             signal,
