@@ -163,7 +163,8 @@ pub struct ResolvedCompiler {
 }
 
 /// Why no compiler could be found.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("compiler `{}` not found on PATH", name.to_string_lossy())]
 pub struct NotFound {
     pub name: OsString,
 }
@@ -308,5 +309,13 @@ mod tests {
         ] {
             check(name, None);
         }
+    }
+
+    #[test]
+    fn not_found_names_the_compiler() {
+        let error = NotFound {
+            name: OsString::from("gcc-99"),
+        };
+        assert_eq!(error.to_string(), "compiler `gcc-99` not found on PATH");
     }
 }

@@ -146,18 +146,13 @@ pub struct ProbeRequest<'a> {
 
 /// A probe that could not be carried out (the compiler could not be
 /// started, or cannot even print its version); distinct from a "no".
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct ProbeError {
     pub message: String,
     /// The compiler exited 127, as a shell does for a missing command (and
     /// an inner secwrap does for a loop back to itself).
     pub compiler_missing: bool,
-}
-
-impl std::fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
 }
 
 /// Probes through the on-disk cache (none: always probe).
