@@ -280,6 +280,8 @@ mod tests {
             "gcc-12.2",
             "gcc72",
             "x86_64-linux-gnu-gcc",
+            "aarch64-linux-gnu-gcc",
+            "arm-none-eabi-gcc",
             "arm-none-eabi-gcc-13",
             "x86_64-linux-gnu-g++-12",
         ] {
@@ -290,6 +292,7 @@ mod tests {
             "clang++",
             "clang-14",
             "clang++-14",
+            "aarch64-linux-gnu-clang",
             "x86_64-linux-gnu-clang-18",
         ] {
             check(name, Some(Family::Clang));
@@ -299,8 +302,20 @@ mod tests {
             "objcopy",
             "x86_64-linux-gnu-objcopy",
             "ccache",
+            // The tools installed beside the drivers, versioned or not
+            // (`wrappers/mklinks` must make no link for them).
             "gcc-ar",
+            "gcc-ar-12",
+            "gcc-nm",
             "gcc-nm-12",
+            "gcc-ranlib-12",
+            "x86_64-linux-gnu-gcc-ar-12",
+            "clang-format-14",
+            "clang-cpp-14",
+            "clang-tidy",
+            "clang-tidy-14",
+            "clang-cl",
+            "c++filt",
             "as",
             "secwrap",
             "",

@@ -15,6 +15,8 @@ use crate::exit::EXIT_ERROR;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::record::{InvocationRecord, read_log};
 
+mod shims;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "secwrap",
@@ -130,6 +132,14 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
+    ///
+    /// Exits 0 when every NAME is one, 1 otherwise.
+    #[command(hide = true)]
+    IsCompiler {
+        /// File names (`gcc-12`, `arm-none-eabi-gcc`, `gcc-ar-12`, ...).
+        names: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,7 +214,16 @@ enum Outcome {
 /// Kept as a plain list because every `secwrap gcc ...` call checks it;
 /// `subcommand_words_match_the_cli` keeps it equal to clap's.
 const SUBCOMMANDS: &[&str] = &[
-    "cache", "check", "config", "diff", "help", "init", "log", "probe", "run",
+    "cache",
+    "check",
+    "config",
+    "diff",
+    "help",
+    "init",
+    "is-compiler",
+    "log",
+    "probe",
+    "run",
 ];
 
 /// Whether `word` (argv[1] when called as `secwrap`) selects the CLI.
@@ -261,6 +280,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
                 log,
             } => log_export(build, &output, merge, log),
         },
+        Command::IsCompiler { names } => shims::is_compiler(&names),
     };
     match result {
         Ok(Outcome::Success) => 0,

@@ -14,6 +14,7 @@ mod examples;
 mod history;
 mod inject;
 mod livepatch_cli;
+mod mklinks;
 mod modes;
 mod probe;
 mod record;
