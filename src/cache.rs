@@ -93,7 +93,7 @@ impl DiskCache {
         }
         let value = compute()?;
         // A cache that cannot be written only costs another computation later.
-        let _ = write_entry(&self.dir, &entry_path, key, &value);
+        let _ = write_entry(&entry_path, key, &value);
         Ok((value, false))
     }
 }
@@ -134,17 +134,18 @@ fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &str) -> Option<T>
     (entry.format == ENTRY_FORMAT && entry.key == key).then_some(entry.value)
 }
 
-fn write_entry<T: Serialize>(dir: &Path, path: &Path, key: &str, value: &T) -> std::io::Result<()> {
+fn write_entry<T: Serialize>(path: &Path, key: &str, value: &T) -> std::io::Result<()> {
     let entry = Entry {
         format: ENTRY_FORMAT,
         key: key.to_string(),
         value,
     };
-    let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut temporary, &entry).map_err(std::io::Error::other)?;
-    temporary.write_all(b"\n")?;
-    temporary.persist(path).map_err(|error| error.error)?;
-    Ok(())
+    crate::atomic::write_atomic(path, |file| {
+        let mut writer = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut writer, &entry).map_err(std::io::Error::other)?;
+        writer.write_all(b"\n")?;
+        writer.flush()
+    })
 }
 
 fn short_hash(text: &str) -> String {
@@ -202,7 +203,7 @@ mod tests {
     fn corrupt_truncated_and_foreign_entries_are_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("probe-x");
-        write_entry(dir.path(), &path, "key", &true).unwrap();
+        write_entry(&path, "key", &true).unwrap();
         assert_eq!(read_entry::<bool>(&path, "key"), Some(true));
         // A different key hashed to the same name (or an old format) is a miss.
         assert_eq!(read_entry::<bool>(&path, "other key"), None);

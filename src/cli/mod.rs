@@ -833,17 +833,13 @@ fn log_export(
             })?;
         entries = crate::record::export::merge_compile_commands(old, entries);
     }
-    let directory = output.parent().unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        let mut temporary = tempfile::Builder::new()
-            .prefix(".compile_commands.")
-            .tempfile_in(directory)?;
-        serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut temporary, b"\n")?;
-        temporary.persist(&output).map_err(|error| error.error)?;
-        Ok(())
-    };
-    write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+    crate::atomic::write_atomic(&output, |file| {
+        let mut writer = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut writer, &entries).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut writer, b"\n")?;
+        std::io::Write::flush(&mut writer)
+    })
+    .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
     println!("wrote {} entries to {}", entries.len(), output.display());
     Ok(Outcome::Success)
 }
