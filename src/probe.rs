@@ -213,12 +213,14 @@ impl Prober {
             compiler: &file,
         };
         self.cached("id", &key, || {
-            let output = duct::cmd(compiler, ["--version"])
-                .stdin_null()
-                .stdout_capture()
-                .stderr_capture()
-                .unchecked()
-                .full_env(self.env())
+            // Files, not pipes: a pipe's EOF waits for every process holding
+            // it, and a compiler may leave a helper behind (a pipe made each
+            // cold probe wait for that helper, 16 s instead of 0.04 s).
+            let scratch = scratch_dir()?;
+            let (stdout, stderr) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
+            let status = compiler_command(compiler, ["--version"], &self.child_env)
+                .stdout_path(&stdout)
+                .stderr_path(&stderr)
                 .run()
                 .map_err(|error| ProbeError {
                     message: format!(
@@ -227,20 +229,21 @@ impl Prober {
                         crate::error::io_message(&error)
                     ),
                     compiler_missing: false,
-                })?;
-            if !output.status.success() {
-                let stderr = String::from_utf8_lossy(&output.stderr);
+                })?
+                .status;
+            if !status.success() {
+                let stderr = read_start(&stderr);
                 return Err(ProbeError {
                     message: format!(
                         "`{} --version` failed ({}): {}",
                         compiler.display(),
-                        output.status,
+                        status,
                         stderr.trim().lines().last().unwrap_or("no message")
                     ),
-                    compiler_missing: output.status.code() == Some(127),
+                    compiler_missing: status.code() == Some(127),
                 });
             }
-            let version = String::from_utf8_lossy(&output.stdout)
+            let version = read_start(&stdout)
                 .lines()
                 .next()
                 .unwrap_or("")
@@ -267,16 +270,9 @@ impl Prober {
         let identity = self.identity(request.compiler)?;
         let key = ProbeKey::new(&identity, request);
         self.cached("probe", &key, || {
-            run_probe(request, identity.family, &self.env())
+            run_probe(request, identity.family, &self.child_env)
         })
         .map(|(answer, cached)| ProbeAnswer { cached, ..answer })
-    }
-
-    /// The process environment plus the recursion guard.
-    fn env(&self) -> Vec<(OsString, OsString)> {
-        let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-        env.extend(self.child_env.iter().cloned());
-        env
     }
 
     fn cached<K, T, F>(&self, kind: &str, key: &K, compute: F) -> Result<(T, bool), ProbeError>
@@ -296,18 +292,9 @@ impl Prober {
 fn run_probe(
     request: &ProbeRequest<'_>,
     family: Family,
-    env: &[(OsString, OsString)],
+    child_env: &[(OsString, OsString)],
 ) -> Result<ProbeAnswer, ProbeError> {
-    let scratch = tempfile::Builder::new()
-        .prefix("secwrap-probe-")
-        .tempdir()
-        .map_err(|error| ProbeError {
-            compiler_missing: false,
-            message: format!(
-                "cannot create a temporary directory: {}",
-                crate::error::io_message(&error)
-            ),
-        })?;
+    let scratch = scratch_dir()?;
     let mut args: Vec<OsString> = vec!["-Werror".into()];
     args.extend(request.target_args.iter().cloned());
     if family == Family::Clang {
@@ -316,12 +303,13 @@ fn run_probe(
     args.extend(request.mode.probe_words(request.flags));
     args.extend(["-c", "-x", "c", "/dev/null", "-o"].map(OsString::from));
     args.push(scratch.path().join("tmp.o").into_os_string());
-    let output = duct::cmd(request.compiler, args)
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .full_env(env.iter().cloned())
+    // Output thrown away as Kbuild's `>/dev/null 2>&1`, except stderr's
+    // first line for the record; a file, so only the compiler's own exit
+    // is waited for (see `identity`).
+    let stderr = scratch.path().join("stderr");
+    let status = compiler_command(request.compiler, args, child_env)
+        .stdout_null()
+        .stderr_path(&stderr)
         .run()
         .map_err(|error| ProbeError {
             compiler_missing: false,
@@ -330,14 +318,15 @@ fn run_probe(
                 request.compiler.display(),
                 crate::error::io_message(&error)
             ),
-        })?;
-    let supported = output.status.success();
+        })?
+        .status;
+    let supported = status.success();
     Ok(ProbeAnswer {
         supported,
         message: if supported {
             String::new()
         } else {
-            String::from_utf8_lossy(&output.stderr)
+            read_start(&stderr)
                 .trim()
                 .lines()
                 .next()
@@ -346,6 +335,49 @@ fn run_probe(
         },
         cached: false,
     })
+}
+
+/// The compiler run to ask a question: stdin from `/dev/null`, the exit
+/// status judged by the caller, the inherited environment plus the
+/// recursion guard (`child_env`).
+fn compiler_command<I>(
+    compiler: &Path,
+    args: I,
+    child_env: &[(OsString, OsString)],
+) -> duct::Expression
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    child_env.iter().fold(
+        duct::cmd(compiler, args).stdin_null().unchecked(),
+        |command, (name, value)| command.env(name, value),
+    )
+}
+
+/// A private temporary directory for one question's files.
+fn scratch_dir() -> Result<tempfile::TempDir, ProbeError> {
+    tempfile::Builder::new()
+        .prefix("secwrap-probe-")
+        .tempdir()
+        .map_err(|error| ProbeError {
+            compiler_missing: false,
+            message: format!(
+                "cannot create a temporary directory: {}",
+                crate::error::io_message(&error)
+            ),
+        })
+}
+
+/// The start of a file the compiler wrote (its first 64 KiB, lossily as
+/// text, the way its output was read from a pipe); empty if unreadable.
+fn read_start(path: &Path) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(1 << 16).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[cfg(test)]

@@ -17,5 +17,6 @@ mod livepatch_cli;
 mod mklinks;
 mod modes;
 mod probe;
+mod probe_pipes;
 mod record;
 mod transparency;
