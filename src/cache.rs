@@ -9,10 +9,19 @@
 //! - the directory is created private to the user (0700); a directory or an
 //!   entry owned by someone else is not used;
 //! - entries are written to a temporary file and renamed into place, and
-//!   hold the full text of their key: a truncated, corrupt or colliding
-//!   entry is a miss, never trusted;
+//!   hold their full key: a truncated, corrupt or colliding entry is a
+//!   miss, never trusted;
 //! - under `make -j` with a cold cache, concurrent secwraps wait on a
 //!   per-key lock file, so each answer is computed once.
+//!
+//! A key is a struct its caller owns (`probe::ProbeKey`,
+//! `config::rules::KconfigKey`), serialised to JSON: the entry's file name
+//! is `<kind>-<hash of that JSON>`, and the entry holds the key itself.
+//! Paths and arguments in keys are [`OsText`], as in the record: a string
+//! when UTF-8, else `{"bytes": "<base64>"}`, so two flags that differ in a
+//! non-UTF-8 byte are two keys (the hand-joined `\0` strings before
+//! converted them lossily into one). A caller can fold several answers
+//! into one entry by making one key struct of their parts.
 //!
 //! Where: `SECWRAP_CACHE_DIR`, else `$XDG_CACHE_HOME/secwrap`, else
 //! `~/.cache/secwrap`.
@@ -25,8 +34,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Bumped when the entry format changes, so old entries are not reused.
-const ENTRY_FORMAT: u32 = 1;
+use crate::record::OsText;
+
+/// Bumped when the entry format changes, so old entries are not reused
+/// (2: keys are serialised key structs, no longer `\0`-joined text).
+const ENTRY_FORMAT: u32 = 2;
 
 /// The cache directory the environment names.
 pub fn default_dir() -> Option<PathBuf> {
@@ -70,14 +82,25 @@ impl DiskCache {
     /// lock so concurrent processes compute it once. `kind` prefixes the
     /// entry's file name. Returns the value and whether it came from the
     /// cache. Errors are not stored.
-    pub fn get_or_compute<T, E, F>(&self, kind: &str, key: &str, compute: F) -> Result<(T, bool), E>
+    pub fn get_or_compute<K, T, E, F>(
+        &self,
+        kind: &str,
+        key: &K,
+        compute: F,
+    ) -> Result<(T, bool), E>
     where
+        K: Serialize + ?Sized,
         T: Serialize + for<'de> Deserialize<'de>,
         F: FnOnce() -> Result<T, E>,
     {
-        let name = format!("{kind}-{}", short_hash(key));
+        // A key that does not serialise (none of ours) only costs caching.
+        let (Ok(key_text), Ok(key)) = (serde_json::to_string(key), serde_json::to_value(key))
+        else {
+            return compute().map(|value| (value, false));
+        };
+        let name = format!("{kind}-{}", short_hash(&key_text));
         let entry_path = self.dir.join(&name);
-        if let Some(value) = read_entry(&entry_path, key) {
+        if let Some(value) = read_entry(&entry_path, &key) {
             return Ok((value, true));
         }
         // Cold: one process computes, the others wait here and then read.
@@ -88,35 +111,54 @@ impl DiskCache {
             .mode(0o600)
             .open(self.dir.join(format!("{name}.lock")));
         let _guard = lock.as_ref().ok().filter(|file| file.lock().is_ok());
-        if let Some(value) = read_entry(&entry_path, key) {
+        if let Some(value) = read_entry(&entry_path, &key) {
             return Ok((value, true));
         }
         let value = compute()?;
         // A cache that cannot be written only costs another computation later.
-        let _ = write_entry(&self.dir, &entry_path, key, &value);
+        let _ = write_entry(&entry_path, &key, &value);
         Ok((value, false))
     }
 }
 
 /// The identity of a file for cache keys: path, device, inode, size and
 /// mtime in nanoseconds. A rewritten, replaced or touched file has a new one.
-pub fn file_identity(path: &Path) -> std::io::Result<String> {
-    let metadata = std::fs::metadata(path)?;
-    Ok(format!(
-        "{}\0{}\0{}\0{}\0{}.{}",
-        path.display(),
-        metadata.dev(),
-        metadata.ino(),
-        metadata.len(),
-        metadata.mtime(),
-        metadata.mtime_nsec()
-    ))
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    /// The path as the caller names it (the compiler's is canonical).
+    pub path: OsText,
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
 }
 
+impl FileIdentity {
+    /// The identity of the file at `path` (after symlinks).
+    pub fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        Ok(FileIdentity::from_metadata(path, &std::fs::metadata(path)?))
+    }
+
+    /// The identity of `path`, whose metadata the caller has already read.
+    pub fn from_metadata(path: &Path, metadata: &std::fs::Metadata) -> FileIdentity {
+        FileIdentity {
+            path: OsText::new(path.as_os_str()),
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.len(),
+            mtime_ns: metadata
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(metadata.mtime_nsec()),
+        }
+    }
+}
+
+/// One entry file: its key in full (checked on every read) and the value.
 #[derive(Serialize, Deserialize)]
-struct Entry<T> {
+struct Entry<K, T> {
     format: u32,
-    key: String,
+    key: K,
     value: T,
 }
 
@@ -125,26 +167,32 @@ fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &str) -> Option<T> {
+fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &serde_json::Value) -> Option<T> {
     let file = File::open(path).ok()?;
     if file.metadata().ok()?.uid() != effective_uid() {
         return None;
     }
-    let entry: Entry<T> = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
-    (entry.format == ENTRY_FORMAT && entry.key == key).then_some(entry.value)
+    let entry: Entry<serde_json::Value, T> =
+        serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
+    (entry.format == ENTRY_FORMAT && entry.key == *key).then_some(entry.value)
 }
 
-fn write_entry<T: Serialize>(dir: &Path, path: &Path, key: &str, value: &T) -> std::io::Result<()> {
+fn write_entry<K: Serialize + ?Sized, T: Serialize>(
+    path: &Path,
+    key: &K,
+    value: &T,
+) -> std::io::Result<()> {
     let entry = Entry {
         format: ENTRY_FORMAT,
-        key: key.to_string(),
+        key,
         value,
     };
-    let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut temporary, &entry).map_err(std::io::Error::other)?;
-    temporary.write_all(b"\n")?;
-    temporary.persist(path).map_err(|error| error.error)?;
-    Ok(())
+    crate::atomic::write_atomic(path, |file| {
+        let mut writer = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut writer, &entry).map_err(std::io::Error::other)?;
+        writer.write_all(b"\n")?;
+        writer.flush()
+    })
 }
 
 fn short_hash(text: &str) -> String {
@@ -166,10 +214,9 @@ pub fn list_entries(dir: &Path) -> Vec<(String, String)> {
             if name.ends_with(".lock") || name.starts_with('.') {
                 return None;
             }
-            let entry: Entry<serde_json::Value> =
+            let entry: Entry<serde_json::Value, serde_json::Value> =
                 serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()?;
-            let key = entry.key.replace('\0', " | ");
-            Some((name, format!("{key} => {}", entry.value)))
+            Some((name, format!("{} => {}", entry.key, entry.value)))
         })
         .collect();
     found.sort();
@@ -202,15 +249,22 @@ mod tests {
     fn corrupt_truncated_and_foreign_entries_are_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("probe-x");
-        write_entry(dir.path(), &path, "key", &true).unwrap();
-        assert_eq!(read_entry::<bool>(&path, "key"), Some(true));
-        // A different key hashed to the same name (or an old format) is a miss.
-        assert_eq!(read_entry::<bool>(&path, "other key"), None);
+        let key = serde_json::json!({"compiler": "/usr/bin/gcc", "flags": ["-fx"]});
+        write_entry(&path, &key, &true).unwrap();
+        assert_eq!(read_entry::<bool>(&path, &key), Some(true));
+        // A different key hashed to the same name is a miss.
+        let other = serde_json::json!({"compiler": "/usr/bin/gcc", "flags": ["-fy"]});
+        assert_eq!(read_entry::<bool>(&path, &other), None);
+        // So is an entry of another format.
+        let old = serde_json::json!({"format": 1, "key": key, "value": true});
+        std::fs::write(&path, old.to_string()).unwrap();
+        assert_eq!(read_entry::<bool>(&path, &key), None);
+        write_entry(&path, &key, &true).unwrap();
         let text = std::fs::read(&path).unwrap();
         std::fs::write(&path, &text[..text.len() / 2]).unwrap();
-        assert_eq!(read_entry::<bool>(&path, "key"), None);
+        assert_eq!(read_entry::<bool>(&path, &key), None);
         std::fs::write(&path, b"\x00\xff garbage").unwrap();
-        assert_eq!(read_entry::<bool>(&path, "key"), None);
+        assert_eq!(read_entry::<bool>(&path, &key), None);
     }
 
     #[test]

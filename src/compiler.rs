@@ -168,7 +168,8 @@ pub struct ResolvedCompiler {
 }
 
 /// Why no compiler could be found.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("compiler `{}` not found on PATH", name.to_string_lossy())]
 pub struct NotFound {
     pub name: OsString,
 }
@@ -284,6 +285,8 @@ mod tests {
             "gcc-12.2",
             "gcc72",
             "x86_64-linux-gnu-gcc",
+            "aarch64-linux-gnu-gcc",
+            "arm-none-eabi-gcc",
             "arm-none-eabi-gcc-13",
             "x86_64-linux-gnu-g++-12",
         ] {
@@ -294,6 +297,7 @@ mod tests {
             "clang++",
             "clang-14",
             "clang++-14",
+            "aarch64-linux-gnu-clang",
             "x86_64-linux-gnu-clang-18",
         ] {
             check(name, Some(Family::Clang));
@@ -303,8 +307,20 @@ mod tests {
             "objcopy",
             "x86_64-linux-gnu-objcopy",
             "ccache",
+            // The tools installed beside the drivers, versioned or not
+            // (`wrappers/mklinks` must make no link for them).
             "gcc-ar",
+            "gcc-ar-12",
+            "gcc-nm",
             "gcc-nm-12",
+            "gcc-ranlib-12",
+            "x86_64-linux-gnu-gcc-ar-12",
+            "clang-format-14",
+            "clang-cpp-14",
+            "clang-tidy",
+            "clang-tidy-14",
+            "clang-cl",
+            "c++filt",
             "as",
             "secwrap",
             "",
@@ -313,5 +329,13 @@ mod tests {
         ] {
             check(name, None);
         }
+    }
+
+    #[test]
+    fn not_found_names_the_compiler() {
+        let error = NotFound {
+            name: OsString::from("gcc-99"),
+        };
+        assert_eq!(error.to_string(), "compiler `gcc-99` not found on PATH");
     }
 }

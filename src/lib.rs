@@ -8,6 +8,7 @@
 //! program. `cli` holds the subcommands, beside the shim path.
 
 pub mod args;
+pub mod atomic;
 pub mod cache;
 pub mod classify;
 pub mod cli;

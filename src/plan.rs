@@ -260,7 +260,10 @@ fn keep_originals(
         }
         let relative = paths::relative_to(&object, root);
         let copy = keep_dir.join(relative.strip_prefix("/").unwrap_or(&relative));
-        if copy.exists() {
+        // Already kept (by an earlier build, or anything at all in its
+        // place, not followed): skip the copy. `copy_noclobber` decides
+        // the race with a concurrent compile of the same object.
+        if std::fs::symlink_metadata(&copy).is_ok() {
             continue;
         }
         let failed = |error: std::io::Error| BadInput {
@@ -269,12 +272,9 @@ fn keep_originals(
             message: format!("cannot keep the original object: {}", io_message(&error)),
         };
         std::fs::create_dir_all(copy.parent().unwrap_or(keep_dir)).map_err(failed)?;
-        // Copy beside, then rename: a concurrent reader never sees half a file.
-        let mut partial = copy.clone().into_os_string();
-        partial.push(format!(".{}.partial", std::process::id()));
-        std::fs::copy(&object, &partial).map_err(failed)?;
-        std::fs::rename(&partial, &copy).map_err(failed)?;
-        kept.push((object, copy));
+        if crate::atomic::copy_noclobber(&object, &copy).map_err(failed)? {
+            kept.push((object, copy));
+        }
     }
     Ok(kept)
 }

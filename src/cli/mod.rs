@@ -15,6 +15,8 @@ use crate::exit::EXIT_ERROR;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::record::{InvocationRecord, read_log};
 
+mod shims;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "secwrap",
@@ -130,6 +132,14 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
+    ///
+    /// Exits 0 when every NAME is one, 1 otherwise.
+    #[command(hide = true)]
+    IsCompiler {
+        /// File names (`gcc-12`, `arm-none-eabi-gcc`, `gcc-ar-12`, ...).
+        names: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,7 +214,16 @@ enum Outcome {
 /// Kept as a plain list because every `secwrap gcc ...` call checks it;
 /// `subcommand_words_match_the_cli` keeps it equal to clap's.
 const SUBCOMMANDS: &[&str] = &[
-    "cache", "check", "config", "diff", "help", "init", "log", "probe", "run",
+    "cache",
+    "check",
+    "config",
+    "diff",
+    "help",
+    "init",
+    "is-compiler",
+    "log",
+    "probe",
+    "run",
 ];
 
 /// Whether `word` (argv[1] when called as `secwrap`) selects the CLI.
@@ -261,6 +280,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
                 log,
             } => log_export(build, &output, merge, log),
         },
+        Command::IsCompiler { names } => shims::is_compiler(&names),
     };
     match result {
         Ok(Outcome::Success) => 0,
@@ -814,17 +834,13 @@ fn log_export(
             })?;
         entries = crate::record::export::merge_compile_commands(old, entries);
     }
-    let directory = output.parent().unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        let mut temporary = tempfile::Builder::new()
-            .prefix(".compile_commands.")
-            .tempfile_in(directory)?;
-        serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut temporary, b"\n")?;
-        temporary.persist(&output).map_err(|error| error.error)?;
-        Ok(())
-    };
-    write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+    crate::atomic::write_atomic(&output, |file| {
+        let mut writer = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut writer, &entries).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut writer, b"\n")?;
+        std::io::Write::flush(&mut writer)
+    })
+    .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
     println!("wrote {} entries to {}", entries.len(), output.display());
     Ok(Outcome::Success)
 }

@@ -35,7 +35,7 @@ pub const CONFIG_FILE_NAME: &str = "secwrap.toml";
 
 mod rules;
 use rules::default_rules;
-pub use rules::{DEFAULT_RULES, Decision, Rule, SPLIT_FLAGS, WantedFlag};
+pub use rules::{DEFAULT_RULES, Decision, KconfigKey, Rule, SPLIT_FLAGS, WantedFlag};
 
 /// What secwrap does when its own input is bad.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

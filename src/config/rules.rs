@@ -5,10 +5,11 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use globset::{GlobSet, GlobSetBuilder};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Config;
-use crate::cache::DiskCache;
+use crate::cache::{DiskCache, FileIdentity};
 use crate::error::BadInput;
 use crate::kconfig::expr::Expr;
 use crate::kconfig::{KconfigValue, KconfigValues};
@@ -68,6 +69,16 @@ pub(super) fn default_rules() -> Vec<Rule> {
         .collect()
 }
 
+/// The key of a `kconfig-` entry: the Kconfig file and the symbols read.
+#[derive(Clone, Debug, Serialize)]
+pub struct KconfigKey<'a> {
+    /// Bumped when the values stored for a key change meaning.
+    pub version: u32,
+    pub kconfig: FileIdentity,
+    /// Sorted, without duplicates.
+    pub symbols: &'a [String],
+}
+
 impl Config {
     /// The values of just the symbols the rules read, through `cache` when
     /// there is one: keyed on the Kconfig file's identity and that symbol
@@ -96,9 +107,13 @@ impl Config {
                 })
                 .collect())
         };
-        let pairs = match (cache, crate::cache::file_identity(&kconfig.value)) {
+        let pairs = match (cache, FileIdentity::of(&kconfig.value)) {
             (Some(cache), Ok(identity)) => {
-                let key = format!("kconfig v1\0{identity}\0{}", symbols.join("\0"));
+                let key = KconfigKey {
+                    version: 1,
+                    kconfig: identity,
+                    symbols: &symbols,
+                };
                 cache.get_or_compute("kconfig", &key, compute)?.0
             }
             _ => compute()?,

@@ -142,7 +142,8 @@ pub enum Expr {
 }
 
 /// Why an expression could not be parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at offset {offset}")]
 pub struct ExprError {
     /// 0-based byte offset into the source where the problem is (the source length when
     /// the expression ends too early).
@@ -159,14 +160,6 @@ impl ExprError {
         }
     }
 }
-
-impl fmt::Display for ExprError {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{} at offset {}", self.message, self.offset)
-    }
-}
-
-impl std::error::Error for ExprError {}
 
 impl Expr {
     /// Parses one whole expression.

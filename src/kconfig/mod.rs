@@ -20,7 +20,6 @@
 pub mod expr;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 
 /// Every symbol is written with this prefix in `.config`, `auto.conf` and `autoconf.h`.
@@ -140,17 +139,12 @@ fn starts_with_preprocessor_directive(after_hash: &[u8]) -> bool {
 }
 
 /// One bad line: 1-based line and column (column of the first offending byte), and what is wrong, lowercase, no trailing period.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
 pub struct Diagnostic {
     pub line: usize,
     pub column: usize,
     pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}:{}: {}", self.line, self.column, self.message)
-    }
 }
 
 /// Symbol values by name, without the `CONFIG_` prefix, iterated in name order.

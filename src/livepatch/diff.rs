@@ -60,10 +60,12 @@ pub struct ObjectDiff {
 }
 
 /// Why two objects cannot be compared.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DiffError {
-    Object(ObjectError),
+    #[error(transparent)]
+    Object(#[from] ObjectError),
     /// An item lives in a shared section (`.text`, `.data`, `COMMON`).
+    #[error("`{}` is not split: {}", path.display(), not_split_reason(symbol, *kind, section))]
     NotSplit {
         path: PathBuf,
         symbol: String,
@@ -72,39 +74,17 @@ pub enum DiffError {
     },
 }
 
-impl fmt::Display for DiffError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DiffError::Object(error) => error.fmt(f),
-            DiffError::NotSplit {
-                path,
-                symbol,
-                kind,
-                section,
-            } if section == "COMMON" => write!(
-                f,
-                "`{}` is not split: {kind} `{symbol}` is a common symbol, which -fdata-sections cannot place; compile it with -fno-common",
-                path.display()
-            ),
-            DiffError::NotSplit {
-                path,
-                symbol,
-                kind,
-                section,
-            } => write!(
-                f,
-                "`{}` is not split: {kind} `{symbol}` is in `{section}`; compile it with -ffunction-sections -fdata-sections",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DiffError {}
-
-impl From<ObjectError> for DiffError {
-    fn from(error: ObjectError) -> DiffError {
-        DiffError::Object(error)
+/// Why an item in a shared section cannot be diffed, and the fix: a common
+/// symbol needs `-fno-common`, as `-fdata-sections` cannot place it.
+fn not_split_reason(symbol: &str, kind: ItemKind, section: &str) -> String {
+    if section == "COMMON" {
+        format!(
+            "{kind} `{symbol}` is a common symbol, which -fdata-sections cannot place; compile it with -fno-common"
+        )
+    } else {
+        format!(
+            "{kind} `{symbol}` is in `{section}`; compile it with -ffunction-sections -fdata-sections"
+        )
     }
 }
 

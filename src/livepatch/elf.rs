@@ -59,21 +59,39 @@ use object::{
 };
 
 /// Why an object cannot be analysed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ObjectError {
     /// The file cannot be read.
+    #[error("cannot read `{}`: {message}", path.display())]
     Io { path: PathBuf, message: String },
     /// Not an ELF file (and not LLVM bitcode).
+    #[error(
+        "`{}` is not an ELF file: pass objects written by gcc or clang",
+        path.display()
+    )]
     NotElf { path: PathBuf },
     /// ELF magic, but the headers or tables do not parse.
+    #[error("`{}` is a malformed ELF file ({message}): rebuild it", path.display())]
     Malformed { path: PathBuf, message: String },
     /// An LTO object: IR instead of machine code. `detail` says which kind:
     /// `.gnu.lto_ sections` (gcc `-flto`) or `LLVM bitcode` (clang `-flto`).
+    #[error(
+        "`{}` holds LTO IR ({detail}), not code: livepatch diffs need objects compiled without -flto",
+        path.display()
+    )]
     LtoIr { path: PathBuf, detail: &'static str },
     /// A linked image where a relocatable object (`ET_REL`) was expected.
+    #[error(
+        "`{}` is a linked image, not a relocatable object: pass the `.o` files the compiler wrote",
+        path.display()
+    )]
     NotRelocatable { path: PathBuf },
     /// A relocatable object where a linked image (`ET_EXEC`, `ET_DYN`) was
     /// expected.
+    #[error(
+        "`{}` is a relocatable object, not a linked image: pass the linked image (vmlinux, xen-syms, a program)",
+        path.display()
+    )]
     NotLinked { path: PathBuf },
 }
 
@@ -90,43 +108,6 @@ impl ObjectError {
         }
     }
 }
-
-impl fmt::Display for ObjectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ObjectError::Io { path, message } => {
-                write!(f, "cannot read `{}`: {message}", path.display())
-            }
-            ObjectError::NotElf { path } => write!(
-                f,
-                "`{}` is not an ELF file: pass objects written by gcc or clang",
-                path.display()
-            ),
-            ObjectError::Malformed { path, message } => write!(
-                f,
-                "`{}` is a malformed ELF file ({message}): rebuild it",
-                path.display()
-            ),
-            ObjectError::LtoIr { path, detail } => write!(
-                f,
-                "`{}` holds LTO IR ({detail}), not code: livepatch diffs need objects compiled without -flto",
-                path.display()
-            ),
-            ObjectError::NotRelocatable { path } => write!(
-                f,
-                "`{}` is a linked image, not a relocatable object: pass the `.o` files the compiler wrote",
-                path.display()
-            ),
-            ObjectError::NotLinked { path } => write!(
-                f,
-                "`{}` is a relocatable object, not a linked image: pass the linked image (vmlinux, xen-syms, a program)",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ObjectError {}
 
 /// What a symbol is, for livepatching: code or data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
