@@ -8,14 +8,20 @@
 //! exit status, or death by the same signal, so `make` sees what the
 //! compiler did.
 //!
-//! std's `Command` resets the signal mask and SIGPIPE in the child, so the
-//! compiler starts with default signal handling whatever secwrap does here.
+//! The compiler starts with the signal state secwrap was given: std's
+//! `Command` lets the child inherit the signal mask (since 2022) and resets
+//! only SIGPIPE, so nothing is ever blocked around the spawn. Instead the
+//! forwarding handlers are installed before it, and a signal that arrives
+//! before the child's pid is known is kept pending and forwarded as soon as
+//! it is (exec resets caught signals to their default in the child). A stop
+//! signal ignored on entry (`nohup`, a background job's SIGINT) gets no
+//! handler: it stays ignored, for secwrap and for the compiler.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitStatus};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Signals a user or build tool sends to stop a job.
@@ -36,6 +42,10 @@ pub enum SignalPolicy {
 
 /// The compiler's pid while it runs, for the signal handler.
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+/// A stop signal that arrived before the pid was known, to forward then.
+static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// `SignalPolicy::LikeSystem` in force: SIGINT and SIGQUIT are not forwarded.
+static LIKE_SYSTEM: AtomicBool = AtomicBool::new(false);
 
 /// How the compiler ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,13 +97,19 @@ pub fn run(
         command.current_dir(cwd);
     }
     let started = Instant::now();
-    // Block the stop signals until the pid is known, so one arriving while
-    // the child starts is forwarded rather than lost or fatal to us alone.
-    let blocked = SignalBlock::new();
-    let mut child = command.spawn()?;
-    CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
     install_handlers(policy);
-    drop(blocked);
+    let mut child = command.spawn()?;
+    let pid = child.id() as i32;
+    CHILD_PID.store(pid, Ordering::SeqCst);
+    // Whoever takes a pending signal first forwards it: here, or the
+    // handler once it sees the pid (`forward_signal`).
+    let pending = PENDING_SIGNAL.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: kill(2) on the child we just started.
+        unsafe {
+            libc::kill(pid, pending);
+        }
+    }
     let status = child.wait();
     CHILD_PID.store(0, Ordering::SeqCst);
     Ok(Run {
@@ -140,8 +156,14 @@ fn die_of(signal: libc::c_int) -> ! {
 }
 
 extern "C" fn forward_signal(signal: libc::c_int) {
+    // `secwrap run`, as system(3): Ctrl-C and Ctrl-\ reach the child through
+    // the terminal's process group already; secwrap itself ignores them.
+    if LIKE_SYSTEM.load(Ordering::SeqCst) && matches!(signal, libc::SIGINT | libc::SIGQUIT) {
+        return;
+    }
+    PENDING_SIGNAL.store(signal, Ordering::SeqCst);
     let pid = CHILD_PID.load(Ordering::SeqCst);
-    if pid > 0 {
+    if pid > 0 && PENDING_SIGNAL.swap(0, Ordering::SeqCst) == signal {
         // SAFETY: kill(2) is async-signal-safe.
         unsafe {
             libc::kill(pid, signal);
@@ -149,52 +171,26 @@ extern "C" fn forward_signal(signal: libc::c_int) {
     }
 }
 
+/// Installs the forwarding handler for each stop signal not ignored on
+/// entry. The handler (not `SIG_IGN`) also serves `LikeSystem`'s ignoring,
+/// because an ignored disposition would be inherited by the child.
 fn install_handlers(policy: SignalPolicy) {
+    LIKE_SYSTEM.store(policy == SignalPolicy::LikeSystem, Ordering::SeqCst);
     for signal in STOP_SIGNALS {
-        let ignore =
-            policy == SignalPolicy::LikeSystem && matches!(signal, libc::SIGINT | libc::SIGQUIT);
-        // SAFETY: the handler only reads an atomic and calls kill(2), both
+        // SAFETY: sigaction on a zeroed struct reads the disposition; the
+        // handler only touches atomics and calls kill(2), both
         // async-signal-safe; SA_RESTART keeps wait() going after it.
         unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, std::ptr::null(), &mut current);
+            if current.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = if ignore {
-                libc::SIG_IGN
-            } else {
-                forward_signal as *const () as libc::sighandler_t
-            };
+            action.sa_sigaction = forward_signal as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut());
-        }
-    }
-}
-
-/// The forwarded signals blocked for the guard's lifetime.
-struct SignalBlock {
-    previous: libc::sigset_t,
-}
-
-impl SignalBlock {
-    fn new() -> SignalBlock {
-        // SAFETY: sigset operations on owned, initialised sets.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for signal in STOP_SIGNALS {
-                libc::sigaddset(&mut set, signal);
-            }
-            libc::sigprocmask(libc::SIG_BLOCK, &set, &mut previous);
-            SignalBlock { previous }
-        }
-    }
-}
-
-impl Drop for SignalBlock {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `new`.
-        unsafe {
-            libc::sigprocmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
         }
     }
 }
