@@ -1,0 +1,212 @@
+//! `secwrap log ...` (show, builds, changed, export) and `secwrap run`.
+
+use super::*;
+
+pub(super) fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
+    let (_, records, bad_lines) = read_records(log)?;
+    let mut out = String::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut injected, mut failed) = (0, 0);
+    for record in &records {
+        *kinds.entry(record.kind.to_string()).or_default() += 1;
+        injected += usize::from(!record.injected.is_empty());
+        failed += usize::from(record.status != Some(0));
+        let _ = writeln!(out, "{}", summary_line(record));
+    }
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} records ({}); flags injected into {injected}; {failed} failed{}",
+        records.len(),
+        if kinds.is_empty() {
+            "none".to_string()
+        } else {
+            kinds.join(", ")
+        },
+        if bad_lines.is_empty() {
+            String::new()
+        } else {
+            format!("; {} bad lines skipped", bad_lines.len())
+        }
+    );
+    print!("{out}");
+    Ok(Outcome::Success)
+}
+
+fn summary_line(record: &InvocationRecord) -> String {
+    let target = record
+        .output
+        .as_ref()
+        .or(record.inputs.first())
+        .map_or("-".to_string(), |path| path.display());
+    let status = match (record.status, record.signal) {
+        (_, Some(signal)) => format!("signal {signal}"),
+        (Some(code), None) => format!("exit {code}"),
+        (None, None) => "exit ?".to_string(),
+    };
+    let mut line = format!("{} {:<16} {:<8} {target}", record.time, record.kind, status);
+    if !record.injected.is_empty() {
+        let flags: Vec<String> = record.injected.iter().map(|flag| flag.display()).collect();
+        let _ = write!(line, "  +[{}]", flags.join(" "));
+    }
+    if !record.skipped.is_empty() {
+        let skipped: Vec<String> = record
+            .skipped
+            .iter()
+            .map(|skipped| format!("{}({})", skipped.flag.display(), skipped.reason))
+            .collect();
+        let _ = write!(line, "  skipped[{}]", skipped.join(" "));
+    }
+    line
+}
+
+pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, String> {
+    let log = log_path(None)
+        .map_err(|error| format!("`secwrap run` records into the invocation log: {error}"))?;
+    let build_id = build_id.unwrap_or_else(|| {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        format!("{}-{}", now.replace([':', '-'], ""), std::process::id())
+    });
+    let (program, args) = command.split_first().ok_or("no command to run")?;
+    let resolved = which::which(program)
+        .map_err(|_| format!("command `{}` not found", program.to_string_lossy()))?;
+    let run = crate::exec::run(
+        &resolved,
+        args,
+        &[
+            ("SECWRAP_BUILD_ID", build_id.as_ref()),
+            ("SECWRAP_LOG", log.as_os_str()),
+        ],
+        crate::exec::SignalPolicy::LikeSystem,
+    )
+    .map_err(|error| {
+        format!(
+            "cannot run `{}`: {}",
+            resolved.display(),
+            io_message(&error)
+        )
+    })?;
+    let records = read_log(&log)
+        .map(|(records, _)| records)
+        .unwrap_or_default();
+    let builds = crate::record::history::builds(&records);
+    let summary = builds
+        .iter()
+        .find(|build| build.id == build_id)
+        .map_or_else(|| "no compiler invocations".to_string(), build_summary);
+    eprintln!(
+        "secwrap: build {build_id}: {summary}; log {}",
+        log.display()
+    );
+    run.outcome.exit()
+}
+
+fn build_summary(build: &crate::record::history::Build) -> String {
+    let total: usize = build.kinds.values().sum();
+    let kinds: Vec<String> = build
+        .kinds
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    format!(
+        "{total} invocations ({}), flags injected into {}, {} failed",
+        kinds.join(", "),
+        build.injected,
+        build.failed
+    )
+}
+
+pub(super) fn log_builds(log: Option<PathBuf>) -> Result<Outcome, String> {
+    let (_, records, _) = read_records(log)?;
+    for build in crate::record::history::builds(&records) {
+        println!(
+            "{}  {} .. {}  {}",
+            build.id,
+            build.first_time,
+            build.last_time,
+            build_summary(&build)
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+pub(super) fn log_changed(
+    since: Option<String>,
+    root: Option<PathBuf>,
+    log: Option<PathBuf>,
+) -> Result<Outcome, String> {
+    let (path, records, _) = read_records(log)?;
+    let cwd = current_dir()?;
+    let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
+    let builds = crate::record::history::builds(&records);
+    let selected =
+        crate::record::history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
+            format!(
+                "no build `{}` in {}",
+                since.as_deref().unwrap_or(""),
+                path.display()
+            )
+        })?;
+    // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
+    let mut stdout = std::io::stdout().lock();
+    for object in crate::record::history::changed_objects(&records, &selected, &root) {
+        let mut line = object.into_os_string().into_encoded_bytes();
+        line.push(b'\n');
+        std::io::Write::write_all(&mut stdout, &line).map_err(|error| io_message(&error))?;
+    }
+    Ok(Outcome::Success)
+}
+
+pub(super) fn log_export(
+    build: Option<String>,
+    output: &Path,
+    merge: bool,
+    log: Option<PathBuf>,
+) -> Result<Outcome, String> {
+    let (path, records, _) = read_records(log)?;
+    let selected: Vec<InvocationRecord> = match &build {
+        Some(id) => {
+            let chosen: Vec<InvocationRecord> = records
+                .into_iter()
+                .filter(|record| crate::record::history::build_of(record) == id)
+                .collect();
+            if chosen.is_empty() {
+                return Err(format!("no build `{id}` in {}", path.display()));
+            }
+            chosen
+        }
+        None => records,
+    };
+    let mut entries = crate::record::export::compile_commands(&selected);
+    let output = current_dir()?.join(output);
+    if merge && output.exists() {
+        let old_text = std::fs::read(&output)
+            .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+        let old: Vec<crate::record::export::CompileCommand> = serde_json::from_slice(&old_text)
+            .map_err(|error| {
+                format!(
+                    "{}:{}:{}: not a compilation database: {error}",
+                    output.display(),
+                    error.line(),
+                    error.column()
+                )
+            })?;
+        entries = crate::record::export::merge_compile_commands(old, entries);
+    }
+    let directory = output.parent().unwrap_or(Path::new("."));
+    let write = || -> std::io::Result<()> {
+        let mut temporary = tempfile::Builder::new()
+            .prefix(".compile_commands.")
+            .tempfile_in(directory)?;
+        serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut temporary, b"\n")?;
+        temporary.persist(&output).map_err(|error| error.error)?;
+        Ok(())
+    };
+    write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+    println!("wrote {} entries to {}", entries.len(), output.display());
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,186 @@
+//! `secwrap init` and `secwrap config`.
+
+use super::*;
+
+pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, String> {
+    let cwd = current_dir()?;
+    let dir = crate::paths::normalize(&cwd.join(dir));
+    let kconfig = crate::paths::normalize(&cwd.join(kconfig));
+    let text = std::fs::read(&kconfig)
+        .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
+    let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
+    if let Some(first) = diagnostics.first() {
+        return Err(BadInput {
+            path: kconfig.clone(),
+            position: Some((first.line, first.column)),
+            message: first.message.clone(),
+        }
+        .to_string());
+    }
+    let target = dir.join(crate::config::CONFIG_FILE_NAME);
+    if target.exists() && !force {
+        return Err(format!(
+            "{} already exists (use --force to replace it)",
+            target.display()
+        ));
+    }
+    let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "# secwrap.toml, written by `secwrap init`. Paths are relative to this file."
+    );
+    let _ = writeln!(
+        text,
+        "kconfig = {}",
+        toml_string(&relative.to_string_lossy())
+    );
+    let _ = writeln!(text, "\n[log]\npath = {}\n", toml_string(log));
+    let _ = writeln!(text, "# With no [[rule]], the built-in rules apply:");
+    for (name, when) in DEFAULT_RULES {
+        let _ = writeln!(
+            text,
+            "#   {name}: when = \"{when}\" -> {}",
+            SPLIT_FLAGS.join(" ")
+        );
+    }
+    let _ = writeln!(text, "# Your own rules replace them, for example:");
+    let _ = writeln!(
+        text,
+        "# [[rule]]\n# name = \"split-sections\"\n# when = \"CC_SPLIT_SECTIONS || LIVEPATCH\"\n# cflags = [\"-ffunction-sections\", \"-fdata-sections\"]"
+    );
+    std::fs::write(&target, text)
+        .map_err(|error| format!("{}: {}", target.display(), io_message(&error)))?;
+    println!(
+        "wrote {} ({} Kconfig symbols in {})",
+        target.display(),
+        values.len(),
+        kconfig.display()
+    );
+    Ok(Outcome::Success)
+}
+
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+pub(super) fn show_config() -> Result<Outcome, String> {
+    let config = load_config()?;
+    let values = config.load_kconfig().map_err(|error| error.to_string())?;
+    let decision = config.evaluate(&values);
+    let mut out = String::new();
+    let sourced =
+        |path: &Path, origin: &dyn std::fmt::Display| format!("{} ({origin})", path.display());
+    let _ = writeln!(
+        out,
+        "config file:  {}",
+        config
+            .file
+            .as_ref()
+            .map_or("none (built-in defaults)".to_string(), |file| sourced(
+                &file.value,
+                &file.origin
+            ))
+    );
+    let _ = writeln!(out, "root:         {}", config.root.display());
+    let _ = writeln!(
+        out,
+        "kconfig:      {}",
+        config
+            .kconfig
+            .as_ref()
+            .map_or("none found (every symbol is n)".to_string(), |kconfig| {
+                format!(
+                    "{}, {} symbols",
+                    sourced(&kconfig.value, &kconfig.origin),
+                    values.len()
+                )
+            })
+    );
+    let _ = writeln!(
+        out,
+        "log:          {}",
+        config
+            .log
+            .as_ref()
+            .map_or("none (set [log] path or SECWRAP_LOG)".to_string(), |log| {
+                sourced(&log.value, &log.origin)
+            })
+    );
+    let _ = writeln!(
+        out,
+        "on_error:     {} ({})",
+        config.on_error.value.as_str(),
+        config.on_error.origin
+    );
+    let launcher: Vec<_> = config
+        .launcher
+        .iter()
+        .map(|word| word.to_string_lossy())
+        .collect();
+    let _ = writeln!(
+        out,
+        "launcher:     {}",
+        if launcher.is_empty() {
+            "none".to_string()
+        } else {
+            launcher.join(" ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "exclude:      {}",
+        if config.exclude_patterns.is_empty() {
+            "none".to_string()
+        } else {
+            config.exclude_patterns.join(", ")
+        }
+    );
+    let _ = writeln!(out, "override_user_choice: {}", config.override_user_choice);
+    let _ = writeln!(out, "rules ({}):", config.rules_origin);
+    for rule in &config.rules {
+        let symbols: Vec<String> = rule
+            .when
+            .symbols()
+            .iter()
+            .map(|symbol| {
+                format!(
+                    "{symbol}={}",
+                    values
+                        .get(symbol)
+                        .map_or("<undefined>".to_string(), |value| value.as_text())
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}: when {} is {} [{}]; cflags: {}; ldflags: {}",
+            rule.name,
+            rule.when,
+            rule.when.eval(&values).as_str(),
+            symbols.join(" "),
+            none_or_join(&rule.cflags),
+            none_or_join(&rule.ldflags),
+        );
+    }
+    let flags = |wanted: &[crate::config::WantedFlag]| {
+        let flags: Vec<String> = wanted
+            .iter()
+            .map(|flag| flag.flag.to_string_lossy().into_owned())
+            .collect();
+        none_or_join(&flags)
+    };
+    let _ = writeln!(out, "compile jobs get:  {}", flags(&decision.cflags));
+    let _ = writeln!(out, "link jobs get:     {}", flags(&decision.ldflags));
+    let _ = writeln!(out, "fingerprint:  {}", decision.fingerprint);
+    print!("{out}");
+    Ok(Outcome::Success)
+}
+
+fn none_or_join(values: &[String]) -> String {
+    if values.is_empty() {
+        "none".to_string()
+    } else {
+        values.join(" ")
+    }
+}
