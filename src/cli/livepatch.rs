@@ -1,20 +1,27 @@
 //! `secwrap diff` and `secwrap check`.
 
-use super::*;
+use std::path::{Path, PathBuf};
 
-pub(super) fn diff(original: &Path, patched: &Path) -> Result<Outcome, String> {
+use crate::exit::EXIT_ERROR;
+use crate::livepatch::check::{Finding, check_image, check_special_names, check_split};
+use crate::livepatch::diff::{diff_kept, diff_objects, diff_trees, render};
+use crate::livepatch::elf::ObjectError;
+use crate::paths::{normalize, relative_to};
+use crate::record::InvocationRecord;
+use crate::record::history;
+
+use super::{CommandStatus, current_dir, log_path, read_records};
+
+pub(super) fn diff(original: &Path, patched: &Path) -> Result<CommandStatus, String> {
     let results = if original.is_dir() && patched.is_dir() {
-        crate::livepatch::diff::diff_trees(original, patched)
+        diff_trees(original, patched)
     } else {
-        vec![(
-            patched.to_path_buf(),
-            crate::livepatch::diff::diff_objects(original, patched),
-        )]
+        vec![(patched.to_path_buf(), diff_objects(original, patched))]
     };
-    let (stdout, stderr, code) = crate::livepatch::diff::render(&results);
+    let (stdout, stderr, code) = render(&results);
     print!("{stdout}");
     eprint!("{stderr}");
-    Ok(Outcome::Exit(code))
+    Ok(CommandStatus::Exit(code))
 }
 
 pub(super) fn check(
@@ -22,9 +29,8 @@ pub(super) fn check(
     build: Option<&str>,
     images: &[PathBuf],
     log: Option<PathBuf>,
-) -> Result<Outcome, String> {
-    type CheckResult =
-        Result<Vec<crate::livepatch::check::Finding>, crate::livepatch::elf::ObjectError>;
+) -> Result<CommandStatus, String> {
+    type CheckResult = Result<Vec<Finding>, ObjectError>;
     let mut results: Vec<CheckResult> = Vec::new();
     // Object checks need the record only to know which objects were meant
     // to be split; without a log, names are still checked.
@@ -36,25 +42,25 @@ pub(super) fn check(
         };
     let check_object =
         |path: &Path, record: Option<&InvocationRecord>, results: &mut Vec<CheckResult>| {
-            results.push(crate::livepatch::check::check_special_names(path));
-            if record.is_some_and(crate::record::history::compiled_split) {
-                results.push(crate::livepatch::check::check_split(path));
+            results.push(check_special_names(path));
+            if record.is_some_and(history::compiled_split) {
+                results.push(check_split(path));
             }
         };
     let cwd = current_dir()?;
-    let latest = crate::record::history::latest_compiles(&records, usize::MAX);
+    let latest = history::latest_compiles(&records, usize::MAX);
     for object in objects {
-        let absolute = crate::paths::normalize(&cwd.join(object));
+        let absolute = normalize(&cwd.join(object));
         check_object(object, latest.get(&absolute).copied(), &mut results);
     }
     if let Some(id) = build {
-        let builds = crate::record::history::builds(&records);
+        let builds = history::builds(&records);
         let build = builds
             .iter()
             .find(|build| build.id == id)
             .ok_or_else(|| format!("no build `{id}` in the log"))?;
-        let as_of_build = crate::record::history::latest_compiles(&records, build.last_index);
-        let compiled = crate::record::history::changed_objects(&records, &[build], Path::new(""));
+        let as_of_build = history::latest_compiles(&records, build.last_index);
+        let compiled = history::changed_objects(&records, &[build], Path::new(""));
         for object in compiled.iter().filter(|object| object.is_file()) {
             check_object(object, as_of_build.get(object).copied(), &mut results);
         }
@@ -64,7 +70,7 @@ pub(super) fn check(
             let stale = as_of_build
                 .iter()
                 .filter(|(object, record)| object.is_file() && &record.config != fingerprint)
-                .map(|(object, record)| crate::livepatch::check::Finding {
+                .map(|(object, record)| Finding {
                     subject: object.clone(),
                     item: "config".to_string(),
                     message: format!(
@@ -77,7 +83,7 @@ pub(super) fn check(
         }
     }
     for image in images {
-        results.push(crate::livepatch::check::check_image(image));
+        results.push(check_image(image));
     }
     let (mut found, mut failed) = (false, false);
     for result in results {
@@ -95,36 +101,33 @@ pub(super) fn check(
         }
     }
     Ok(match (failed, found) {
-        (true, _) => Outcome::Exit(EXIT_ERROR),
-        (false, true) => Outcome::No,
-        (false, false) => Outcome::Success,
+        (true, _) => CommandStatus::Exit(EXIT_ERROR),
+        (false, true) => CommandStatus::No,
+        (false, false) => CommandStatus::Success,
     })
 }
 
 /// `secwrap diff --build BUILD`: the objects the build compiled, each against
 /// its kept original, labelled relative to the working directory.
-pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<Outcome, String> {
+pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<CommandStatus, String> {
     let (path, records, _) = read_records(log)?;
-    let builds = crate::record::history::builds(&records);
+    let builds = history::builds(&records);
     let build = builds
         .iter()
         .find(|build| build.id == id)
         .ok_or_else(|| format!("no build `{id}` in {}", path.display()))?;
     let cwd = current_dir()?;
-    let objects = crate::record::history::changed_objects(&records, &[build], Path::new(""));
+    let objects = history::changed_objects(&records, &[build], Path::new(""));
     let mut kept = std::collections::BTreeMap::new();
     for record in records
         .iter()
-        .filter(|record| crate::record::history::build_of(record) == id)
+        .filter(|record| history::build_of(record) == id)
     {
         for original in &record.originals {
             if let (Some(object), Some(copy)) =
                 (original.object.to_os_string(), original.copy.to_os_string())
             {
-                kept.insert(
-                    crate::paths::normalize(Path::new(&object)),
-                    PathBuf::from(copy),
-                );
+                kept.insert(normalize(Path::new(&object)), PathBuf::from(copy));
             }
         }
     }
@@ -137,15 +140,14 @@ pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<Outcome, Stri
         .iter()
         .map(|object| {
             (
-                crate::paths::relative_to(object, &cwd),
+                relative_to(object, &cwd),
                 kept.get(object).cloned(),
                 object.clone(),
             )
         })
         .collect();
-    let (stdout, stderr, code) =
-        crate::livepatch::diff::render(&crate::livepatch::diff::diff_kept(&pairs));
+    let (stdout, stderr, code) = render(&diff_kept(&pairs));
     print!("{stdout}");
     eprint!("{stderr}");
-    Ok(Outcome::Exit(code))
+    Ok(CommandStatus::Exit(code))
 }

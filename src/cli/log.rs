@@ -1,8 +1,19 @@
 //! `secwrap log ...` (show, builds, changed, export) and `secwrap run`.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-pub(super) fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
+use crate::error::io_message;
+use crate::exec::{self, SignalPolicy};
+use crate::record::export::{CompileCommand, compile_commands, merge_compile_commands};
+use crate::record::history::{self, Build};
+use crate::record::{InvocationRecord, read_log};
+
+use super::{CommandStatus, current_dir, log_path, read_records};
+
+pub(super) fn log_show(log: Option<PathBuf>) -> Result<CommandStatus, String> {
     let (_, records, bad_lines) = read_records(log)?;
     let mut out = String::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
@@ -33,7 +44,7 @@ pub(super) fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
         }
     );
     print!("{out}");
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }
 
 fn summary_line(record: &InvocationRecord) -> String {
@@ -63,7 +74,10 @@ fn summary_line(record: &InvocationRecord) -> String {
     line
 }
 
-pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, String> {
+pub(super) fn run_build(
+    build_id: Option<String>,
+    command: &[OsString],
+) -> Result<CommandStatus, String> {
     let log = log_path(None)
         .map_err(|error| format!("`secwrap run` records into the invocation log: {error}"))?;
     let build_id = build_id.unwrap_or_else(|| {
@@ -73,14 +87,14 @@ pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Resul
     let (program, args) = command.split_first().ok_or("no command to run")?;
     let resolved = which::which(program)
         .map_err(|_| format!("command `{}` not found", program.to_string_lossy()))?;
-    let run = crate::exec::run(
+    let run = exec::run(
         &resolved,
         args,
         &[
             ("SECWRAP_BUILD_ID", build_id.as_ref()),
             ("SECWRAP_LOG", log.as_os_str()),
         ],
-        crate::exec::SignalPolicy::LikeSystem,
+        SignalPolicy::LikeSystem,
     )
     .map_err(|error| {
         format!(
@@ -92,7 +106,7 @@ pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Resul
     let records = read_log(&log)
         .map(|(records, _)| records)
         .unwrap_or_default();
-    let builds = crate::record::history::builds(&records);
+    let builds = history::builds(&records);
     let summary = builds
         .iter()
         .find(|build| build.id == build_id)
@@ -104,7 +118,7 @@ pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Resul
     run.outcome.exit()
 }
 
-fn build_summary(build: &crate::record::history::Build) -> String {
+fn build_summary(build: &Build) -> String {
     let total: usize = build.kinds.values().sum();
     let kinds: Vec<String> = build
         .kinds
@@ -119,9 +133,9 @@ fn build_summary(build: &crate::record::history::Build) -> String {
     )
 }
 
-pub(super) fn log_builds(log: Option<PathBuf>) -> Result<Outcome, String> {
+pub(super) fn log_builds(log: Option<PathBuf>) -> Result<CommandStatus, String> {
     let (_, records, _) = read_records(log)?;
-    for build in crate::record::history::builds(&records) {
+    for build in history::builds(&records) {
         println!(
             "{}  {} .. {}  {}",
             build.id,
@@ -130,34 +144,33 @@ pub(super) fn log_builds(log: Option<PathBuf>) -> Result<Outcome, String> {
             build_summary(&build)
         );
     }
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }
 
 pub(super) fn log_changed(
     since: Option<String>,
     root: Option<PathBuf>,
     log: Option<PathBuf>,
-) -> Result<Outcome, String> {
+) -> Result<CommandStatus, String> {
     let (path, records, _) = read_records(log)?;
     let cwd = current_dir()?;
     let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
-    let builds = crate::record::history::builds(&records);
-    let selected =
-        crate::record::history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
-            format!(
-                "no build `{}` in {}",
-                since.as_deref().unwrap_or(""),
-                path.display()
-            )
-        })?;
+    let builds = history::builds(&records);
+    let selected = history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
+        format!(
+            "no build `{}` in {}",
+            since.as_deref().unwrap_or(""),
+            path.display()
+        )
+    })?;
     // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
     let mut stdout = std::io::stdout().lock();
-    for object in crate::record::history::changed_objects(&records, &selected, &root) {
+    for object in history::changed_objects(&records, &selected, &root) {
         let mut line = object.into_os_string().into_encoded_bytes();
         line.push(b'\n');
         std::io::Write::write_all(&mut stdout, &line).map_err(|error| io_message(&error))?;
     }
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }
 
 pub(super) fn log_export(
@@ -165,13 +178,13 @@ pub(super) fn log_export(
     output: &Path,
     merge: bool,
     log: Option<PathBuf>,
-) -> Result<Outcome, String> {
+) -> Result<CommandStatus, String> {
     let (path, records, _) = read_records(log)?;
     let selected: Vec<InvocationRecord> = match &build {
         Some(id) => {
             let chosen: Vec<InvocationRecord> = records
                 .into_iter()
-                .filter(|record| crate::record::history::build_of(record) == id)
+                .filter(|record| history::build_of(record) == id)
                 .collect();
             if chosen.is_empty() {
                 return Err(format!("no build `{id}` in {}", path.display()));
@@ -180,21 +193,20 @@ pub(super) fn log_export(
         }
         None => records,
     };
-    let mut entries = crate::record::export::compile_commands(&selected);
+    let mut entries = compile_commands(&selected);
     let output = current_dir()?.join(output);
     if merge && output.exists() {
         let old_text = std::fs::read(&output)
             .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
-        let old: Vec<crate::record::export::CompileCommand> = serde_json::from_slice(&old_text)
-            .map_err(|error| {
-                format!(
-                    "{}:{}:{}: not a compilation database: {error}",
-                    output.display(),
-                    error.line(),
-                    error.column()
-                )
-            })?;
-        entries = crate::record::export::merge_compile_commands(old, entries);
+        let old: Vec<CompileCommand> = serde_json::from_slice(&old_text).map_err(|error| {
+            format!(
+                "{}:{}:{}: not a compilation database: {error}",
+                output.display(),
+                error.line(),
+                error.column()
+            )
+        })?;
+        entries = merge_compile_commands(old, entries);
     }
     let directory = output.parent().unwrap_or(Path::new("."));
     let write = || -> std::io::Result<()> {
@@ -208,5 +220,5 @@ pub(super) fn log_export(
     };
     write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
     println!("wrote {} entries to {}", entries.len(), output.display());
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }

@@ -2,18 +2,15 @@
 //! and record schema, never its process handling. Output is data on stdout;
 //! errors are one `secwrap: error: ...` line on stderr and exit status 2.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigEnv, DEFAULT_RULES, SPLIT_FLAGS};
-use crate::error::{BadInput, io_message};
+use crate::config::{Config, ConfigEnv};
+use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
-use crate::kconfig::{KconfigFormat, KconfigValues};
-use crate::record::{InvocationRecord, read_log};
+use crate::record::{BadLine, InvocationRecord, read_log};
 
 mod livepatch;
 mod log;
@@ -201,7 +198,7 @@ enum ExportFormat {
 }
 
 /// How a subcommand ended, when it did not fail.
-enum Outcome {
+enum CommandStatus {
     Success,
     /// A question answered "no" (`secwrap probe` with an unsupported flag,
     /// `secwrap check` with findings).
@@ -273,9 +270,9 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         },
     };
     match result {
-        Ok(Outcome::Success) => 0,
-        Ok(Outcome::No) => 1,
-        Ok(Outcome::Exit(code)) => code,
+        Ok(CommandStatus::Success) => 0,
+        Ok(CommandStatus::No) => 1,
+        Ok(CommandStatus::Exit(code)) => code,
         Err(message) => {
             eprintln!("secwrap: error: {message}");
             EXIT_ERROR
@@ -305,7 +302,7 @@ fn log_path(log: Option<PathBuf>) -> Result<PathBuf, String> {
 /// Reads the log, warning about (and skipping) bad lines.
 fn read_records(
     log: Option<PathBuf>,
-) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<crate::record::BadLine>), String> {
+) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<BadLine>), String> {
     let path = log_path(log)?;
     let (records, bad_lines) =
         read_log(&path).map_err(|error| format!("{}: {}", path.display(), io_message(&error)))?;

@@ -1,6 +1,15 @@
 //! `secwrap probe` and `secwrap cache`.
 
-use super::*;
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::cache::{self, DiskCache};
+use crate::compiler::{SelfIdentity, launcher_name, resolve};
+use crate::error::io_message;
+use crate::exit::DEPTH_VAR;
+use crate::probe::{ProbeMode, ProbeRequest, Prober};
+
+use super::{CacheCommand, CommandStatus, current_dir};
 
 pub(super) fn probe_flags(
     cc: Option<String>,
@@ -8,7 +17,7 @@ pub(super) fn probe_flags(
     explain: bool,
     no_cache: bool,
     flags: &[OsString],
-) -> Result<Outcome, String> {
+) -> Result<CommandStatus, String> {
     let cwd = current_dir()?;
     let cc = cc
         .or_else(|| std::env::var("CC").ok().filter(|cc| !cc.trim().is_empty()))
@@ -21,15 +30,15 @@ pub(super) fn probe_flags(
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        name.starts_with("secwrap") || crate::compiler::launcher_name(Path::new(word)).is_some()
+        name.starts_with("secwrap") || launcher_name(Path::new(word)).is_some()
     });
     let compiler_word = words
         .next()
         .ok_or_else(|| format!("no compiler in `--cc {cc}`"))?;
     let extra_args: Vec<OsString> = words.map(OsString::from).collect();
-    let me = crate::compiler::SelfIdentity::current().map_err(|error| io_message(&error))?;
+    let me = SelfIdentity::current().map_err(|error| io_message(&error))?;
     let path_var = std::env::var_os("PATH");
-    let resolved = crate::compiler::resolve(
+    let resolved = resolve(
         compiler_word.as_ref(),
         path_var.as_deref(),
         &cwd,
@@ -41,10 +50,9 @@ pub(super) fn probe_flags(
     let cache = if no_cache {
         None
     } else {
-        crate::cache::default_dir().and_then(crate::cache::DiskCache::open)
+        cache::default_dir().and_then(DiskCache::open)
     };
-    let prober =
-        crate::probe::Prober::new(cache, vec![(crate::exit::DEPTH_VAR.into(), "1".into())]);
+    let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), "1".into())]);
     let (mut supported, mut all) = (Vec::new(), true);
     for argument in flags {
         let mut group: Vec<OsString> = argument
@@ -60,12 +68,12 @@ pub(super) fn probe_flags(
                 .iter()
                 .map(|name| disabled_warning(&name.to_string_lossy()))
                 .collect();
-            crate::probe::ProbeMode::DisableWarning
+            ProbeMode::DisableWarning
         } else {
-            crate::probe::ProbeMode::Option
+            ProbeMode::Option
         };
         let answer = prober
-            .probe(&crate::probe::ProbeRequest {
+            .probe(&ProbeRequest {
                 compiler: &resolved.compiler,
                 target_args: &extra_args,
                 flags: &group,
@@ -91,7 +99,11 @@ pub(super) fn probe_flags(
     if !explain {
         println!("{}", supported.join(" "));
     }
-    Ok(if all { Outcome::Success } else { Outcome::No })
+    Ok(if all {
+        CommandStatus::Success
+    } else {
+        CommandStatus::No
+    })
 }
 
 /// `vla`, `-Wvla` or `-Wno-vla` as `-Wno-vla` (what `cc-disable-warning` emits).
@@ -103,13 +115,13 @@ fn disabled_warning(name: &str) -> OsString {
     OsString::from(format!("-Wno-{bare}"))
 }
 
-pub(super) fn cache(command: CacheCommand) -> Result<Outcome, String> {
-    let dir = crate::cache::default_dir()
+pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus, String> {
+    let dir = cache::default_dir()
         .ok_or("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
     match command {
         CacheCommand::Show => {
             println!("cache: {}", dir.display());
-            let entries = crate::cache::list_entries(&dir);
+            let entries = cache::list_entries(&dir);
             for (name, description) in &entries {
                 println!("{name}: {description}");
             }
@@ -117,7 +129,7 @@ pub(super) fn cache(command: CacheCommand) -> Result<Outcome, String> {
         }
         CacheCommand::Clear => {
             let removed = if dir.is_dir() {
-                crate::cache::clear(&dir)
+                cache::clear(&dir)
                     .map_err(|error| format!("{}: {}", dir.display(), io_message(&error)))?
             } else {
                 0
@@ -125,5 +137,5 @@ pub(super) fn cache(command: CacheCommand) -> Result<Outcome, String> {
             println!("removed {removed} entries from {}", dir.display());
         }
     }
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }

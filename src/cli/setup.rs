@@ -1,11 +1,24 @@
 //! `secwrap init` and `secwrap config`.
 
-use super::*;
+use std::fmt::Write as _;
+use std::path::Path;
 
-pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, String> {
+use crate::config::{CONFIG_FILE_NAME, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag};
+use crate::error::{BadInput, io_message};
+use crate::kconfig::{KconfigFormat, KconfigValues};
+use crate::paths::normalize;
+
+use super::{CommandStatus, current_dir, load_config};
+
+pub(super) fn init(
+    kconfig: &Path,
+    dir: &Path,
+    log: &str,
+    force: bool,
+) -> Result<CommandStatus, String> {
     let cwd = current_dir()?;
-    let dir = crate::paths::normalize(&cwd.join(dir));
-    let kconfig = crate::paths::normalize(&cwd.join(kconfig));
+    let dir = normalize(&cwd.join(dir));
+    let kconfig = normalize(&cwd.join(kconfig));
     let text = std::fs::read(&kconfig)
         .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
     let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
@@ -17,7 +30,7 @@ pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result
         }
         .to_string());
     }
-    let target = dir.join(crate::config::CONFIG_FILE_NAME);
+    let target = dir.join(CONFIG_FILE_NAME);
     if target.exists() && !force {
         return Err(format!(
             "{} already exists (use --force to replace it)",
@@ -57,14 +70,14 @@ pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result
         values.len(),
         kconfig.display()
     );
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }
 
 fn toml_string(value: &str) -> String {
     toml::Value::String(value.to_string()).to_string()
 }
 
-pub(super) fn show_config() -> Result<Outcome, String> {
+pub(super) fn show_config() -> Result<CommandStatus, String> {
     let config = load_config()?;
     let values = config.load_kconfig().map_err(|error| error.to_string())?;
     let decision = config.evaluate(&values);
@@ -163,7 +176,7 @@ pub(super) fn show_config() -> Result<Outcome, String> {
             none_or_join(&rule.ldflags),
         );
     }
-    let flags = |wanted: &[crate::config::WantedFlag]| {
+    let flags = |wanted: &[WantedFlag]| {
         let flags: Vec<String> = wanted
             .iter()
             .map(|flag| flag.flag.to_string_lossy().into_owned())
@@ -174,7 +187,7 @@ pub(super) fn show_config() -> Result<Outcome, String> {
     let _ = writeln!(out, "link jobs get:     {}", flags(&decision.ldflags));
     let _ = writeln!(out, "fingerprint:  {}", decision.fingerprint);
     print!("{out}");
-    Ok(Outcome::Success)
+    Ok(CommandStatus::Success)
 }
 
 fn none_or_join(values: &[String]) -> String {
