@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::exit::EXIT_ERROR;
-use crate::livepatch::check::{Finding, check_image, check_special_names, check_split};
+use crate::livepatch::check::{
+    Finding, check_image, check_special_names, check_split, stale_objects,
+};
 use crate::livepatch::diff::{diff_kept, diff_objects, diff_trees, render};
 use crate::livepatch::elf::ObjectError;
 use crate::paths::{normalize, relative_to};
@@ -64,22 +66,8 @@ pub(super) fn check(
         for object in compiled.iter().filter(|object| object.is_file()) {
             check_object(object, as_of_build.get(object).copied(), &mut results);
         }
-        // (c) Stale: flags secwrap adds are not in make's view of the
-        // command line, so a config change does not rebuild these.
         if let Some(fingerprint) = &build.fingerprint {
-            let stale = as_of_build
-                .iter()
-                .filter(|(object, record)| object.is_file() && &record.config != fingerprint)
-                .map(|(object, record)| Finding {
-                    subject: object.clone(),
-                    item: "config".to_string(),
-                    message: format!(
-                        "stale: last compiled under config {} but build `{id}` uses {fingerprint}; make does not see the flags secwrap adds, so rebuild it (touch its source, or make clean)",
-                        record.config
-                    ),
-                })
-                .collect();
-            results.push(Ok(stale));
+            results.push(Ok(stale_objects(&as_of_build, fingerprint, id)));
         }
     }
     for image in images {
@@ -118,19 +106,7 @@ pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<CommandStatus
         .ok_or_else(|| format!("no build `{id}` in {}", path.display()))?;
     let cwd = current_dir()?;
     let objects = history::changed_objects(&records, &[build], Path::new(""));
-    let mut kept = std::collections::BTreeMap::new();
-    for record in records
-        .iter()
-        .filter(|record| history::build_of(record) == id)
-    {
-        for original in &record.originals {
-            if let (Some(object), Some(copy)) =
-                (original.object.to_os_string(), original.copy.to_os_string())
-            {
-                kept.insert(normalize(Path::new(&object)), PathBuf::from(copy));
-            }
-        }
-    }
+    let kept = history::kept_originals(&records, id);
     if kept.is_empty() && !objects.is_empty() {
         return Err(format!(
             "build `{id}` kept no originals to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build"

@@ -1,13 +1,12 @@
 //! `secwrap probe` and `secwrap cache`.
 
 use std::ffi::OsString;
-use std::path::Path;
 
 use crate::cache::{self, DiskCache};
-use crate::compiler::{SelfIdentity, launcher_name, resolve};
+use crate::compiler::{SelfIdentity, resolve, split_cc};
 use crate::error::io_message;
 use crate::exit::DEPTH_VAR;
-use crate::probe::{ProbeMode, ProbeRequest, Prober};
+use crate::probe::{ProbeMode, ProbeRequest, Prober, disabled_warning};
 
 use super::{CacheCommand, CommandStatus, current_dir};
 
@@ -22,20 +21,9 @@ pub(super) fn probe_flags(
     let cc = cc
         .or_else(|| std::env::var("CC").ok().filter(|cc| !cc.trim().is_empty()))
         .unwrap_or_else(|| "cc".to_string());
-    // `$(CC)` may be several words: launchers and secwrap itself are
-    // skipped (the probe asks the real compiler); words after the compiler
-    // are part of every probe, as they are of Kbuild's `$(CC) -Werror ...`.
-    let mut words = cc.split_whitespace().skip_while(|word| {
-        let name = Path::new(word)
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        name.starts_with("secwrap") || launcher_name(Path::new(word)).is_some()
-    });
-    let compiler_word = words
-        .next()
-        .ok_or_else(|| format!("no compiler in `--cc {cc}`"))?;
-    let extra_args: Vec<OsString> = words.map(OsString::from).collect();
+    let (compiler_word, extra_args) =
+        split_cc(&cc).ok_or_else(|| format!("no compiler in `--cc {cc}`"))?;
+    let extra_args: Vec<OsString> = extra_args.into_iter().map(OsString::from).collect();
     let me = SelfIdentity::current().map_err(|error| io_message(&error))?;
     let path_var = std::env::var_os("PATH");
     let resolved = resolve(
@@ -104,15 +92,6 @@ pub(super) fn probe_flags(
     } else {
         CommandStatus::No
     })
-}
-
-/// `vla`, `-Wvla` or `-Wno-vla` as `-Wno-vla` (what `cc-disable-warning` emits).
-fn disabled_warning(name: &str) -> OsString {
-    let bare = name
-        .strip_prefix("-Wno-")
-        .or_else(|| name.strip_prefix("-W"))
-        .unwrap_or(name);
-    OsString::from(format!("-Wno-{bare}"))
 }
 
 pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus, String> {
