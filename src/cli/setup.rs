@@ -38,30 +38,7 @@ pub(super) fn init(
         ));
     }
     let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# secwrap.toml, written by `secwrap init`. Paths are relative to this file."
-    );
-    let _ = writeln!(
-        text,
-        "kconfig = {}",
-        toml_string(&relative.to_string_lossy())
-    );
-    let _ = writeln!(text, "\n[log]\npath = {}\n", toml_string(log));
-    let _ = writeln!(text, "# With no [[rule]], the built-in rules apply:");
-    for (name, when) in DEFAULT_RULES {
-        let _ = writeln!(
-            text,
-            "#   {name}: when = \"{when}\" -> {}",
-            SPLIT_FLAGS.join(" ")
-        );
-    }
-    let _ = writeln!(text, "# Your own rules replace them, for example:");
-    let _ = writeln!(
-        text,
-        "# [[rule]]\n# name = \"split-sections\"\n# when = \"CC_SPLIT_SECTIONS || LIVEPATCH\"\n# cflags = [\"-ffunction-sections\", \"-fdata-sections\"]"
-    );
+    let text = init_toml(&relative.to_string_lossy(), log);
     std::fs::write(&target, text)
         .map_err(|error| format!("{}: {}", target.display(), io_message(&error)))?;
     println!(
@@ -71,6 +48,53 @@ pub(super) fn init(
         kconfig.display()
     );
     Ok(CommandStatus::Success)
+}
+
+/// The secwrap.toml `init` writes, by hand rather than through serde
+/// because it carries comments. `{kconfig}` and `{log}` are TOML strings,
+/// `{default_rules}` the built-in rules as comment lines.
+const INIT_TEMPLATE: &str = r#"# secwrap.toml, written by `secwrap init`. Paths are relative to this file.
+kconfig = {kconfig}
+
+[log]
+path = {log}
+
+# With no [[rule]], the built-in rules apply:
+{default_rules}# Your own rules replace them, for example:
+# [[rule]]
+# name = "split-sections"
+# when = "CC_SPLIT_SECTIONS || LIVEPATCH"
+# cflags = ["-ffunction-sections", "-fdata-sections"]
+"#;
+
+/// [`INIT_TEMPLATE`] filled in, each placeholder once and in order, so a
+/// path that happens to contain `{log}` is written as it is.
+fn init_toml(kconfig: &str, log: &str) -> String {
+    let default_rules: String = DEFAULT_RULES
+        .iter()
+        .map(|(name, when)| {
+            format!(
+                "#   {name}: when = \"{when}\" -> {}\n",
+                SPLIT_FLAGS.join(" ")
+            )
+        })
+        .collect();
+    let mut text = String::new();
+    let mut rest = INIT_TEMPLATE;
+    for (placeholder, value) in [
+        ("{kconfig}", toml_string(kconfig)),
+        ("{log}", toml_string(log)),
+        ("{default_rules}", default_rules),
+    ] {
+        let (before, after) = rest
+            .split_once(placeholder)
+            .expect("INIT_TEMPLATE holds each placeholder once, in this order");
+        text.push_str(before);
+        text.push_str(&value);
+        rest = after;
+    }
+    text.push_str(rest);
+    text
 }
 
 fn toml_string(value: &str) -> String {
@@ -195,5 +219,32 @@ fn none_or_join(values: &[String]) -> String {
         "none".to_string()
     } else {
         values.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_toml_fills_the_template() {
+        let text = init_toml("../{log}/.config", "we\"ird.jsonl");
+        assert!(
+            text.starts_with(
+                "# secwrap.toml, written by `secwrap init`. Paths are relative to this file.\n\
+                 kconfig = \"../{log}/.config\"\n\n[log]\npath = 'we\"ird.jsonl'\n\n\
+                 # With no [[rule]], the built-in rules apply:\n#   "
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches(" -> -ffunction-sections -fdata-sections\n")
+                .count(),
+            DEFAULT_RULES.len()
+        );
+        assert!(!text.contains("{default_rules}"), "{text}");
+        let parsed: toml::Table = toml::from_str(&text).expect("valid TOML");
+        assert_eq!(parsed["kconfig"].as_str(), Some("../{log}/.config"));
+        assert_eq!(parsed["log"]["path"].as_str(), Some("we\"ird.jsonl"));
     }
 }
