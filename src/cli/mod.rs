@@ -109,8 +109,8 @@ enum Command {
         /// kept before it (`[livepatch] keep_originals`).
         #[arg(long, conflicts_with_all = ["original", "patched"])]
         build: Option<String>,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Check that split sections are what livepatching needs.
     ///
@@ -129,14 +129,22 @@ enum Command {
         /// orphaned split sections.
         #[arg(long)]
         image: Vec<PathBuf>,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Read the invocation log.
     Log {
         #[command(subcommand)]
         command: LogCommand,
     },
+}
+
+/// `--log`, for every subcommand that reads the log.
+#[derive(Debug, clap::Args)]
+struct LogArgs {
+    /// The invocation log to read (default: the configured one: `[log] path` or `SECWRAP_LOG`).
+    #[arg(long)]
+    log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,13 +160,13 @@ enum LogCommand {
     /// A readable summary: one line per invocation, then counts.
     Show {
         /// The log to read (default: the configured one).
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// The builds in the log, with counts by kind.
     Builds {
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Objects (re)compiled in the builds after BUILD (default: in the latest
     /// build), one path a line, relative to the build root: what livepatch
@@ -170,8 +178,8 @@ enum LogCommand {
         /// Paths are relative to this directory (default: the working directory).
         #[arg(long)]
         root: Option<PathBuf>,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Write the compiles as a compilation database.
     Export {
@@ -186,8 +194,8 @@ enum LogCommand {
         /// Merge into an existing file: entries for the same source and output are replaced.
         #[arg(long)]
         merge: bool,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
 }
 
@@ -247,7 +255,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             log,
         } => match (original, patched, build) {
             (Some(original), Some(patched), None) => diff(&original, &patched),
-            (_, _, Some(build)) => diff_build(&build, log),
+            (_, _, Some(build)) => diff_build(&build, log.log),
             _ => Err("give ORIGINAL and PATCHED, or --build BUILD".to_string()),
         },
         Command::Check {
@@ -255,18 +263,18 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             build,
             image,
             log,
-        } => check(&objects, build.as_deref(), &image, log),
+        } => check(&objects, build.as_deref(), &image, log.log),
         Command::Log { command } => match command {
-            LogCommand::Show { log } => log_show(log),
-            LogCommand::Builds { log } => log_builds(log),
-            LogCommand::Changed { since, root, log } => log_changed(since, root, log),
+            LogCommand::Show { log } => log_show(log.log),
+            LogCommand::Builds { log } => log_builds(log.log),
+            LogCommand::Changed { since, root, log } => log_changed(since, root, log.log),
             LogCommand::Export {
                 format: ExportFormat::CompileCommands,
                 build,
                 output,
                 merge,
                 log,
-            } => log_export(build, &output, merge, log),
+            } => log_export(build, &output, merge, log.log),
         },
     };
     match result {
