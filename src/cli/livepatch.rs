@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context as _, Result, bail};
+
 use crate::exit::EXIT_ERROR;
 use crate::livepatch::check::{
     Finding, check_image, check_special_names, check_split, stale_objects,
@@ -14,7 +16,7 @@ use crate::record::history;
 
 use super::{CommandStatus, current_dir, log_path, read_records};
 
-pub(super) fn diff(original: &Path, patched: &Path) -> Result<CommandStatus, String> {
+pub(super) fn diff(original: &Path, patched: &Path) -> Result<CommandStatus> {
     let results = if original.is_dir() && patched.is_dir() {
         diff_trees(original, patched)
     } else {
@@ -31,7 +33,7 @@ pub(super) fn check(
     build: Option<&str>,
     images: &[PathBuf],
     log: Option<PathBuf>,
-) -> Result<CommandStatus, String> {
+) -> Result<CommandStatus> {
     type CheckResult = Result<Vec<Finding>, ObjectError>;
     let mut results: Vec<CheckResult> = Vec::new();
     // Object checks need the record only to know which objects were meant
@@ -60,7 +62,7 @@ pub(super) fn check(
         let build = builds
             .iter()
             .find(|build| build.id == id)
-            .ok_or_else(|| format!("no build `{id}` in the log"))?;
+            .with_context(|| format!("no build `{id}` in the log"))?;
         let as_of_build = history::latest_compiles(&records, build.last_index);
         let compiled = history::changed_objects(&records, &[build], Path::new(""));
         for object in compiled.iter().filter(|object| object.is_file()) {
@@ -97,20 +99,20 @@ pub(super) fn check(
 
 /// `secwrap diff --build BUILD`: the objects the build compiled, each against
 /// its kept original, labelled relative to the working directory.
-pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<CommandStatus, String> {
+pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let builds = history::builds(&records);
     let build = builds
         .iter()
         .find(|build| build.id == id)
-        .ok_or_else(|| format!("no build `{id}` in {}", path.display()))?;
+        .with_context(|| format!("no build `{id}` in {}", path.display()))?;
     let cwd = current_dir()?;
     let objects = history::changed_objects(&records, &[build], Path::new(""));
     let kept = history::kept_originals(&records, id);
     if kept.is_empty() && !objects.is_empty() {
-        return Err(format!(
+        bail!(
             "build `{id}` kept no originals to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build"
-        ));
+        );
     }
     let pairs: Vec<(PathBuf, Option<PathBuf>, PathBuf)> = objects
         .iter()

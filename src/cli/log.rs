@@ -5,7 +5,8 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::error::io_message;
+use anyhow::{Context as _, Result, anyhow, bail};
+
 use crate::exec::{self, SignalPolicy};
 use crate::record::export::{CompileCommand, compile_commands, merge_compile_commands};
 use crate::record::history::{self, Build};
@@ -13,7 +14,7 @@ use crate::record::{InvocationRecord, read_log};
 
 use super::{CommandStatus, current_dir, log_path, read_records};
 
-pub(super) fn log_show(log: Option<PathBuf>) -> Result<CommandStatus, String> {
+pub(super) fn log_show(log: Option<PathBuf>) -> Result<CommandStatus> {
     let (_, records, bad_lines) = read_records(log)?;
     let mut out = String::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
@@ -74,19 +75,15 @@ fn summary_line(record: &InvocationRecord) -> String {
     line
 }
 
-pub(super) fn run_build(
-    build_id: Option<String>,
-    command: &[OsString],
-) -> Result<CommandStatus, String> {
-    let log = log_path(None)
-        .map_err(|error| format!("`secwrap run` records into the invocation log: {error}"))?;
+pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<CommandStatus> {
+    let log = log_path(None).context("`secwrap run` records into the invocation log")?;
     let build_id = build_id.unwrap_or_else(|| {
         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         format!("{}-{}", now.replace([':', '-'], ""), std::process::id())
     });
-    let (program, args) = command.split_first().ok_or("no command to run")?;
+    let (program, args) = command.split_first().context("no command to run")?;
     let resolved = which::which(program)
-        .map_err(|_| format!("command `{}` not found", program.to_string_lossy()))?;
+        .map_err(|_| anyhow!("command `{}` not found", program.to_string_lossy()))?;
     let run = exec::run(
         &resolved,
         args,
@@ -96,13 +93,7 @@ pub(super) fn run_build(
         ],
         SignalPolicy::LikeSystem,
     )
-    .map_err(|error| {
-        format!(
-            "cannot run `{}`: {}",
-            resolved.display(),
-            io_message(&error)
-        )
-    })?;
+    .with_context(|| format!("cannot run `{}`", resolved.display()))?;
     let records = read_log(&log)
         .map(|(records, _)| records)
         .unwrap_or_default();
@@ -133,7 +124,7 @@ fn build_summary(build: &Build) -> String {
     )
 }
 
-pub(super) fn log_builds(log: Option<PathBuf>) -> Result<CommandStatus, String> {
+pub(super) fn log_builds(log: Option<PathBuf>) -> Result<CommandStatus> {
     let (_, records, _) = read_records(log)?;
     for build in history::builds(&records) {
         println!(
@@ -151,12 +142,12 @@ pub(super) fn log_changed(
     since: Option<String>,
     root: Option<PathBuf>,
     log: Option<PathBuf>,
-) -> Result<CommandStatus, String> {
+) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let cwd = current_dir()?;
     let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
     let builds = history::builds(&records);
-    let selected = history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
+    let selected = history::builds_after(&builds, since.as_deref()).with_context(|| {
         format!(
             "no build `{}` in {}",
             since.as_deref().unwrap_or(""),
@@ -168,7 +159,7 @@ pub(super) fn log_changed(
     for object in history::changed_objects(&records, &selected, &root) {
         let mut line = object.into_os_string().into_encoded_bytes();
         line.push(b'\n');
-        std::io::Write::write_all(&mut stdout, &line).map_err(|error| io_message(&error))?;
+        std::io::Write::write_all(&mut stdout, &line)?;
     }
     Ok(CommandStatus::Success)
 }
@@ -178,7 +169,7 @@ pub(super) fn log_export(
     output: &Path,
     merge: bool,
     log: Option<PathBuf>,
-) -> Result<CommandStatus, String> {
+) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let selected: Vec<InvocationRecord> = match &build {
         Some(id) => {
@@ -187,7 +178,7 @@ pub(super) fn log_export(
                 .filter(|record| history::build_of(record) == id)
                 .collect();
             if chosen.is_empty() {
-                return Err(format!("no build `{id}` in {}", path.display()));
+                bail!("no build `{id}` in {}", path.display());
             }
             chosen
         }
@@ -196,10 +187,9 @@ pub(super) fn log_export(
     let mut entries = compile_commands(&selected);
     let output = current_dir()?.join(output);
     if merge && output.exists() {
-        let old_text = std::fs::read(&output)
-            .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+        let old_text = std::fs::read(&output).with_context(|| output.display().to_string())?;
         let old: Vec<CompileCommand> = serde_json::from_slice(&old_text).map_err(|error| {
-            format!(
+            anyhow!(
                 "{}:{}:{}: not a compilation database: {error}",
                 output.display(),
                 error.line(),
@@ -218,7 +208,7 @@ pub(super) fn log_export(
         temporary.persist(&output).map_err(|error| error.error)?;
         Ok(())
     };
-    write().map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
+    write().with_context(|| output.display().to_string())?;
     println!("wrote {} entries to {}", entries.len(), output.display());
     Ok(CommandStatus::Success)
 }

@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use anyhow::{Context as _, Result, anyhow};
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigEnv};
@@ -256,7 +257,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         } => match (original, patched, build) {
             (Some(original), Some(patched), None) => diff(&original, &patched),
             (_, _, Some(build)) => diff_build(&build, log.log),
-            _ => Err("give ORIGINAL and PATCHED, or --build BUILD".to_string()),
+            _ => Err(anyhow!("give ORIGINAL and PATCHED, or --build BUILD")),
         },
         Command::Check {
             objects,
@@ -281,39 +282,56 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         Ok(CommandStatus::Success) => 0,
         Ok(CommandStatus::No) => 1,
         Ok(CommandStatus::Exit(code)) => code,
-        Err(message) => {
-            eprintln!("secwrap: error: {message}");
+        Err(error) => {
+            eprintln!("secwrap: error: {}", ErrorLine(&error));
             EXIT_ERROR
         }
     }
 }
 
-fn current_dir() -> Result<PathBuf, String> {
-    std::env::current_dir()
-        .map_err(|error| format!("cannot read the working directory: {}", io_message(&error)))
+/// An error as its one `secwrap: error:` line: anyhow's `{:#}` form (the
+/// context chain joined with `: `), with each io error shown as
+/// `error::io_message` shows it, without Rust's " (os error N)" suffix.
+struct ErrorLine<'a>(&'a anyhow::Error);
+
+impl std::fmt::Display for ErrorLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, cause) in self.0.chain().enumerate() {
+            if index > 0 {
+                f.write_str(": ")?;
+            }
+            match cause.downcast_ref::<std::io::Error>() {
+                Some(error) => f.write_str(&io_message(error))?,
+                None => write!(f, "{cause}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
-fn load_config() -> Result<Config, String> {
-    Config::load(&ConfigEnv::from_process(current_dir()?)).map_err(|error| error.to_string())
+fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir().context("cannot read the working directory")
+}
+
+fn load_config() -> Result<Config> {
+    Ok(Config::load(&ConfigEnv::from_process(current_dir()?))?)
 }
 
 /// The log to read: `--log`, else the configured one.
-fn log_path(log: Option<PathBuf>) -> Result<PathBuf, String> {
+fn log_path(log: Option<PathBuf>) -> Result<PathBuf> {
     match log {
         Some(path) => Ok(current_dir()?.join(path)),
-        None => load_config()?.log.map(|log| log.value).ok_or_else(|| {
-            "no invocation log configured (give --log, set [log] path or SECWRAP_LOG)".to_string()
-        }),
+        None => load_config()?
+            .log
+            .map(|log| log.value)
+            .context("no invocation log configured (give --log, set [log] path or SECWRAP_LOG)"),
     }
 }
 
 /// Reads the log, warning about (and skipping) bad lines.
-fn read_records(
-    log: Option<PathBuf>,
-) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<BadLine>), String> {
+fn read_records(log: Option<PathBuf>) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<BadLine>)> {
     let path = log_path(log)?;
-    let (records, bad_lines) =
-        read_log(&path).map_err(|error| format!("{}: {}", path.display(), io_message(&error)))?;
+    let (records, bad_lines) = read_log(&path).with_context(|| path.display().to_string())?;
     for bad in &bad_lines {
         eprintln!(
             "secwrap: warning: {}:{}: {}",

@@ -4,7 +4,8 @@ use std::ffi::OsString;
 
 use crate::cache::{self, DiskCache};
 use crate::compiler::{SelfIdentity, resolve, split_cc};
-use crate::error::io_message;
+use anyhow::{Context as _, Result, anyhow};
+
 use crate::exit::DEPTH_VAR;
 use crate::probe::{ProbeMode, ProbeRequest, Prober, disabled_warning};
 
@@ -16,15 +17,15 @@ pub(super) fn probe_flags(
     explain: bool,
     no_cache: bool,
     flags: &[OsString],
-) -> Result<CommandStatus, String> {
+) -> Result<CommandStatus> {
     let cwd = current_dir()?;
     let cc = cc
         .or_else(|| std::env::var("CC").ok().filter(|cc| !cc.trim().is_empty()))
         .unwrap_or_else(|| "cc".to_string());
     let (compiler_word, extra_args) =
-        split_cc(&cc).ok_or_else(|| format!("no compiler in `--cc {cc}`"))?;
+        split_cc(&cc).with_context(|| format!("no compiler in `--cc {cc}`"))?;
     let extra_args: Vec<OsString> = extra_args.into_iter().map(OsString::from).collect();
-    let me = SelfIdentity::current().map_err(|error| io_message(&error))?;
+    let me = SelfIdentity::current()?;
     let path_var = std::env::var_os("PATH");
     let resolved = resolve(
         compiler_word.as_ref(),
@@ -34,7 +35,7 @@ pub(super) fn probe_flags(
         false,
         false,
     )
-    .map_err(|_| format!("compiler `{compiler_word}` not found on PATH"))?;
+    .map_err(|_| anyhow!("compiler `{compiler_word}` not found on PATH"))?;
     let cache = if no_cache {
         None
     } else {
@@ -67,7 +68,7 @@ pub(super) fn probe_flags(
                 flags: &group,
                 mode,
             })
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| anyhow!("{error}"))?;
         let text: Vec<String> = group
             .iter()
             .map(|flag| flag.to_string_lossy().into_owned())
@@ -94,9 +95,9 @@ pub(super) fn probe_flags(
     })
 }
 
-pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus, String> {
+pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus> {
     let dir = cache::default_dir()
-        .ok_or("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
+        .context("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
     match command {
         CacheCommand::Show => {
             println!("cache: {}", dir.display());
@@ -108,8 +109,7 @@ pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus, String> {
         }
         CacheCommand::Clear => {
             let removed = if dir.is_dir() {
-                cache::clear(&dir)
-                    .map_err(|error| format!("{}: {}", dir.display(), io_message(&error)))?
+                cache::clear(&dir).with_context(|| dir.display().to_string())?
             } else {
                 0
             };

@@ -4,23 +4,19 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::{CONFIG_FILE_NAME, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag};
-use crate::error::{BadInput, io_message};
+use anyhow::{Context as _, Result, bail};
+
+use crate::error::BadInput;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::paths::normalize;
 
 use super::{CommandStatus, current_dir, load_config};
 
-pub(super) fn init(
-    kconfig: &Path,
-    dir: &Path,
-    log: &str,
-    force: bool,
-) -> Result<CommandStatus, String> {
+pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<CommandStatus> {
     let cwd = current_dir()?;
     let dir = normalize(&cwd.join(dir));
     let kconfig = normalize(&cwd.join(kconfig));
-    let text = std::fs::read(&kconfig)
-        .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
+    let text = std::fs::read(&kconfig).with_context(|| kconfig.display().to_string())?;
     let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
     if let Some(first) = diagnostics.first() {
         return Err(BadInput {
@@ -28,19 +24,18 @@ pub(super) fn init(
             position: Some((first.line, first.column)),
             message: first.message.clone(),
         }
-        .to_string());
+        .into());
     }
     let target = dir.join(CONFIG_FILE_NAME);
     if target.exists() && !force {
-        return Err(format!(
+        bail!(
             "{} already exists (use --force to replace it)",
             target.display()
-        ));
+        );
     }
     let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
     let text = init_toml(&relative.to_string_lossy(), log);
-    std::fs::write(&target, text)
-        .map_err(|error| format!("{}: {}", target.display(), io_message(&error)))?;
+    std::fs::write(&target, text).with_context(|| target.display().to_string())?;
     println!(
         "wrote {} ({} Kconfig symbols in {})",
         target.display(),
@@ -101,9 +96,9 @@ fn toml_string(value: &str) -> String {
     toml::Value::String(value.to_string()).to_string()
 }
 
-pub(super) fn show_config() -> Result<CommandStatus, String> {
+pub(super) fn show_config() -> Result<CommandStatus> {
     let config = load_config()?;
-    let values = config.load_kconfig().map_err(|error| error.to_string())?;
+    let values = config.load_kconfig()?;
     let decision = config.evaluate(&values);
     let mut out = String::new();
     let sourced =
