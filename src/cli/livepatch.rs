@@ -1,5 +1,6 @@
 //! `secwrap diff` and `secwrap check`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -16,15 +17,14 @@ use crate::record::history;
 
 use super::{CommandStatus, current_dir, log_path, read_records};
 
-pub(super) fn diff(original: &Path, patched: &Path) -> Result<CommandStatus> {
+pub(super) fn diff(original: &Path, patched: &Path, out: &mut dyn Write) -> Result<CommandStatus> {
     let results = if original.is_dir() && patched.is_dir() {
         diff_trees(original, patched)
     } else {
         vec![(patched.to_path_buf(), diff_objects(original, patched))]
     };
     let (stdout, stderr, code) = render(&results);
-    print!("{stdout}");
-    eprint!("{stderr}");
+    print_rendered(out, &stdout, &stderr)?;
     Ok(CommandStatus::Exit(code))
 }
 
@@ -33,6 +33,7 @@ pub(super) fn check(
     build: Option<&str>,
     images: &[PathBuf],
     log: Option<PathBuf>,
+    out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     type CheckResult = Result<Vec<Finding>, ObjectError>;
     let mut results: Vec<CheckResult> = Vec::new();
@@ -81,11 +82,13 @@ pub(super) fn check(
             Ok(findings) => {
                 for finding in findings {
                     found = true;
-                    println!("{finding}");
+                    writeln!(out, "{finding}")?;
                 }
             }
             Err(error) => {
                 failed = true;
+                // In order with the findings when both reach one terminal.
+                out.flush()?;
                 eprintln!("secwrap: error: {error}");
             }
         }
@@ -99,7 +102,11 @@ pub(super) fn check(
 
 /// `secwrap diff --build BUILD`: the objects the build compiled, each against
 /// its kept original, labelled relative to the working directory.
-pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<CommandStatus> {
+pub(super) fn diff_build(
+    id: &str,
+    log: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let builds = history::builds(&records);
     let build = builds
@@ -125,7 +132,15 @@ pub(super) fn diff_build(id: &str, log: Option<PathBuf>) -> Result<CommandStatus
         })
         .collect();
     let (stdout, stderr, code) = render(&diff_kept(&pairs));
-    print!("{stdout}");
-    eprint!("{stderr}");
+    print_rendered(out, &stdout, &stderr)?;
     Ok(CommandStatus::Exit(code))
+}
+
+/// `diff`'s report: the changes on stdout, then the refusals on stderr
+/// (stdout flushed first, so that a terminal shows them in this order).
+fn print_rendered(out: &mut dyn Write, stdout: &str, stderr: &str) -> std::io::Result<()> {
+    out.write_all(stdout.as_bytes())?;
+    out.flush()?;
+    eprint!("{stderr}");
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -14,22 +14,23 @@ use crate::record::{InvocationRecord, read_log};
 
 use super::{CommandStatus, current_dir, log_path, read_records};
 
-pub(super) fn log_show(log: Option<PathBuf>) -> Result<CommandStatus> {
+pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
     let (_, records, bad_lines) = read_records(log)?;
-    let mut out = String::new();
+    // One line per record: buffered, not a write per line.
+    let mut out = BufWriter::new(out);
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     let (mut injected, mut failed) = (0, 0);
     for record in &records {
         *kinds.entry(record.kind.to_string()).or_default() += 1;
         injected += usize::from(!record.injected.is_empty());
         failed += usize::from(record.status != Some(0));
-        let _ = writeln!(out, "{}", summary_line(record));
+        write_summary_line(&mut out, record)?;
     }
     let kinds: Vec<String> = kinds
         .iter()
         .map(|(kind, count)| format!("{count} {kind}"))
         .collect();
-    let _ = writeln!(
+    writeln!(
         out,
         "{} records ({}); flags injected into {injected}; {failed} failed{}",
         records.len(),
@@ -43,12 +44,12 @@ pub(super) fn log_show(log: Option<PathBuf>) -> Result<CommandStatus> {
         } else {
             format!("; {} bad lines skipped", bad_lines.len())
         }
-    );
-    print!("{out}");
+    )?;
+    out.flush()?;
     Ok(CommandStatus::Success)
 }
 
-fn summary_line(record: &InvocationRecord) -> String {
+fn write_summary_line(out: &mut impl Write, record: &InvocationRecord) -> std::io::Result<()> {
     let target = record
         .output
         .as_ref()
@@ -59,10 +60,14 @@ fn summary_line(record: &InvocationRecord) -> String {
         (Some(code), None) => format!("exit {code}"),
         (None, None) => "exit ?".to_string(),
     };
-    let mut line = format!("{} {:<16} {:<8} {target}", record.time, record.kind, status);
+    write!(
+        out,
+        "{} {:<16} {:<8} {target}",
+        record.time, record.kind, status
+    )?;
     if !record.injected.is_empty() {
         let flags: Vec<String> = record.injected.iter().map(|flag| flag.display()).collect();
-        let _ = write!(line, "  +[{}]", flags.join(" "));
+        write!(out, "  +[{}]", flags.join(" "))?;
     }
     if !record.skipped.is_empty() {
         let skipped: Vec<String> = record
@@ -70,9 +75,9 @@ fn summary_line(record: &InvocationRecord) -> String {
             .iter()
             .map(|skipped| format!("{}({})", skipped.flag.display(), skipped.reason))
             .collect();
-        let _ = write!(line, "  skipped[{}]", skipped.join(" "));
+        write!(out, "  skipped[{}]", skipped.join(" "))?;
     }
-    line
+    writeln!(out)
 }
 
 pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<CommandStatus> {
@@ -124,16 +129,17 @@ fn build_summary(build: &Build) -> String {
     )
 }
 
-pub(super) fn log_builds(log: Option<PathBuf>) -> Result<CommandStatus> {
+pub(super) fn log_builds(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
     let (_, records, _) = read_records(log)?;
     for build in history::builds(&records) {
-        println!(
+        writeln!(
+            out,
             "{}  {} .. {}  {}",
             build.id,
             build.first_time,
             build.last_time,
             build_summary(&build)
-        );
+        )?;
     }
     Ok(CommandStatus::Success)
 }
@@ -142,6 +148,7 @@ pub(super) fn log_changed(
     since: Option<String>,
     root: Option<PathBuf>,
     log: Option<PathBuf>,
+    out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let cwd = current_dir()?;
@@ -155,12 +162,12 @@ pub(super) fn log_changed(
         )
     })?;
     // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
-    let mut stdout = std::io::stdout().lock();
+    let mut out = BufWriter::new(out);
     for object in history::changed_objects(&records, &selected, &root) {
-        let mut line = object.into_os_string().into_encoded_bytes();
-        line.push(b'\n');
-        std::io::Write::write_all(&mut stdout, &line)?;
+        out.write_all(object.as_os_str().as_encoded_bytes())?;
+        out.write_all(b"\n")?;
     }
+    out.flush()?;
     Ok(CommandStatus::Success)
 }
 
@@ -169,6 +176,7 @@ pub(super) fn log_export(
     output: &Path,
     merge: bool,
     log: Option<PathBuf>,
+    out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let selected: Vec<InvocationRecord> = match &build {
@@ -204,11 +212,16 @@ pub(super) fn log_export(
             .prefix(".compile_commands.")
             .tempfile_in(directory)?;
         serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut temporary, b"\n")?;
+        temporary.write_all(b"\n")?;
         temporary.persist(&output).map_err(|error| error.error)?;
         Ok(())
     };
     write().with_context(|| output.display().to_string())?;
-    println!("wrote {} entries to {}", entries.len(), output.display());
+    writeln!(
+        out,
+        "wrote {} entries to {}",
+        entries.len(),
+        output.display()
+    )?;
     Ok(CommandStatus::Success)
 }

@@ -3,6 +3,7 @@
 //! errors are one `secwrap: error: ...` line on stderr and exit status 2.
 
 use std::ffi::OsString;
+use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
@@ -232,22 +233,43 @@ pub fn is_cli_word(word: &OsString) -> bool {
 /// Runs a subcommand; returns the exit status.
 pub fn main(argv: Vec<OsString>) -> i32 {
     let cli = Cli::parse_from(argv);
-    let result = match cli.command {
+    let mut stdout = std::io::stdout().lock();
+    let result = dispatch(cli.command, &mut stdout).and_then(|status| {
+        stdout.flush()?;
+        Ok(status)
+    });
+    match result {
+        Ok(CommandStatus::Success) => 0,
+        Ok(CommandStatus::No) => 1,
+        Ok(CommandStatus::Exit(code)) => code,
+        // The reader stopped reading (`secwrap log show | head -1`): not an
+        // error, and nothing to say; ripgrep exits 0 quietly the same way.
+        Err(error) if is_broken_pipe(&error) => 0,
+        Err(error) => {
+            eprintln!("secwrap: error: {}", ErrorLine(&error));
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Runs the subcommand, its output to `out`.
+fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
+    match command {
         Command::Init {
             kconfig,
             dir,
             log,
             force,
-        } => init(&kconfig, &dir, &log, force),
-        Command::Config => show_config(),
+        } => init(&kconfig, &dir, &log, force, out),
+        Command::Config => show_config(out),
         Command::Probe {
             cc,
             disable_warning,
             explain,
             no_cache,
             flags,
-        } => probe_flags(cc, disable_warning, explain, no_cache, &flags),
-        Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show)),
+        } => probe_flags(cc, disable_warning, explain, no_cache, &flags, out),
+        Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show), out),
         Command::Run { build_id, command } => run_build(build_id, &command),
         Command::Diff {
             original,
@@ -255,8 +277,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             build,
             log,
         } => match (original, patched, build) {
-            (Some(original), Some(patched), None) => diff(&original, &patched),
-            (_, _, Some(build)) => diff_build(&build, log.log),
+            (Some(original), Some(patched), None) => diff(&original, &patched, out),
+            (_, _, Some(build)) => diff_build(&build, log.log, out),
             _ => Err(anyhow!("give ORIGINAL and PATCHED, or --build BUILD")),
         },
         Command::Check {
@@ -264,29 +286,28 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             build,
             image,
             log,
-        } => check(&objects, build.as_deref(), &image, log.log),
+        } => check(&objects, build.as_deref(), &image, log.log, out),
         Command::Log { command } => match command {
-            LogCommand::Show { log } => log_show(log.log),
-            LogCommand::Builds { log } => log_builds(log.log),
-            LogCommand::Changed { since, root, log } => log_changed(since, root, log.log),
+            LogCommand::Show { log } => log_show(log.log, out),
+            LogCommand::Builds { log } => log_builds(log.log, out),
+            LogCommand::Changed { since, root, log } => log_changed(since, root, log.log, out),
             LogCommand::Export {
                 format: ExportFormat::CompileCommands,
                 build,
                 output,
                 merge,
                 log,
-            } => log_export(build, &output, merge, log.log),
+            } => log_export(build, &output, merge, log.log, out),
         },
-    };
-    match result {
-        Ok(CommandStatus::Success) => 0,
-        Ok(CommandStatus::No) => 1,
-        Ok(CommandStatus::Exit(code)) => code,
-        Err(error) => {
-            eprintln!("secwrap: error: {}", ErrorLine(&error));
-            EXIT_ERROR
-        }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|error| error.kind() == ErrorKind::BrokenPipe)
+    })
 }
 
 /// An error as its one `secwrap: error:` line: anyhow's `{:#}` form (the

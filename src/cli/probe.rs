@@ -1,6 +1,7 @@
 //! `secwrap probe` and `secwrap cache`.
 
 use std::ffi::OsString;
+use std::io::Write;
 
 use crate::cache::{self, DiskCache};
 use crate::compiler::{SelfIdentity, resolve, split_cc};
@@ -17,6 +18,7 @@ pub(super) fn probe_flags(
     explain: bool,
     no_cache: bool,
     flags: &[OsString],
+    out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let cwd = current_dir()?;
     let cc = cc
@@ -76,8 +78,8 @@ pub(super) fn probe_flags(
         if explain {
             let source = if answer.cached { "cached" } else { "probed" };
             match answer.supported {
-                true => println!("{}: yes ({source})", text.join(" ")),
-                false => println!("{}: no ({source}): {}", text.join(" "), answer.message),
+                true => writeln!(out, "{}: yes ({source})", text.join(" "))?,
+                false => writeln!(out, "{}: no ({source}): {}", text.join(" "), answer.message)?,
             }
         }
         all &= answer.supported;
@@ -86,7 +88,7 @@ pub(super) fn probe_flags(
         }
     }
     if !explain {
-        println!("{}", supported.join(" "));
+        writeln!(out, "{}", supported.join(" "))?;
     }
     Ok(if all {
         CommandStatus::Success
@@ -95,17 +97,17 @@ pub(super) fn probe_flags(
     })
 }
 
-pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus> {
+pub(super) fn cache(command: CacheCommand, out: &mut dyn Write) -> Result<CommandStatus> {
     let dir = cache::default_dir()
         .context("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
     match command {
         CacheCommand::Show => {
-            println!("cache: {}", dir.display());
+            writeln!(out, "cache: {}", dir.display())?;
             let entries = cache::list_entries(&dir);
             for (name, description) in &entries {
-                println!("{name}: {description}");
+                writeln!(out, "{name}: {description}")?;
             }
-            println!("{} entries", entries.len());
+            writeln!(out, "{} entries", entries.len())?;
         }
         CacheCommand::Clear => {
             let removed = if dir.is_dir() {
@@ -113,7 +115,7 @@ pub(super) fn cache(command: CacheCommand) -> Result<CommandStatus> {
             } else {
                 0
             };
-            println!("removed {removed} entries from {}", dir.display());
+            writeln!(out, "removed {removed} entries from {}", dir.display())?;
         }
     }
     Ok(CommandStatus::Success)

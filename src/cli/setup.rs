@@ -1,6 +1,6 @@
 //! `secwrap init` and `secwrap config`.
 
-use std::fmt::Write as _;
+use std::io::Write;
 use std::path::Path;
 
 use crate::config::{CONFIG_FILE_NAME, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag};
@@ -12,7 +12,13 @@ use crate::paths::normalize;
 
 use super::{CommandStatus, current_dir, load_config};
 
-pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<CommandStatus> {
+pub(super) fn init(
+    kconfig: &Path,
+    dir: &Path,
+    log: &str,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
     let cwd = current_dir()?;
     let dir = normalize(&cwd.join(dir));
     let kconfig = normalize(&cwd.join(kconfig));
@@ -36,12 +42,13 @@ pub(super) fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result
     let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
     let text = init_toml(&relative.to_string_lossy(), log);
     std::fs::write(&target, text).with_context(|| target.display().to_string())?;
-    println!(
+    writeln!(
+        out,
         "wrote {} ({} Kconfig symbols in {})",
         target.display(),
         values.len(),
         kconfig.display()
-    );
+    )?;
     Ok(CommandStatus::Success)
 }
 
@@ -96,14 +103,13 @@ fn toml_string(value: &str) -> String {
     toml::Value::String(value.to_string()).to_string()
 }
 
-pub(super) fn show_config() -> Result<CommandStatus> {
+pub(super) fn show_config(out: &mut dyn Write) -> Result<CommandStatus> {
     let config = load_config()?;
     let values = config.load_kconfig()?;
     let decision = config.evaluate(&values);
-    let mut out = String::new();
     let sourced =
         |path: &Path, origin: &dyn std::fmt::Display| format!("{} ({origin})", path.display());
-    let _ = writeln!(
+    writeln!(
         out,
         "config file:  {}",
         config
@@ -113,9 +119,9 @@ pub(super) fn show_config() -> Result<CommandStatus> {
                 &file.value,
                 &file.origin
             ))
-    );
-    let _ = writeln!(out, "root:         {}", config.root.display());
-    let _ = writeln!(
+    )?;
+    writeln!(out, "root:         {}", config.root.display())?;
+    writeln!(
         out,
         "kconfig:      {}",
         config
@@ -128,8 +134,8 @@ pub(super) fn show_config() -> Result<CommandStatus> {
                     values.len()
                 )
             })
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "log:          {}",
         config
@@ -138,19 +144,19 @@ pub(super) fn show_config() -> Result<CommandStatus> {
             .map_or("none (set [log] path or SECWRAP_LOG)".to_string(), |log| {
                 sourced(&log.value, &log.origin)
             })
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "on_error:     {} ({})",
         config.on_error.value.as_str(),
         config.on_error.origin
-    );
+    )?;
     let launcher: Vec<_> = config
         .launcher
         .iter()
         .map(|word| word.to_string_lossy())
         .collect();
-    let _ = writeln!(
+    writeln!(
         out,
         "launcher:     {}",
         if launcher.is_empty() {
@@ -158,8 +164,8 @@ pub(super) fn show_config() -> Result<CommandStatus> {
         } else {
             launcher.join(" ")
         }
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "exclude:      {}",
         if config.exclude_patterns.is_empty() {
@@ -167,9 +173,9 @@ pub(super) fn show_config() -> Result<CommandStatus> {
         } else {
             config.exclude_patterns.join(", ")
         }
-    );
-    let _ = writeln!(out, "override_user_choice: {}", config.override_user_choice);
-    let _ = writeln!(out, "rules ({}):", config.rules_origin);
+    )?;
+    writeln!(out, "override_user_choice: {}", config.override_user_choice)?;
+    writeln!(out, "rules ({}):", config.rules_origin)?;
     for rule in &config.rules {
         let symbols: Vec<String> = rule
             .when
@@ -184,7 +190,7 @@ pub(super) fn show_config() -> Result<CommandStatus> {
                 )
             })
             .collect();
-        let _ = writeln!(
+        writeln!(
             out,
             "  {}: when {} is {} [{}]; cflags: {}; ldflags: {}",
             rule.name,
@@ -193,7 +199,7 @@ pub(super) fn show_config() -> Result<CommandStatus> {
             symbols.join(" "),
             none_or_join(&rule.cflags),
             none_or_join(&rule.ldflags),
-        );
+        )?;
     }
     let flags = |wanted: &[WantedFlag]| {
         let flags: Vec<String> = wanted
@@ -202,10 +208,9 @@ pub(super) fn show_config() -> Result<CommandStatus> {
             .collect();
         none_or_join(&flags)
     };
-    let _ = writeln!(out, "compile jobs get:  {}", flags(&decision.cflags));
-    let _ = writeln!(out, "link jobs get:     {}", flags(&decision.ldflags));
-    let _ = writeln!(out, "fingerprint:  {}", decision.fingerprint);
-    print!("{out}");
+    writeln!(out, "compile jobs get:  {}", flags(&decision.cflags))?;
+    writeln!(out, "link jobs get:     {}", flags(&decision.ldflags))?;
+    writeln!(out, "fingerprint:  {}", decision.fingerprint)?;
     Ok(CommandStatus::Success)
 }
 
