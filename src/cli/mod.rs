@@ -232,7 +232,10 @@ pub fn is_cli_word(word: &OsString) -> bool {
 
 /// Runs a subcommand; returns the exit status.
 pub fn main(argv: Vec<OsString>) -> i32 {
-    let cli = Cli::parse_from(argv);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(error) => return report_clap_error(&error),
+    };
     let mut stdout = std::io::stdout().lock();
     let result = dispatch(cli.command, &mut stdout).and_then(|status| {
         stdout.flush()?;
@@ -300,6 +303,24 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             } => log_export(build, &output, merge, log.log, out),
         },
     }
+}
+
+/// `--help` and `--version` as clap prints them; a usage error as clap
+/// words it (usage and tip lines kept), with secwrap's `secwrap: error:`
+/// prefix on its first line, as every other error has.
+fn report_clap_error(error: &clap::Error) -> i32 {
+    if !error.use_stderr() {
+        // Help or version, on stdout: a closed pipe is not worth a word.
+        let _ = error.print();
+        return error.exit_code();
+    }
+    let text = error.render().to_string();
+    match text.strip_prefix("error: ") {
+        Some(rest) => eprint!("secwrap: error: {rest}"),
+        // Help shown for a missing subcommand (`secwrap log`): as it is.
+        None => eprint!("{text}"),
+    }
+    error.exit_code()
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

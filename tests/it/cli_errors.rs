@@ -1,6 +1,7 @@
 //! How the subcommands end when things go wrong around them: a reader that
 //! stops reading (`secwrap log show | head -1`) is a quiet exit 0, as
-//! ripgrep's is.
+//! ripgrep's is; a usage error is clap's report under secwrap's
+//! `secwrap: error:` prefix, exit status 2; help and version exit 0.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -72,4 +73,49 @@ fn log_changed_into_a_closed_pipe_exits_0_quietly() {
     assert!(line.ends_with(".o\n"), "{line}");
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stderr, "");
+}
+
+/// A usage error clap finds: its words and usage lines, with the
+/// `secwrap: error:` prefix every secwrap error has, exit status 2.
+#[track_caller]
+fn assert_usage_error(args: &[&str], detail: &str) {
+    let out = TestEnv::new().run(args);
+    out.code_is(secwrap::exit::EXIT_ERROR);
+    assert!(out.stdout.is_empty(), "{}", out.stdout_text());
+    let stderr = out.stderr_text();
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("secwrap: error: "), "{stderr}");
+    assert!(first.contains(detail), "no `{detail}` in: {stderr}");
+    assert!(!stderr.contains("\nerror: "), "{stderr}");
+    assert!(stderr.contains("\nUsage: secwrap "), "{stderr}");
+}
+
+#[test]
+fn mistyped_subcommand_is_a_usage_error_with_the_prefix() {
+    assert_usage_error(&["log", "shwo"], "unrecognized subcommand 'shwo'");
+}
+
+#[test]
+fn missing_argument_is_a_usage_error_with_the_prefix() {
+    assert_usage_error(&["diff"], "required arguments were not provided");
+}
+
+#[test]
+fn help_and_version_print_on_stdout_and_exit_0() {
+    let t = TestEnv::new();
+    let out = t.run(&["--version"]);
+    out.quiet_success();
+    assert_eq!(
+        out.stdout_text(),
+        format!("secwrap {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for args in [&["--help"][..], &["log", "--help"], &["help", "log"]] {
+        let out = t.run(args);
+        out.quiet_success();
+        assert!(
+            out.stdout_text().contains("\nUsage: secwrap "),
+            "{}",
+            out.stdout_text()
+        );
+    }
 }
