@@ -20,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Compiler launchers: `secwrap ccache gcc ...` means gcc is the compiler.
-const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
+pub const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
 
 /// The compiler family, which decides clang-only probe details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

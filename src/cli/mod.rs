@@ -2,13 +2,14 @@
 //! and record schema, never its process handling. Output is data on stdout;
 //! errors are one `secwrap: error: ...` line on stderr and exit status 2.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::{Parser, Subcommand};
 
+use crate::compiler::{LAUNCHERS, compiler_family};
 use crate::config::{Config, ConfigEnv};
 use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
@@ -230,6 +231,26 @@ pub fn is_cli_word(word: &OsString) -> bool {
     word.starts_with(b"-") || SUBCOMMANDS.iter().any(|name| name.as_bytes() == word)
 }
 
+/// The subcommand `word` is one edit away from (a substitution, an
+/// insertion, a deletion or two adjacent letters swapped: `lgo` is `log`),
+/// for a "did you mean" when `secwrap WORD` finds no compiler named `WORD`.
+/// Damerau-Levenshtein through strsim, the crate clap's own suggestions use.
+pub fn suggest_subcommand(word: &OsStr) -> Option<&'static str> {
+    let word = word.to_str()?;
+    // A path, a compiler or a launcher is what it says, not a typo: a
+    // missing `ccache` is one edit from `cache`, and means ccache.
+    if word.contains('/')
+        || compiler_family(OsStr::new(word)).is_some()
+        || LAUNCHERS.contains(&word)
+    {
+        return None;
+    }
+    SUBCOMMANDS
+        .iter()
+        .copied()
+        .find(|name| strsim::damerau_levenshtein(word, name) == 1)
+}
+
 /// Runs a subcommand; returns the exit status.
 pub fn main(argv: Vec<OsString>) -> i32 {
     let cli = match Cli::try_parse_from(argv) {
@@ -387,8 +408,11 @@ fn read_records(log: Option<PathBuf>) -> Result<(PathBuf, Vec<InvocationRecord>,
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
     use clap::CommandFactory;
+
+    use super::*;
 
     #[test]
     fn subcommand_words_match_the_cli() {
@@ -399,5 +423,53 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, SUBCOMMANDS);
+    }
+
+    #[track_caller]
+    fn check_suggestion(word: &[u8], expected: Option<&str>) {
+        let word = OsStr::from_bytes(word);
+        assert_eq!(suggest_subcommand(word), expected, "word: {word:?}");
+    }
+
+    #[test]
+    fn suggests_a_subcommand_one_edit_away() {
+        // Each kind of edit.
+        check_suggestion(b"lgo", Some("log"));
+        check_suggestion(b"chek", Some("check"));
+        check_suggestion(b"porbe", Some("probe"));
+        check_suggestion(b"cahce", Some("cache"));
+        check_suggestion(b"conifg", Some("config"));
+        check_suggestion(b"dif", Some("diff"));
+        check_suggestion(b"inti", Some("init"));
+        check_suggestion(b"runn", Some("run"));
+        check_suggestion(b"logs", Some("log"));
+        check_suggestion(b"probes", Some("probe"));
+        check_suggestion(b"chack", Some("check"));
+        check_suggestion(b"hlep", Some("help"));
+        // Compilers and tools met in prefix mode, and words too far off.
+        for word in [
+            &b"gcc"[..],
+            b"cc",
+            b"clang",
+            b"ld",
+            b"as",
+            b"g++",
+            b"c++",
+            b"ccache",
+            b"sccache",
+            b"./lgo",
+            b"/usr/bin/chek",
+            b"make",
+            b"log",
+            b"check",
+            b"lgoo",
+            b"",
+            b"l",
+        ] {
+            check_suggestion(word, None);
+        }
+        // Not UTF-8: no subcommand is spelled that way.
+        check_suggestion(b"lo\xffg", None);
+        check_suggestion(b"l\xffg", None);
     }
 }
