@@ -1,6 +1,13 @@
 //! Subcommands: they sit beside the shim path and share its config loading
-//! and record schema, never its process handling. Output is data on stdout;
-//! errors are one `secwrap: error: ...` line on stderr and exit status 2.
+//! and record schema, never its process handling. One file per group
+//! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
+//! `livepatch`: diff, check); handlers parse, call the stages and print.
+//!
+//! Output is data on stdout, written through the locked `out` the
+//! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
+//! as ripgrep's. Handlers return `anyhow::Result` with context; an error is
+//! one `secwrap: error: ...` line on stderr (a usage error keeps clap's
+//! usage lines after it) and exit status 2.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{ErrorKind, Write};
