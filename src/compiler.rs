@@ -20,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Compiler launchers: `secwrap ccache gcc ...` means gcc is the compiler.
-const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
+pub const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
 
 /// The compiler family, which decides clang-only probe details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -81,6 +81,23 @@ pub fn launcher_name(path: &Path) -> Option<&'static str> {
         };
     }
     None
+}
+
+/// A `$(CC)` value split into the compiler word and the words after it.
+/// `$(CC)` may be several words: launchers and secwrap itself are skipped
+/// (a probe asks the real compiler); the words after the compiler are part
+/// of every probe, as they are of Kbuild's `$(CC) -Werror ...`. `None`
+/// when no word is left for the compiler.
+pub fn split_cc(cc: &str) -> Option<(&str, Vec<&str>)> {
+    let mut words = cc.split_whitespace().skip_while(|word| {
+        let path = Path::new(word);
+        let called_secwrap = path
+            .file_name()
+            .is_some_and(|name| name.as_bytes().starts_with(b"secwrap"));
+        called_secwrap || launcher_name(path).is_some()
+    });
+    let compiler_word = words.next()?;
+    Some((compiler_word, words.collect()))
 }
 
 /// secwrap's own executable, to be recognised wherever it turns up.
@@ -337,5 +354,36 @@ mod tests {
             name: OsString::from("gcc-99"),
         };
         assert_eq!(error.to_string(), "compiler `gcc-99` not found on PATH");
+    }
+
+    #[track_caller]
+    fn check_split_cc(cc: &str, expected: Option<(&str, &[&str])>) {
+        let got = split_cc(cc);
+        let got = got.as_ref().map(|(word, extra)| (*word, extra.as_slice()));
+        assert_eq!(got, expected, "cc: {cc:?}");
+    }
+
+    #[test]
+    fn split_cc_table() {
+        check_split_cc("gcc", Some(("gcc", &[])));
+        check_split_cc("  gcc  ", Some(("gcc", &[])));
+        check_split_cc("gcc -m32", Some(("gcc", &["-m32"])));
+        check_split_cc("ccache gcc", Some(("gcc", &[])));
+        check_split_cc(
+            "/usr/bin/ccache gcc -m32 -O2",
+            Some(("gcc", &["-m32", "-O2"])),
+        );
+        check_split_cc("sccache distcc clang", Some(("clang", &[])));
+        check_split_cc("secwrap gcc", Some(("gcc", &[])));
+        check_split_cc(
+            "/opt/bin/secwrap-1.2 ccache clang -target x",
+            Some(("clang", &["-target", "x"])),
+        );
+        // Only leading launchers are skipped: a later `ccache` is an argument.
+        check_split_cc("gcc ccache", Some(("gcc", &["ccache"])));
+        check_split_cc("", None);
+        check_split_cc("   ", None);
+        check_split_cc("ccache", None);
+        check_split_cc("secwrap ccache", None);
     }
 }

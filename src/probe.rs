@@ -101,6 +101,17 @@ impl ProbeMode {
     }
 }
 
+/// A warning named as `vla`, `-Wvla` or `-Wno-vla`, spelled `-Wno-vla`:
+/// what Kbuild's `cc-disable-warning` emits, and what
+/// [`ProbeMode::DisableWarning`] then probes as `-Wvla`.
+pub fn disabled_warning(name: &str) -> OsString {
+    let bare = name
+        .strip_prefix("-Wno-")
+        .or_else(|| name.strip_prefix("-W"))
+        .unwrap_or(name);
+    OsString::from(format!("-Wno-{bare}"))
+}
+
 /// The compiler as probes see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompilerIdentity {
@@ -375,6 +386,19 @@ fn read_start(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disabled_warning_table() {
+        for (name, expected) in [
+            ("vla", "-Wno-vla"),
+            ("-Wvla", "-Wno-vla"),
+            ("-Wno-vla", "-Wno-vla"),
+            ("format-overflow=2", "-Wno-format-overflow=2"),
+            ("-Wno-", "-Wno-"),
+        ] {
+            assert_eq!(disabled_warning(name), expected, "name: {name}");
+        }
+    }
 
     #[test]
     fn disable_warning_mode_probes_the_positive_form() {

@@ -1,19 +1,36 @@
 //! Subcommands: they sit beside the shim path and share its config loading
-//! and record schema, never its process handling. Output is data on stdout;
-//! errors are one `secwrap: error: ...` line on stderr and exit status 2.
+//! and record schema, never its process handling. One file per group
+//! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
+//! `livepatch`: diff, check); handlers parse, call the stages and print.
+//!
+//! Output is data on stdout, written through the locked `out` the
+//! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
+//! as ripgrep's. Handlers return `anyhow::Result` with context; an error is
+//! one `secwrap: error: ...` line on stderr (a usage error keeps clap's
+//! usage lines after it) and exit status 2.
 
-use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::io::{ErrorKind, Write};
+use std::path::PathBuf;
 
+use anyhow::{Context as _, Result, anyhow};
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigEnv, DEFAULT_RULES, SPLIT_FLAGS};
-use crate::error::{BadInput, io_message};
+use crate::compiler::{LAUNCHERS, compiler_family};
+use crate::config::{Config, ConfigEnv};
+use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
-use crate::kconfig::{KconfigFormat, KconfigValues};
-use crate::record::{InvocationRecord, read_log};
+use crate::record::{BadLine, InvocationRecord, read_log};
+
+mod livepatch;
+mod log;
+mod probe;
+mod setup;
+
+use livepatch::{check, diff, diff_build};
+use log::{log_builds, log_changed, log_export, log_show, run_build};
+use probe::{cache, probe_flags};
+use setup::{init, show_config};
 
 mod shims;
 
@@ -104,8 +121,8 @@ enum Command {
         /// kept before it (`[livepatch] keep_originals`).
         #[arg(long, conflicts_with_all = ["original", "patched"])]
         build: Option<String>,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Check that split sections are what livepatching needs.
     ///
@@ -124,8 +141,8 @@ enum Command {
         /// orphaned split sections.
         #[arg(long)]
         image: Vec<PathBuf>,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Read the invocation log.
     Log {
@@ -142,6 +159,14 @@ enum Command {
     },
 }
 
+/// `--log`, for every subcommand that reads the log.
+#[derive(Debug, clap::Args)]
+struct LogArgs {
+    /// The invocation log to read (default: the configured one: `[log] path` or `SECWRAP_LOG`).
+    #[arg(long)]
+    log: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
     /// Where the cache is and every entry (the default).
@@ -155,13 +180,13 @@ enum LogCommand {
     /// A readable summary: one line per invocation, then counts.
     Show {
         /// The log to read (default: the configured one).
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// The builds in the log, with counts by kind.
     Builds {
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Objects (re)compiled in the builds after BUILD (default: in the latest
     /// build), one path a line, relative to the build root: what livepatch
@@ -173,8 +198,8 @@ enum LogCommand {
         /// Paths are relative to this directory (default: the working directory).
         #[arg(long)]
         root: Option<PathBuf>,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Write the compiles as a compilation database.
     Export {
@@ -189,8 +214,8 @@ enum LogCommand {
         /// Merge into an existing file: entries for the same source and output are replaced.
         #[arg(long)]
         merge: bool,
-        #[arg(long)]
-        log: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
 }
 
@@ -201,7 +226,7 @@ enum ExportFormat {
 }
 
 /// How a subcommand ended, when it did not fail.
-enum Outcome {
+enum CommandStatus {
     Success,
     /// A question answered "no" (`secwrap probe` with an unsupported flag,
     /// `secwrap check` with findings).
@@ -232,25 +257,69 @@ pub fn is_cli_word(word: &OsString) -> bool {
     word.starts_with(b"-") || SUBCOMMANDS.iter().any(|name| name.as_bytes() == word)
 }
 
+/// The subcommand `word` is one edit away from (a substitution, an
+/// insertion, a deletion or two adjacent letters swapped: `lgo` is `log`),
+/// for a "did you mean" when `secwrap WORD` finds no compiler named `WORD`.
+/// Damerau-Levenshtein through strsim, the crate clap's own suggestions use.
+pub fn suggest_subcommand(word: &OsStr) -> Option<&'static str> {
+    let word = word.to_str()?;
+    // A path, a compiler or a launcher is what it says, not a typo: a
+    // missing `ccache` is one edit from `cache`, and means ccache.
+    if word.contains('/')
+        || compiler_family(OsStr::new(word)).is_some()
+        || LAUNCHERS.contains(&word)
+    {
+        return None;
+    }
+    SUBCOMMANDS
+        .iter()
+        .copied()
+        .find(|name| strsim::damerau_levenshtein(word, name) == 1)
+}
+
 /// Runs a subcommand; returns the exit status.
 pub fn main(argv: Vec<OsString>) -> i32 {
-    let cli = Cli::parse_from(argv);
-    let result = match cli.command {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(error) => return report_clap_error(&error),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let result = dispatch(cli.command, &mut stdout).and_then(|status| {
+        stdout.flush()?;
+        Ok(status)
+    });
+    match result {
+        Ok(CommandStatus::Success) => 0,
+        Ok(CommandStatus::No) => 1,
+        Ok(CommandStatus::Exit(code)) => code,
+        // The reader stopped reading (`secwrap log show | head -1`): not an
+        // error, and nothing to say; ripgrep exits 0 quietly the same way.
+        Err(error) if is_broken_pipe(&error) => 0,
+        Err(error) => {
+            eprintln!("secwrap: error: {}", ErrorLine(&error));
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Runs the subcommand, its output to `out`.
+fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
+    match command {
         Command::Init {
             kconfig,
             dir,
             log,
             force,
-        } => init(&kconfig, &dir, &log, force),
-        Command::Config => show_config(),
+        } => init(&kconfig, &dir, &log, force, out),
+        Command::Config => show_config(out),
         Command::Probe {
             cc,
             disable_warning,
             explain,
             no_cache,
             flags,
-        } => probe_flags(cc, disable_warning, explain, no_cache, &flags),
-        Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show)),
+        } => probe_flags(cc, disable_warning, explain, no_cache, &flags, out),
+        Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show), out),
         Command::Run { build_id, command } => run_build(build_id, &command),
         Command::Diff {
             original,
@@ -258,437 +327,101 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             build,
             log,
         } => match (original, patched, build) {
-            (Some(original), Some(patched), None) => diff(&original, &patched),
-            (_, _, Some(build)) => diff_build(&build, log),
-            _ => Err("give ORIGINAL and PATCHED, or --build BUILD".to_string()),
+            (Some(original), Some(patched), None) => diff(&original, &patched, out),
+            (_, _, Some(build)) => diff_build(&build, log.log, out),
+            _ => Err(anyhow!("give ORIGINAL and PATCHED, or --build BUILD")),
         },
         Command::Check {
             objects,
             build,
             image,
             log,
-        } => check(&objects, build.as_deref(), &image, log),
+        } => check(&objects, build.as_deref(), &image, log.log, out),
         Command::Log { command } => match command {
-            LogCommand::Show { log } => log_show(log),
-            LogCommand::Builds { log } => log_builds(log),
-            LogCommand::Changed { since, root, log } => log_changed(since, root, log),
+            LogCommand::Show { log } => log_show(log.log, out),
+            LogCommand::Builds { log } => log_builds(log.log, out),
+            LogCommand::Changed { since, root, log } => log_changed(since, root, log.log, out),
             LogCommand::Export {
                 format: ExportFormat::CompileCommands,
                 build,
                 output,
                 merge,
                 log,
-            } => log_export(build, &output, merge, log),
+            } => log_export(build, &output, merge, log.log, out),
         },
-        Command::IsCompiler { names } => shims::is_compiler(&names),
-    };
-    match result {
-        Ok(Outcome::Success) => 0,
-        Ok(Outcome::No) => 1,
-        Ok(Outcome::Exit(code)) => code,
-        Err(message) => {
-            eprintln!("secwrap: error: {message}");
-            EXIT_ERROR
-        }
+        Command::IsCompiler { names } => shims::is_compiler(&names, out),
     }
 }
 
-fn current_dir() -> Result<PathBuf, String> {
-    std::env::current_dir()
-        .map_err(|error| format!("cannot read the working directory: {}", io_message(&error)))
+/// `--help` and `--version` as clap prints them; a usage error as clap
+/// words it (usage and tip lines kept), with secwrap's `secwrap: error:`
+/// prefix on its first line, as every other error has.
+fn report_clap_error(error: &clap::Error) -> i32 {
+    if !error.use_stderr() {
+        // Help or version, on stdout: a closed pipe is not worth a word.
+        let _ = error.print();
+        return error.exit_code();
+    }
+    let text = error.render().to_string();
+    match text.strip_prefix("error: ") {
+        Some(rest) => eprint!("secwrap: error: {rest}"),
+        // Help shown for a missing subcommand (`secwrap log`): as it is.
+        None => eprint!("{text}"),
+    }
+    error.exit_code()
 }
 
-fn load_config() -> Result<Config, String> {
-    Config::load(&ConfigEnv::from_process(current_dir()?)).map_err(|error| error.to_string())
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|error| error.kind() == ErrorKind::BrokenPipe)
+    })
 }
 
-fn init(kconfig: &Path, dir: &Path, log: &str, force: bool) -> Result<Outcome, String> {
-    let cwd = current_dir()?;
-    let dir = crate::paths::normalize(&cwd.join(dir));
-    let kconfig = crate::paths::normalize(&cwd.join(kconfig));
-    let text = std::fs::read(&kconfig)
-        .map_err(|error| format!("{}: {}", kconfig.display(), io_message(&error)))?;
-    let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
-    if let Some(first) = diagnostics.first() {
-        return Err(BadInput {
-            path: kconfig.clone(),
-            position: Some((first.line, first.column)),
-            message: first.message.clone(),
-        }
-        .to_string());
-    }
-    let target = dir.join(crate::config::CONFIG_FILE_NAME);
-    if target.exists() && !force {
-        return Err(format!(
-            "{} already exists (use --force to replace it)",
-            target.display()
-        ));
-    }
-    let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# secwrap.toml, written by `secwrap init`. Paths are relative to this file."
-    );
-    let _ = writeln!(
-        text,
-        "kconfig = {}",
-        toml_string(&relative.to_string_lossy())
-    );
-    let _ = writeln!(text, "\n[log]\npath = {}\n", toml_string(log));
-    let _ = writeln!(text, "# With no [[rule]], the built-in rules apply:");
-    for (name, when) in DEFAULT_RULES {
-        let _ = writeln!(
-            text,
-            "#   {name}: when = \"{when}\" -> {}",
-            SPLIT_FLAGS.join(" ")
-        );
-    }
-    let _ = writeln!(text, "# Your own rules replace them, for example:");
-    let _ = writeln!(
-        text,
-        "# [[rule]]\n# name = \"split-sections\"\n# when = \"CC_SPLIT_SECTIONS || LIVEPATCH\"\n# cflags = [\"-ffunction-sections\", \"-fdata-sections\"]"
-    );
-    std::fs::write(&target, text)
-        .map_err(|error| format!("{}: {}", target.display(), io_message(&error)))?;
-    println!(
-        "wrote {} ({} Kconfig symbols in {})",
-        target.display(),
-        values.len(),
-        kconfig.display()
-    );
-    Ok(Outcome::Success)
-}
+/// An error as its one `secwrap: error:` line: anyhow's `{:#}` form (the
+/// context chain joined with `: `), with each io error shown as
+/// `error::io_message` shows it, without Rust's " (os error N)" suffix.
+struct ErrorLine<'a>(&'a anyhow::Error);
 
-fn toml_string(value: &str) -> String {
-    toml::Value::String(value.to_string()).to_string()
-}
-
-fn show_config() -> Result<Outcome, String> {
-    let config = load_config()?;
-    let values = config.load_kconfig().map_err(|error| error.to_string())?;
-    let decision = config.evaluate(&values);
-    let mut out = String::new();
-    let sourced =
-        |path: &Path, origin: &dyn std::fmt::Display| format!("{} ({origin})", path.display());
-    let _ = writeln!(
-        out,
-        "config file:  {}",
-        config
-            .file
-            .as_ref()
-            .map_or("none (built-in defaults)".to_string(), |file| sourced(
-                &file.value,
-                &file.origin
-            ))
-    );
-    let _ = writeln!(out, "root:         {}", config.root.display());
-    let _ = writeln!(
-        out,
-        "kconfig:      {}",
-        config
-            .kconfig
-            .as_ref()
-            .map_or("none found (every symbol is n)".to_string(), |kconfig| {
-                format!(
-                    "{}, {} symbols",
-                    sourced(&kconfig.value, &kconfig.origin),
-                    values.len()
-                )
-            })
-    );
-    let _ = writeln!(
-        out,
-        "log:          {}",
-        config
-            .log
-            .as_ref()
-            .map_or("none (set [log] path or SECWRAP_LOG)".to_string(), |log| {
-                sourced(&log.value, &log.origin)
-            })
-    );
-    let _ = writeln!(
-        out,
-        "on_error:     {} ({})",
-        config.on_error.value.as_str(),
-        config.on_error.origin
-    );
-    let launcher: Vec<_> = config
-        .launcher
-        .iter()
-        .map(|word| word.to_string_lossy())
-        .collect();
-    let _ = writeln!(
-        out,
-        "launcher:     {}",
-        if launcher.is_empty() {
-            "none".to_string()
-        } else {
-            launcher.join(" ")
-        }
-    );
-    let _ = writeln!(
-        out,
-        "exclude:      {}",
-        if config.exclude_patterns.is_empty() {
-            "none".to_string()
-        } else {
-            config.exclude_patterns.join(", ")
-        }
-    );
-    let _ = writeln!(out, "override_user_choice: {}", config.override_user_choice);
-    let _ = writeln!(out, "rules ({}):", config.rules_origin);
-    for rule in &config.rules {
-        let symbols: Vec<String> = rule
-            .when
-            .symbols()
-            .iter()
-            .map(|symbol| {
-                format!(
-                    "{symbol}={}",
-                    values
-                        .get(symbol)
-                        .map_or("<undefined>".to_string(), |value| value.as_text())
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "  {}: when {} is {} [{}]; cflags: {}; ldflags: {}",
-            rule.name,
-            rule.when,
-            rule.when.eval(&values).as_str(),
-            symbols.join(" "),
-            none_or_join(&rule.cflags),
-            none_or_join(&rule.ldflags),
-        );
-    }
-    let flags = |wanted: &[crate::config::WantedFlag]| {
-        let flags: Vec<String> = wanted
-            .iter()
-            .map(|flag| flag.flag.to_string_lossy().into_owned())
-            .collect();
-        none_or_join(&flags)
-    };
-    let _ = writeln!(out, "compile jobs get:  {}", flags(&decision.cflags));
-    let _ = writeln!(out, "link jobs get:     {}", flags(&decision.ldflags));
-    let _ = writeln!(out, "fingerprint:  {}", decision.fingerprint);
-    print!("{out}");
-    Ok(Outcome::Success)
-}
-
-fn none_or_join(values: &[String]) -> String {
-    if values.is_empty() {
-        "none".to_string()
-    } else {
-        values.join(" ")
-    }
-}
-
-fn log_show(log: Option<PathBuf>) -> Result<Outcome, String> {
-    let (_, records, bad_lines) = read_records(log)?;
-    let mut out = String::new();
-    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut injected, mut failed) = (0, 0);
-    for record in &records {
-        *kinds.entry(record.kind.to_string()).or_default() += 1;
-        injected += usize::from(!record.injected.is_empty());
-        failed += usize::from(record.status != Some(0));
-        let _ = writeln!(out, "{}", summary_line(record));
-    }
-    let kinds: Vec<String> = kinds
-        .iter()
-        .map(|(kind, count)| format!("{count} {kind}"))
-        .collect();
-    let _ = writeln!(
-        out,
-        "{} records ({}); flags injected into {injected}; {failed} failed{}",
-        records.len(),
-        if kinds.is_empty() {
-            "none".to_string()
-        } else {
-            kinds.join(", ")
-        },
-        if bad_lines.is_empty() {
-            String::new()
-        } else {
-            format!("; {} bad lines skipped", bad_lines.len())
-        }
-    );
-    print!("{out}");
-    Ok(Outcome::Success)
-}
-
-fn summary_line(record: &InvocationRecord) -> String {
-    let target = record
-        .output
-        .as_ref()
-        .or(record.inputs.first())
-        .map_or("-".to_string(), |path| path.display());
-    let status = match (record.status, record.signal) {
-        (_, Some(signal)) => format!("signal {signal}"),
-        (Some(code), None) => format!("exit {code}"),
-        (None, None) => "exit ?".to_string(),
-    };
-    let mut line = format!("{} {:<16} {:<8} {target}", record.time, record.kind, status);
-    if !record.injected.is_empty() {
-        let flags: Vec<String> = record.injected.iter().map(|flag| flag.display()).collect();
-        let _ = write!(line, "  +[{}]", flags.join(" "));
-    }
-    if !record.skipped.is_empty() {
-        let skipped: Vec<String> = record
-            .skipped
-            .iter()
-            .map(|skipped| format!("{}({})", skipped.flag.display(), skipped.reason))
-            .collect();
-        let _ = write!(line, "  skipped[{}]", skipped.join(" "));
-    }
-    line
-}
-
-fn probe_flags(
-    cc: Option<String>,
-    disable_warning: bool,
-    explain: bool,
-    no_cache: bool,
-    flags: &[OsString],
-) -> Result<Outcome, String> {
-    let cwd = current_dir()?;
-    let cc = cc
-        .or_else(|| std::env::var("CC").ok().filter(|cc| !cc.trim().is_empty()))
-        .unwrap_or_else(|| "cc".to_string());
-    // `$(CC)` may be several words: launchers and secwrap itself are
-    // skipped (the probe asks the real compiler); words after the compiler
-    // are part of every probe, as they are of Kbuild's `$(CC) -Werror ...`.
-    let mut words = cc.split_whitespace().skip_while(|word| {
-        let name = Path::new(word)
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        name.starts_with("secwrap") || crate::compiler::launcher_name(Path::new(word)).is_some()
-    });
-    let compiler_word = words
-        .next()
-        .ok_or_else(|| format!("no compiler in `--cc {cc}`"))?;
-    let extra_args: Vec<OsString> = words.map(OsString::from).collect();
-    let me = crate::compiler::SelfIdentity::current().map_err(|error| io_message(&error))?;
-    let path_var = std::env::var_os("PATH");
-    let resolved = crate::compiler::resolve(
-        compiler_word.as_ref(),
-        path_var.as_deref(),
-        &cwd,
-        &me,
-        false,
-        false,
-    )
-    .map_err(|_| format!("compiler `{compiler_word}` not found on PATH"))?;
-    let cache = if no_cache {
-        None
-    } else {
-        crate::cache::default_dir().and_then(crate::cache::DiskCache::open)
-    };
-    let prober =
-        crate::probe::Prober::new(cache, vec![(crate::exit::DEPTH_VAR.into(), "1".into())]);
-    let (mut supported, mut all) = (Vec::new(), true);
-    for argument in flags {
-        let mut group: Vec<OsString> = argument
-            .to_string_lossy()
-            .split_whitespace()
-            .map(OsString::from)
-            .collect();
-        if group.is_empty() {
-            continue;
-        }
-        let mode = if disable_warning {
-            group = group
-                .iter()
-                .map(|name| disabled_warning(&name.to_string_lossy()))
-                .collect();
-            crate::probe::ProbeMode::DisableWarning
-        } else {
-            crate::probe::ProbeMode::Option
-        };
-        let answer = prober
-            .probe(&crate::probe::ProbeRequest {
-                compiler: &resolved.compiler,
-                target_args: &extra_args,
-                flags: &group,
-                mode,
-            })
-            .map_err(|error| error.to_string())?;
-        let text: Vec<String> = group
-            .iter()
-            .map(|flag| flag.to_string_lossy().into_owned())
-            .collect();
-        if explain {
-            let source = if answer.cached { "cached" } else { "probed" };
-            match answer.supported {
-                true => println!("{}: yes ({source})", text.join(" ")),
-                false => println!("{}: no ({source}): {}", text.join(" "), answer.message),
+impl std::fmt::Display for ErrorLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, cause) in self.0.chain().enumerate() {
+            if index > 0 {
+                f.write_str(": ")?;
+            }
+            match cause.downcast_ref::<std::io::Error>() {
+                Some(error) => f.write_str(&io_message(error))?,
+                None => write!(f, "{cause}")?,
             }
         }
-        all &= answer.supported;
-        if answer.supported {
-            supported.extend(text);
-        }
+        Ok(())
     }
-    if !explain {
-        println!("{}", supported.join(" "));
-    }
-    Ok(if all { Outcome::Success } else { Outcome::No })
 }
 
-/// `vla`, `-Wvla` or `-Wno-vla` as `-Wno-vla` (what `cc-disable-warning` emits).
-fn disabled_warning(name: &str) -> OsString {
-    let bare = name
-        .strip_prefix("-Wno-")
-        .or_else(|| name.strip_prefix("-W"))
-        .unwrap_or(name);
-    OsString::from(format!("-Wno-{bare}"))
+fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir().context("cannot read the working directory")
 }
 
-fn cache(command: CacheCommand) -> Result<Outcome, String> {
-    let dir = crate::cache::default_dir()
-        .ok_or("no cache directory (set SECWRAP_CACHE_DIR, XDG_CACHE_HOME or HOME)")?;
-    match command {
-        CacheCommand::Show => {
-            println!("cache: {}", dir.display());
-            let entries = crate::cache::list_entries(&dir);
-            for (name, description) in &entries {
-                println!("{name}: {description}");
-            }
-            println!("{} entries", entries.len());
-        }
-        CacheCommand::Clear => {
-            let removed = if dir.is_dir() {
-                crate::cache::clear(&dir)
-                    .map_err(|error| format!("{}: {}", dir.display(), io_message(&error)))?
-            } else {
-                0
-            };
-            println!("removed {removed} entries from {}", dir.display());
-        }
-    }
-    Ok(Outcome::Success)
+fn load_config() -> Result<Config> {
+    Ok(Config::load(&ConfigEnv::from_process(current_dir()?))?)
 }
 
 /// The log to read: `--log`, else the configured one.
-fn log_path(log: Option<PathBuf>) -> Result<PathBuf, String> {
+fn log_path(log: Option<PathBuf>) -> Result<PathBuf> {
     match log {
         Some(path) => Ok(current_dir()?.join(path)),
-        None => load_config()?.log.map(|log| log.value).ok_or_else(|| {
-            "no invocation log configured (give --log, set [log] path or SECWRAP_LOG)".to_string()
-        }),
+        None => load_config()?
+            .log
+            .map(|log| log.value)
+            .context("no invocation log configured (give --log, set [log] path or SECWRAP_LOG)"),
     }
 }
 
 /// Reads the log, warning about (and skipping) bad lines.
-fn read_records(
-    log: Option<PathBuf>,
-) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<crate::record::BadLine>), String> {
+fn read_records(log: Option<PathBuf>) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<BadLine>)> {
     let path = log_path(log)?;
-    let (records, bad_lines) =
-        read_log(&path).map_err(|error| format!("{}: {}", path.display(), io_message(&error)))?;
+    let (records, bad_lines) = read_log(&path).with_context(|| path.display().to_string())?;
     for bad in &bad_lines {
         eprintln!(
             "secwrap: warning: {}:{}: {}",
@@ -700,303 +433,13 @@ fn read_records(
     Ok((path, records, bad_lines))
 }
 
-fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<Outcome, String> {
-    let log = log_path(None)
-        .map_err(|error| format!("`secwrap run` records into the invocation log: {error}"))?;
-    let build_id = build_id.unwrap_or_else(|| {
-        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        format!("{}-{}", now.replace([':', '-'], ""), std::process::id())
-    });
-    let (program, args) = command.split_first().ok_or("no command to run")?;
-    let resolved = which::which(program)
-        .map_err(|_| format!("command `{}` not found", program.to_string_lossy()))?;
-    let run = crate::exec::run(
-        &resolved,
-        args,
-        &[
-            ("SECWRAP_BUILD_ID", build_id.as_ref()),
-            ("SECWRAP_LOG", log.as_os_str()),
-        ],
-        None,
-        crate::exec::SignalPolicy::LikeSystem,
-    )
-    .map_err(|error| {
-        format!(
-            "cannot run `{}`: {}",
-            resolved.display(),
-            io_message(&error)
-        )
-    })?;
-    let records = read_log(&log)
-        .map(|(records, _)| records)
-        .unwrap_or_default();
-    let builds = crate::record::history::builds(&records);
-    let summary = builds
-        .iter()
-        .find(|build| build.id == build_id)
-        .map_or_else(|| "no compiler invocations".to_string(), build_summary);
-    eprintln!(
-        "secwrap: build {build_id}: {summary}; log {}",
-        log.display()
-    );
-    run.outcome.exit()
-}
-
-fn build_summary(build: &crate::record::history::Build) -> String {
-    let total: usize = build.kinds.values().sum();
-    let kinds: Vec<String> = build
-        .kinds
-        .iter()
-        .map(|(kind, count)| format!("{count} {kind}"))
-        .collect();
-    format!(
-        "{total} invocations ({}), flags injected into {}, {} failed",
-        kinds.join(", "),
-        build.injected,
-        build.failed
-    )
-}
-
-fn log_builds(log: Option<PathBuf>) -> Result<Outcome, String> {
-    let (_, records, _) = read_records(log)?;
-    for build in crate::record::history::builds(&records) {
-        println!(
-            "{}  {} .. {}  {}",
-            build.id,
-            build.first_time,
-            build.last_time,
-            build_summary(&build)
-        );
-    }
-    Ok(Outcome::Success)
-}
-
-fn log_changed(
-    since: Option<String>,
-    root: Option<PathBuf>,
-    log: Option<PathBuf>,
-) -> Result<Outcome, String> {
-    let (path, records, _) = read_records(log)?;
-    let cwd = current_dir()?;
-    let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
-    let builds = crate::record::history::builds(&records);
-    let selected =
-        crate::record::history::builds_after(&builds, since.as_deref()).ok_or_else(|| {
-            format!(
-                "no build `{}` in {}",
-                since.as_deref().unwrap_or(""),
-                path.display()
-            )
-        })?;
-    // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
-    let mut stdout = std::io::stdout().lock();
-    for object in crate::record::history::changed_objects(&records, &selected, &root) {
-        let mut line = object.into_os_string().into_encoded_bytes();
-        line.push(b'\n');
-        std::io::Write::write_all(&mut stdout, &line).map_err(|error| io_message(&error))?;
-    }
-    Ok(Outcome::Success)
-}
-
-fn log_export(
-    build: Option<String>,
-    output: &Path,
-    merge: bool,
-    log: Option<PathBuf>,
-) -> Result<Outcome, String> {
-    let (path, records, _) = read_records(log)?;
-    let selected: Vec<InvocationRecord> = match &build {
-        Some(id) => {
-            let chosen: Vec<InvocationRecord> = records
-                .into_iter()
-                .filter(|record| crate::record::history::build_of(record) == id)
-                .collect();
-            if chosen.is_empty() {
-                return Err(format!("no build `{id}` in {}", path.display()));
-            }
-            chosen
-        }
-        None => records,
-    };
-    let mut entries = crate::record::export::compile_commands(&selected);
-    let output = current_dir()?.join(output);
-    if merge && output.exists() {
-        let old_text = std::fs::read(&output)
-            .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
-        let old: Vec<crate::record::export::CompileCommand> = serde_json::from_slice(&old_text)
-            .map_err(|error| {
-                format!(
-                    "{}:{}:{}: not a compilation database: {error}",
-                    output.display(),
-                    error.line(),
-                    error.column()
-                )
-            })?;
-        entries = crate::record::export::merge_compile_commands(old, entries);
-    }
-    crate::atomic::write_atomic(&output, |file| {
-        let mut writer = std::io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut writer, &entries).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut writer, b"\n")?;
-        std::io::Write::flush(&mut writer)
-    })
-    .map_err(|error| format!("{}: {}", output.display(), io_message(&error)))?;
-    println!("wrote {} entries to {}", entries.len(), output.display());
-    Ok(Outcome::Success)
-}
-
-fn diff(original: &Path, patched: &Path) -> Result<Outcome, String> {
-    let results = if original.is_dir() && patched.is_dir() {
-        crate::livepatch::diff::diff_trees(original, patched)
-    } else {
-        vec![(
-            patched.to_path_buf(),
-            crate::livepatch::diff::diff_objects(original, patched),
-        )]
-    };
-    let (stdout, stderr, code) = crate::livepatch::diff::render(&results);
-    print!("{stdout}");
-    eprint!("{stderr}");
-    Ok(Outcome::Exit(code))
-}
-
-fn check(
-    objects: &[PathBuf],
-    build: Option<&str>,
-    images: &[PathBuf],
-    log: Option<PathBuf>,
-) -> Result<Outcome, String> {
-    type CheckResult =
-        Result<Vec<crate::livepatch::check::Finding>, crate::livepatch::elf::ObjectError>;
-    let mut results: Vec<CheckResult> = Vec::new();
-    // Object checks need the record only to know which objects were meant
-    // to be split; without a log, names are still checked.
-    let records =
-        if build.is_some() || (!objects.is_empty() && (log.is_some() || log_path(None).is_ok())) {
-            read_records(log)?.1
-        } else {
-            Vec::new()
-        };
-    let check_object =
-        |path: &Path, record: Option<&InvocationRecord>, results: &mut Vec<CheckResult>| {
-            results.push(crate::livepatch::check::check_special_names(path));
-            if record.is_some_and(crate::record::history::compiled_split) {
-                results.push(crate::livepatch::check::check_split(path));
-            }
-        };
-    let cwd = current_dir()?;
-    let latest = crate::record::history::latest_compiles(&records, usize::MAX);
-    for object in objects {
-        let absolute = crate::paths::normalize(&cwd.join(object));
-        check_object(object, latest.get(&absolute).copied(), &mut results);
-    }
-    if let Some(id) = build {
-        let builds = crate::record::history::builds(&records);
-        let build = builds
-            .iter()
-            .find(|build| build.id == id)
-            .ok_or_else(|| format!("no build `{id}` in the log"))?;
-        let as_of_build = crate::record::history::latest_compiles(&records, build.last_index);
-        let compiled = crate::record::history::changed_objects(&records, &[build], Path::new(""));
-        for object in compiled.iter().filter(|object| object.is_file()) {
-            check_object(object, as_of_build.get(object).copied(), &mut results);
-        }
-        // (c) Stale: flags secwrap adds are not in make's view of the
-        // command line, so a config change does not rebuild these.
-        if let Some(fingerprint) = &build.fingerprint {
-            let stale = as_of_build
-                .iter()
-                .filter(|(object, record)| object.is_file() && &record.config != fingerprint)
-                .map(|(object, record)| crate::livepatch::check::Finding {
-                    subject: object.clone(),
-                    item: "config".to_string(),
-                    message: format!(
-                        "stale: last compiled under config {} but build `{id}` uses {fingerprint}; make does not see the flags secwrap adds, so rebuild it (touch its source, or make clean)",
-                        record.config
-                    ),
-                })
-                .collect();
-            results.push(Ok(stale));
-        }
-    }
-    for image in images {
-        results.push(crate::livepatch::check::check_image(image));
-    }
-    let (mut found, mut failed) = (false, false);
-    for result in results {
-        match result {
-            Ok(findings) => {
-                for finding in findings {
-                    found = true;
-                    println!("{finding}");
-                }
-            }
-            Err(error) => {
-                failed = true;
-                eprintln!("secwrap: error: {error}");
-            }
-        }
-    }
-    Ok(match (failed, found) {
-        (true, _) => Outcome::Exit(EXIT_ERROR),
-        (false, true) => Outcome::No,
-        (false, false) => Outcome::Success,
-    })
-}
-
-/// `secwrap diff --build BUILD`: the objects the build compiled, each against
-/// its kept original, labelled relative to the working directory.
-fn diff_build(id: &str, log: Option<PathBuf>) -> Result<Outcome, String> {
-    let (path, records, _) = read_records(log)?;
-    let builds = crate::record::history::builds(&records);
-    let build = builds
-        .iter()
-        .find(|build| build.id == id)
-        .ok_or_else(|| format!("no build `{id}` in {}", path.display()))?;
-    let cwd = current_dir()?;
-    let objects = crate::record::history::changed_objects(&records, &[build], Path::new(""));
-    let mut kept = std::collections::BTreeMap::new();
-    for record in records
-        .iter()
-        .filter(|record| crate::record::history::build_of(record) == id)
-    {
-        for original in &record.originals {
-            if let (Some(object), Some(copy)) =
-                (original.object.to_os_string(), original.copy.to_os_string())
-            {
-                kept.insert(
-                    crate::paths::normalize(Path::new(&object)),
-                    PathBuf::from(copy),
-                );
-            }
-        }
-    }
-    if kept.is_empty() && !objects.is_empty() {
-        return Err(format!(
-            "build `{id}` kept no originals to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build"
-        ));
-    }
-    let pairs: Vec<(PathBuf, Option<PathBuf>, PathBuf)> = objects
-        .iter()
-        .map(|object| {
-            (
-                crate::paths::relative_to(object, &cwd),
-                kept.get(object).cloned(),
-                object.clone(),
-            )
-        })
-        .collect();
-    let (stdout, stderr, code) =
-        crate::livepatch::diff::render(&crate::livepatch::diff::diff_kept(&pairs));
-    print!("{stdout}");
-    eprint!("{stderr}");
-    Ok(Outcome::Exit(code))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
     use clap::CommandFactory;
+
+    use super::*;
 
     #[test]
     fn subcommand_words_match_the_cli() {
@@ -1007,5 +450,53 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, SUBCOMMANDS);
+    }
+
+    #[track_caller]
+    fn check_suggestion(word: &[u8], expected: Option<&str>) {
+        let word = OsStr::from_bytes(word);
+        assert_eq!(suggest_subcommand(word), expected, "word: {word:?}");
+    }
+
+    #[test]
+    fn suggests_a_subcommand_one_edit_away() {
+        // Each kind of edit.
+        check_suggestion(b"lgo", Some("log"));
+        check_suggestion(b"chek", Some("check"));
+        check_suggestion(b"porbe", Some("probe"));
+        check_suggestion(b"cahce", Some("cache"));
+        check_suggestion(b"conifg", Some("config"));
+        check_suggestion(b"dif", Some("diff"));
+        check_suggestion(b"inti", Some("init"));
+        check_suggestion(b"runn", Some("run"));
+        check_suggestion(b"logs", Some("log"));
+        check_suggestion(b"probes", Some("probe"));
+        check_suggestion(b"chack", Some("check"));
+        check_suggestion(b"hlep", Some("help"));
+        // Compilers and tools met in prefix mode, and words too far off.
+        for word in [
+            &b"gcc"[..],
+            b"cc",
+            b"clang",
+            b"ld",
+            b"as",
+            b"g++",
+            b"c++",
+            b"ccache",
+            b"sccache",
+            b"./lgo",
+            b"/usr/bin/chek",
+            b"make",
+            b"log",
+            b"check",
+            b"lgoo",
+            b"",
+            b"l",
+        ] {
+            check_suggestion(word, None);
+        }
+        // Not UTF-8: no subcommand is spelled that way.
+        check_suggestion(b"lo\xffg", None);
+        check_suggestion(b"l\xffg", None);
     }
 }

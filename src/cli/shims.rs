@@ -7,28 +7,28 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-use super::Outcome;
+use anyhow::Result;
+
+use super::CommandStatus;
 use crate::compiler::compiler_family;
-use crate::error::io_message;
 
 /// `secwrap is-compiler NAME...`: prints each NAME (a file name) that is a
 /// C/C++ compiler driver name, one a line, as its raw bytes, and exits 0
 /// when all of them are, 1 otherwise, as `secwrap probe` answers for flags.
 /// One call takes every candidate name, so `mklinks` runs secwrap once.
-pub(super) fn is_compiler(names: &[OsString]) -> Result<Outcome, String> {
-    let mut out = Vec::new();
+pub(super) fn is_compiler(names: &[OsString], out: &mut dyn Write) -> Result<CommandStatus> {
     let mut all = true;
     for name in names {
         if compiler_family(name).is_some() {
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'\n');
+            out.write_all(name.as_bytes())?;
+            out.write_all(b"\n")?;
         } else {
             all = false;
         }
     }
-    std::io::stdout()
-        .lock()
-        .write_all(&out)
-        .map_err(|error| format!("cannot write to stdout: {}", io_message(&error)))?;
-    Ok(if all { Outcome::Success } else { Outcome::No })
+    Ok(if all {
+        CommandStatus::Success
+    } else {
+        CommandStatus::No
+    })
 }

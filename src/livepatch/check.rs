@@ -8,7 +8,7 @@
 //!   sections: the linker script lacks its catch-alls ([`check_image`], Xen
 //!   `6ff9a7e62b`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use object::{
 };
 
 use crate::livepatch::elf::{self, FUNCTION_SECTION_KINDS, ItemKind, ObjectError, ParsedElf};
+use crate::record::InvocationRecord;
 
 /// One problem found, with what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -530,6 +531,31 @@ fn image_findings<Elf: FileHeader<Endian = object::Endianness>>(
     Ok(findings)
 }
 
+/// (c) Stale objects: of the objects the record knows as of build
+/// `build_id` (`as_of_build`, each with its latest compile; see
+/// `record::history::latest_compiles`), those still on disk whose latest
+/// compile ran under another config than the build's `fingerprint`. The
+/// flags secwrap adds are not in make's view of the command line, so a
+/// config change does not rebuild them.
+pub fn stale_objects(
+    as_of_build: &BTreeMap<PathBuf, &InvocationRecord>,
+    fingerprint: &str,
+    build_id: &str,
+) -> Vec<Finding> {
+    as_of_build
+        .iter()
+        .filter(|(object, record)| object.is_file() && record.config != fingerprint)
+        .map(|(object, record)| Finding {
+            subject: object.clone(),
+            item: "config".to_string(),
+            message: format!(
+                "stale: last compiled under config {} but build `{build_id}` uses {fingerprint}; make does not see the flags secwrap adds, so rebuild it (touch its source, or make clean)",
+                record.config
+            ),
+        })
+        .collect()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, ObjectError> {
     std::fs::read(path).map_err(|error| ObjectError::Io {
         path: path.to_path_buf(),
@@ -698,5 +724,45 @@ mod tests {
             finding.to_string(),
             "build/xen-syms: .text.f: orphan section"
         );
+    }
+
+    /// A compile record under config `config` (only the fields the check reads matter).
+    fn record_under(config: &str) -> InvocationRecord {
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "secwrap": "0", "time": "t", "pid": 1,
+            "cwd": "/", "compiler": "/usr/bin/gcc", "argv": [], "exec": [],
+            "kind": "compile", "injected": [], "skipped": [], "inputs": [],
+            "output": null, "lto": false, "config": config,
+            "status": 0, "signal": null, "duration_ms": 0.0,
+        }))
+        .expect("a record")
+    }
+
+    #[test]
+    fn stale_objects_are_those_on_disk_under_another_config() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let on_disk = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"").expect("write");
+            path
+        };
+        let (current, old) = (record_under("NEW"), record_under("OLD"));
+        let as_of_build = BTreeMap::from([
+            (on_disk("same.o"), &current),
+            (on_disk("stale.o"), &old),
+            // Removed since (make clean): nothing to rebuild.
+            (dir.path().join("gone.o"), &old),
+        ]);
+        let stale = stale_objects(&as_of_build, "NEW", "b2");
+        assert_eq!(
+            stale,
+            [Finding {
+                subject: dir.path().join("stale.o"),
+                item: "config".to_string(),
+                message: "stale: last compiled under config OLD but build `b2` uses NEW; make does not see the flags secwrap adds, so rebuild it (touch its source, or make clean)".to_string(),
+            }]
+        );
+        assert_eq!(stale_objects(&as_of_build, "OLD", "b1").len(), 1);
+        assert_eq!(stale_objects(&BTreeMap::new(), "NEW", "b2"), []);
     }
 }

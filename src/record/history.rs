@@ -164,3 +164,77 @@ pub fn compiled_split(record: &InvocationRecord) -> bool {
                 .any(|skipped| skipped.flag == flag && skipped.reason.is(SkipReason::Present))
     })
 }
+
+/// The originals build `build_id` kept before overwriting them
+/// (`[livepatch] keep_originals`): each object (final name, normalised) to
+/// its copy. The shim copies an object aside once (a copy already there is
+/// kept, as kpatch-cc keeps `orig/`), so later compiles add no pair.
+pub fn kept_originals(records: &[InvocationRecord], build_id: &str) -> BTreeMap<PathBuf, PathBuf> {
+    let mut kept = BTreeMap::new();
+    for record in records.iter().filter(|record| build_of(record) == build_id) {
+        for original in &record.originals {
+            if let (Some(object), Some(copy)) =
+                (original.object.to_os_string(), original.copy.to_os_string())
+            {
+                kept.insert(normalize(Path::new(&object)), PathBuf::from(copy));
+            }
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    use super::*;
+
+    /// A compile record of build `build` that kept `originals` (object, copy).
+    fn record(build: &str, originals: serde_json::Value) -> InvocationRecord {
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "secwrap": "0", "time": "t", "pid": 1, "build": build,
+            "cwd": "/t", "compiler": "/usr/bin/gcc", "argv": [], "exec": [],
+            "kind": "compile", "injected": [], "skipped": [], "inputs": [],
+            "output": null, "lto": false, "config": "C",
+            "status": 0, "signal": null, "duration_ms": 0.0,
+            "originals": originals,
+        }))
+        .expect("a record")
+    }
+
+    #[test]
+    fn kept_originals_of_one_build() {
+        let records = [
+            record(
+                "b1",
+                serde_json::json!([{"object": "/t/old.o", "copy": "/k/old.o"}]),
+            ),
+            record(
+                "b2",
+                serde_json::json!([
+                    // Normalised: the key is the object's final name.
+                    {"object": "/t/./sub/../a.o", "copy": "/k/a.o"},
+                    // Not UTF-8 (base64 of `/t/\xff.o`): kept byte for byte.
+                    {"object": {"bytes": "L3Qv/y5v"}, "copy": "/k/ff.o"},
+                    // Bad base64: no pair rather than a wrong one.
+                    {"object": {"bytes": "!"}, "copy": "/k/bad.o"},
+                ]),
+            ),
+            record("b2", serde_json::json!([])),
+        ];
+        let non_utf8 = PathBuf::from(OsString::from_vec(b"/t/\xff.o".to_vec()));
+        assert_eq!(
+            kept_originals(&records, "b2"),
+            BTreeMap::from([
+                (PathBuf::from("/t/a.o"), PathBuf::from("/k/a.o")),
+                (non_utf8, PathBuf::from("/k/ff.o")),
+            ])
+        );
+        assert_eq!(
+            kept_originals(&records, "b1"),
+            BTreeMap::from([(PathBuf::from("/t/old.o"), PathBuf::from("/k/old.o"))])
+        );
+        assert_eq!(kept_originals(&records, "b3"), BTreeMap::new());
+    }
+}

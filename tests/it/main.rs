@@ -8,6 +8,7 @@ mod common;
 
 mod classify;
 mod cli;
+mod cli_errors;
 mod elf_analysis;
 mod errors;
 mod examples;

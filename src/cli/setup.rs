@@ -1,0 +1,250 @@
+//! `secwrap init` and `secwrap config`.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::{CONFIG_FILE_NAME, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag};
+use anyhow::{Context as _, Result, bail};
+
+use crate::error::BadInput;
+use crate::kconfig::{KconfigFormat, KconfigValues};
+use crate::paths::normalize;
+
+use super::{CommandStatus, current_dir, load_config};
+
+pub(super) fn init(
+    kconfig: &Path,
+    dir: &Path,
+    log: &str,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
+    let cwd = current_dir()?;
+    let dir = normalize(&cwd.join(dir));
+    let kconfig = normalize(&cwd.join(kconfig));
+    let text = std::fs::read(&kconfig).with_context(|| kconfig.display().to_string())?;
+    let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
+    if let Some(first) = diagnostics.first() {
+        return Err(BadInput {
+            path: kconfig.clone(),
+            position: Some((first.line, first.column)),
+            message: first.message.clone(),
+        }
+        .into());
+    }
+    let target = dir.join(CONFIG_FILE_NAME);
+    if target.exists() && !force {
+        bail!(
+            "{} already exists (use --force to replace it)",
+            target.display()
+        );
+    }
+    let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
+    let text = init_toml(&relative.to_string_lossy(), log);
+    std::fs::write(&target, text).with_context(|| target.display().to_string())?;
+    writeln!(
+        out,
+        "wrote {} ({} Kconfig symbols in {})",
+        target.display(),
+        values.len(),
+        kconfig.display()
+    )?;
+    Ok(CommandStatus::Success)
+}
+
+/// The secwrap.toml `init` writes, by hand rather than through serde
+/// because it carries comments. `{kconfig}` and `{log}` are TOML strings,
+/// `{default_rules}` the built-in rules as comment lines.
+const INIT_TEMPLATE: &str = r#"# secwrap.toml, written by `secwrap init`. Paths are relative to this file.
+kconfig = {kconfig}
+
+[log]
+path = {log}
+
+# With no [[rule]], the built-in rules apply:
+{default_rules}# Your own rules replace them, for example:
+# [[rule]]
+# name = "split-sections"
+# when = "CC_SPLIT_SECTIONS || LIVEPATCH"
+# cflags = ["-ffunction-sections", "-fdata-sections"]
+"#;
+
+/// [`INIT_TEMPLATE`] filled in, each placeholder once and in order, so a
+/// path that happens to contain `{log}` is written as it is.
+fn init_toml(kconfig: &str, log: &str) -> String {
+    let default_rules: String = DEFAULT_RULES
+        .iter()
+        .map(|(name, when)| {
+            format!(
+                "#   {name}: when = \"{when}\" -> {}\n",
+                SPLIT_FLAGS.join(" ")
+            )
+        })
+        .collect();
+    let mut text = String::new();
+    let mut rest = INIT_TEMPLATE;
+    for (placeholder, value) in [
+        ("{kconfig}", toml_string(kconfig)),
+        ("{log}", toml_string(log)),
+        ("{default_rules}", default_rules),
+    ] {
+        let (before, after) = rest
+            .split_once(placeholder)
+            .expect("INIT_TEMPLATE holds each placeholder once, in this order");
+        text.push_str(before);
+        text.push_str(&value);
+        rest = after;
+    }
+    text.push_str(rest);
+    text
+}
+
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+pub(super) fn show_config(out: &mut dyn Write) -> Result<CommandStatus> {
+    let config = load_config()?;
+    let values = config.load_kconfig()?;
+    let decision = config.evaluate(&values);
+    let sourced =
+        |path: &Path, origin: &dyn std::fmt::Display| format!("{} ({origin})", path.display());
+    writeln!(
+        out,
+        "config file:  {}",
+        config
+            .file
+            .as_ref()
+            .map_or("none (built-in defaults)".to_string(), |file| sourced(
+                &file.value,
+                &file.origin
+            ))
+    )?;
+    writeln!(out, "root:         {}", config.root.display())?;
+    writeln!(
+        out,
+        "kconfig:      {}",
+        config
+            .kconfig
+            .as_ref()
+            .map_or("none found (every symbol is n)".to_string(), |kconfig| {
+                format!(
+                    "{}, {} symbols",
+                    sourced(&kconfig.value, &kconfig.origin),
+                    values.len()
+                )
+            })
+    )?;
+    writeln!(
+        out,
+        "log:          {}",
+        config
+            .log
+            .as_ref()
+            .map_or("none (set [log] path or SECWRAP_LOG)".to_string(), |log| {
+                sourced(&log.value, &log.origin)
+            })
+    )?;
+    writeln!(
+        out,
+        "on_error:     {} ({})",
+        config.on_error.value.as_str(),
+        config.on_error.origin
+    )?;
+    let launcher: Vec<_> = config
+        .launcher
+        .iter()
+        .map(|word| word.to_string_lossy())
+        .collect();
+    writeln!(
+        out,
+        "launcher:     {}",
+        if launcher.is_empty() {
+            "none".to_string()
+        } else {
+            launcher.join(" ")
+        }
+    )?;
+    writeln!(
+        out,
+        "exclude:      {}",
+        if config.exclude_patterns.is_empty() {
+            "none".to_string()
+        } else {
+            config.exclude_patterns.join(", ")
+        }
+    )?;
+    writeln!(out, "override_user_choice: {}", config.override_user_choice)?;
+    writeln!(out, "rules ({}):", config.rules_origin)?;
+    for rule in &config.rules {
+        let symbols: Vec<String> = rule
+            .when
+            .symbols()
+            .iter()
+            .map(|symbol| {
+                format!(
+                    "{symbol}={}",
+                    values
+                        .get(symbol)
+                        .map_or("<undefined>".to_string(), |value| value.as_text())
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "  {}: when {} is {} [{}]; cflags: {}; ldflags: {}",
+            rule.name,
+            rule.when,
+            rule.when.eval(&values).as_str(),
+            symbols.join(" "),
+            none_or_join(&rule.cflags),
+            none_or_join(&rule.ldflags),
+        )?;
+    }
+    let flags = |wanted: &[WantedFlag]| {
+        let flags: Vec<String> = wanted
+            .iter()
+            .map(|flag| flag.flag.to_string_lossy().into_owned())
+            .collect();
+        none_or_join(&flags)
+    };
+    writeln!(out, "compile jobs get:  {}", flags(&decision.cflags))?;
+    writeln!(out, "link jobs get:     {}", flags(&decision.ldflags))?;
+    writeln!(out, "fingerprint:  {}", decision.fingerprint)?;
+    Ok(CommandStatus::Success)
+}
+
+fn none_or_join(values: &[String]) -> String {
+    if values.is_empty() {
+        "none".to_string()
+    } else {
+        values.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_toml_fills_the_template() {
+        let text = init_toml("../{log}/.config", "we\"ird.jsonl");
+        assert!(
+            text.starts_with(
+                "# secwrap.toml, written by `secwrap init`. Paths are relative to this file.\n\
+                 kconfig = \"../{log}/.config\"\n\n[log]\npath = 'we\"ird.jsonl'\n\n\
+                 # With no [[rule]], the built-in rules apply:\n#   "
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches(" -> -ffunction-sections -fdata-sections\n")
+                .count(),
+            DEFAULT_RULES.len()
+        );
+        assert!(!text.contains("{default_rules}"), "{text}");
+        let parsed: toml::Table = toml::from_str(&text).expect("valid TOML");
+        assert_eq!(parsed["kconfig"].as_str(), Some("../{log}/.config"));
+        assert_eq!(parsed["log"]["path"].as_str(), Some("we\"ird.jsonl"));
+    }
+}

@@ -1,0 +1,121 @@
+//! How the subcommands end when things go wrong around them: a reader that
+//! stops reading (`secwrap log show | head -1`) is a quiet exit 0, as
+//! ripgrep's is; a usage error is clap's report under secwrap's
+//! `secwrap: error:` prefix, exit status 2; help and version exit 0.
+
+use std::io::{BufRead, BufReader, Read};
+
+use crate::common::*;
+
+/// Records in the big log: its summary is megabytes, far more than a pipe
+/// holds, so secwrap is still writing when the reader goes away.
+const BIG_LOG_RECORDS: usize = 40_000;
+
+/// A tree whose `big.jsonl` holds [`BIG_LOG_RECORDS`] copies of the record
+/// a real `secwrap gcc -c a.c` wrote, each with its own object (`a0.o`,
+/// `a1.o`, ...) so that `log changed` has as many lines to print. `None`
+/// when gcc is missing.
+fn tree_with_big_log() -> Option<TestEnv> {
+    if !require_compiler("gcc") {
+        return None;
+    }
+    let t = TestEnv::new().file("a.c", A_C);
+    t.run(&["gcc", "-c", "a.c"]).quiet_success();
+    let log = t.read_text("log.jsonl");
+    let record = log.lines().next().expect("one record");
+    assert!(record.contains("/a.o\""), "{record}");
+    let mut big = String::new();
+    for index in 0..BIG_LOG_RECORDS {
+        big.push_str(&record.replace("/a.o\"", &format!("/a{index}.o\"")));
+        big.push('\n');
+    }
+    t.write("big.jsonl", big);
+    Some(t)
+}
+
+/// Runs `secwrap ARGS...`, reads one line of its stdout and closes the
+/// pipe; returns that line, the exit status and stderr.
+fn read_one_line_then_close(t: &TestEnv, args: &[&str]) -> (String, Option<i32>, String) {
+    let mut child = t.command(SECWRAP, args).spawn().expect("spawn secwrap");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read a line");
+    drop(stdout);
+    let status = wait_with_timeout(&mut child, &format!("secwrap {}", args.join(" ")));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    (line, status.code(), stderr)
+}
+
+#[test]
+fn log_show_into_a_closed_pipe_exits_0_quietly() {
+    let Some(t) = tree_with_big_log() else {
+        return;
+    };
+    let (line, code, stderr) = read_one_line_then_close(&t, &["log", "show", "--log", "big.jsonl"]);
+    assert!(line.contains(" compile "), "{line}");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn log_changed_into_a_closed_pipe_exits_0_quietly() {
+    let Some(t) = tree_with_big_log() else {
+        return;
+    };
+    let (line, code, stderr) =
+        read_one_line_then_close(&t, &["log", "changed", "--log", "big.jsonl"]);
+    assert!(line.ends_with(".o\n"), "{line}");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+/// A usage error clap finds: its words and usage lines, with the
+/// `secwrap: error:` prefix every secwrap error has, exit status 2.
+#[track_caller]
+fn assert_usage_error(args: &[&str], detail: &str) {
+    let out = TestEnv::new().run(args);
+    out.code_is(secwrap::exit::EXIT_ERROR);
+    assert!(out.stdout.is_empty(), "{}", out.stdout_text());
+    let stderr = out.stderr_text();
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("secwrap: error: "), "{stderr}");
+    assert!(first.contains(detail), "no `{detail}` in: {stderr}");
+    assert!(!stderr.contains("\nerror: "), "{stderr}");
+    assert!(stderr.contains("\nUsage: secwrap "), "{stderr}");
+}
+
+#[test]
+fn mistyped_subcommand_is_a_usage_error_with_the_prefix() {
+    assert_usage_error(&["log", "shwo"], "unrecognized subcommand 'shwo'");
+}
+
+#[test]
+fn missing_argument_is_a_usage_error_with_the_prefix() {
+    assert_usage_error(&["diff"], "required arguments were not provided");
+}
+
+#[test]
+fn help_and_version_print_on_stdout_and_exit_0() {
+    let t = TestEnv::new();
+    let out = t.run(&["--version"]);
+    out.quiet_success();
+    assert_eq!(
+        out.stdout_text(),
+        format!("secwrap {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for args in [&["--help"][..], &["log", "--help"], &["help", "log"]] {
+        let out = t.run(args);
+        out.quiet_success();
+        assert!(
+            out.stdout_text().contains("\nUsage: secwrap "),
+            "{}",
+            out.stdout_text()
+        );
+    }
+}
