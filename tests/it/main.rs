@@ -17,4 +17,5 @@ mod livepatch_cli;
 mod modes;
 mod probe;
 mod record;
+mod snapshots;
 mod transparency;
