@@ -1,6 +1,9 @@
 //! The harness: a `TestEnv` per test (a temporary tree, a controlled
-//! environment, secwrap run in it) in the style of casey/just's `Test`, plus
-//! helpers to read what a run left behind (objects, the invocation log).
+//! environment with the machine's state pointed inside the tree, secwrap
+//! run in it) and a `Run` per process in the style of casey/just's `Test`:
+//! status 0, an empty stdout and an empty stderr are expected unless the
+//! test says otherwise, and checked at `.go()`. Plus helpers to read what a
+//! run left behind (objects, the invocation log as typed records).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
