@@ -484,3 +484,376 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
         + 1;
     (line, column)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary tree of `files` (parents created), each written as given.
+    struct Tree {
+        dir: tempfile::TempDir,
+    }
+
+    impl Tree {
+        fn new(files: &[(&str, &str)]) -> Tree {
+            let tree = Tree {
+                dir: tempfile::tempdir().expect("temporary directory"),
+            };
+            for (rel, text) in files {
+                let path = tree.path(rel);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+            tree
+        }
+
+        fn path(&self, rel: &str) -> PathBuf {
+            self.dir.path().join(rel)
+        }
+
+        /// An environment with the working directory `cwd` (created) and
+        /// nothing else set: no variable, no user config directory.
+        fn env(&self, cwd: &str) -> ConfigEnv {
+            let cwd = match cwd {
+                "." => self.dir.path().to_path_buf(),
+                _ => self.path(cwd),
+            };
+            std::fs::create_dir_all(&cwd).unwrap();
+            ConfigEnv {
+                cwd,
+                ..ConfigEnv::default()
+            }
+        }
+
+        #[track_caller]
+        fn load(&self, env: &ConfigEnv) -> Config {
+            Config::load(env).unwrap_or_else(|error| panic!("{error}"))
+        }
+
+        /// The error `load` gives, the tree's path spelled `[ROOT]`.
+        #[track_caller]
+        fn error(&self, env: &ConfigEnv) -> String {
+            let error = Config::load(env).expect_err("an error").to_string();
+            error.replace(&self.dir.path().display().to_string(), "[ROOT]")
+        }
+    }
+
+    /// The same file in four places, each saying which it is.
+    fn four_configs() -> Tree {
+        let config = |name: &str| format!("launcher = [\"{name}\"]\n");
+        Tree::new(&[
+            ("explicit.toml", &config("explicit")),
+            ("project/secwrap.toml", &config("project")),
+            ("xdg/secwrap/secwrap.toml", &config("xdg")),
+            ("home/.config/secwrap/secwrap.toml", &config("home")),
+        ])
+    }
+
+    #[test]
+    fn config_file_precedence() {
+        let tree = four_configs();
+        let xdg = || Some(tree.path("xdg").into_os_string());
+        let home = || Some(tree.path("home").into_os_string());
+        let user = Origin::Env("XDG_CONFIG_HOME or HOME");
+        // (SECWRAP_CONFIG, cwd, XDG_CONFIG_HOME, HOME) -> the file read
+        // (its directory, the launcher it names, why it was chosen).
+        let cases = [
+            (
+                Some("../../explicit.toml"),
+                "project/sub",
+                xdg(),
+                home(),
+                Some(("", "explicit", Origin::Env("SECWRAP_CONFIG"))),
+            ),
+            (
+                None,
+                "project/sub",
+                xdg(),
+                home(),
+                Some(("project", "project", Origin::Discovered)),
+            ),
+            (
+                None,
+                "elsewhere",
+                xdg(),
+                home(),
+                Some(("xdg/secwrap", "xdg", user.clone())),
+            ),
+            (
+                None,
+                "elsewhere",
+                None,
+                home(),
+                Some(("home/.config/secwrap", "home", user.clone())),
+            ),
+            (None, "elsewhere", None, None, None),
+        ];
+        for (secwrap_config, cwd, xdg_config_home, home, expected) in cases {
+            let env = ConfigEnv {
+                secwrap_config: secwrap_config.map(OsString::from),
+                xdg_config_home,
+                home,
+                ..tree.env(cwd)
+            };
+            let config = tree.load(&env);
+            match expected {
+                Some((dir, launcher, origin)) => {
+                    let file = config.file.as_ref().expect("a config file");
+                    let dir = tree.path(dir).canonicalize().unwrap();
+                    assert_eq!(file.origin, origin, "{env:?}");
+                    assert_eq!(config.launcher, [launcher], "{env:?}");
+                    assert_eq!(
+                        file.value.parent().unwrap().canonicalize().unwrap(),
+                        dir,
+                        "{env:?}"
+                    );
+                    assert_eq!(
+                        config.root.canonicalize().unwrap(),
+                        dir,
+                        "relative paths are relative to the file: {env:?}"
+                    );
+                }
+                None => {
+                    assert!(config.file.is_none(), "{env:?}: {:?}", config.file);
+                    assert_eq!(config.rules_origin, Origin::Default);
+                    assert_eq!(config.root, env.cwd, "without a file: the cwd");
+                    assert!(config.launcher.is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn xdg_config_home_without_secwrap_does_not_fall_back_to_home() {
+        let tree = Tree::new(&[("home/.config/secwrap/secwrap.toml", "")]);
+        let env = ConfigEnv {
+            xdg_config_home: Some(tree.path("xdg").into_os_string()),
+            home: Some(tree.path("home").into_os_string()),
+            ..tree.env("elsewhere")
+        };
+        assert!(tree.load(&env).file.is_none());
+    }
+
+    #[test]
+    fn secwrap_config_naming_a_missing_file() {
+        let tree = four_configs();
+        let env = ConfigEnv {
+            secwrap_config: Some("nope.toml".into()),
+            ..tree.env("project")
+        };
+        assert_eq!(
+            tree.error(&env),
+            "[ROOT]/project/nope.toml: config file named by SECWRAP_CONFIG does not exist"
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let tree = Tree::new(&[
+            (
+                "project/secwrap.toml",
+                "kconfig = \"kc/.config\"\n[log]\npath = \"logs/build.jsonl\"\n\
+                 [livepatch]\nkeep_originals = \"orig\"\n",
+            ),
+            ("project/kc/.config", "CONFIG_LIVEPATCH=y\n"),
+        ]);
+        let config = tree.load(&tree.env("project/sub/deeper"));
+        let kconfig = config.kconfig.expect("kconfig");
+        assert_eq!(kconfig.value, tree.path("project/kc/.config"));
+        assert_eq!(
+            kconfig.origin,
+            Origin::File {
+                line: 1,
+                column: 11
+            }
+        );
+        let log = config.log.expect("log");
+        assert_eq!(log.value, tree.path("project/logs/build.jsonl"));
+        assert_eq!(log.origin, Origin::File { line: 3, column: 8 });
+        assert_eq!(config.keep_originals, Some(tree.path("project/orig")));
+        assert_eq!(config.root, tree.path("project"));
+    }
+
+    #[test]
+    fn environment_overrides_log_and_on_error() {
+        let tree = Tree::new(&[(
+            "secwrap.toml",
+            "on_error = \"passthrough\"\n[log]\npath = \"file.jsonl\"\n",
+        )]);
+        // (SECWRAP_LOG, SECWRAP_ON_ERROR) -> (log, its origin, on_error, its origin).
+        let cases = [
+            (
+                None,
+                None,
+                "file.jsonl",
+                Origin::File { line: 3, column: 8 },
+                OnError::Passthrough,
+                Origin::ConfigFile,
+            ),
+            (
+                Some("env.jsonl"),
+                Some("strict"),
+                "sub/env.jsonl",
+                Origin::Env("SECWRAP_LOG"),
+                OnError::Strict,
+                Origin::Env("SECWRAP_ON_ERROR"),
+            ),
+            (
+                Some("/abs/env.jsonl"),
+                Some("passthrough"),
+                "/abs/env.jsonl",
+                Origin::Env("SECWRAP_LOG"),
+                OnError::Passthrough,
+                Origin::Env("SECWRAP_ON_ERROR"),
+            ),
+        ];
+        for (secwrap_log, secwrap_on_error, log, log_origin, on_error, on_error_origin) in cases {
+            // SECWRAP_LOG is relative to the working directory, not the file.
+            let env = ConfigEnv {
+                secwrap_log: secwrap_log.map(OsString::from),
+                secwrap_on_error: secwrap_on_error.map(OsString::from),
+                ..tree.env("sub")
+            };
+            let config = tree.load(&env);
+            let got_log = config.log.expect("log");
+            assert_eq!(got_log.value, tree.path(log), "{env:?}");
+            assert_eq!(got_log.origin, log_origin, "{env:?}");
+            assert_eq!(config.on_error.value, on_error, "{env:?}");
+            assert_eq!(config.on_error.origin, on_error_origin, "{env:?}");
+        }
+    }
+
+    #[test]
+    fn no_file_and_no_variables_mean_no_log_and_strict() {
+        let tree = Tree::new(&[]);
+        let config = tree.load(&tree.env("."));
+        assert!(config.log.is_none() && config.kconfig.is_none());
+        assert_eq!(config.on_error.value, OnError::Strict);
+        assert_eq!(config.on_error.origin, Origin::Default);
+    }
+
+    #[test]
+    fn bad_secwrap_on_error() {
+        let tree = Tree::new(&[]);
+        let env = ConfigEnv {
+            secwrap_on_error: Some("lenient".into()),
+            ..tree.env(".")
+        };
+        assert_eq!(
+            tree.error(&env),
+            "SECWRAP_ON_ERROR: expected `strict` or `passthrough`, found `lenient`"
+        );
+        // Before any file is read, an unknown value counts as strict.
+        for (value, expected) in [
+            (Some("lenient"), OnError::Strict),
+            (Some("passthrough"), OnError::Passthrough),
+            (Some("strict"), OnError::Strict),
+            (None, OnError::Strict),
+        ] {
+            let env = ConfigEnv {
+                secwrap_on_error: value.map(OsString::from),
+                ..ConfigEnv::default()
+            };
+            assert_eq!(env.on_error_before_file(), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn kconfig_discovery() {
+        // (files, cwd) -> the Kconfig file found.
+        let cases: [(&[&str], &str, Option<&str>); 5] = [
+            (&[".config"], "sub", Some(".config")),
+            (
+                &[".config", "include/config/auto.conf"],
+                "sub",
+                Some("include/config/auto.conf"),
+            ),
+            // The nearest directory wins, whatever it holds.
+            (
+                &["include/config/auto.conf", "sub/.config"],
+                "sub/deeper",
+                Some("sub/.config"),
+            ),
+            (&["include/generated/autoconf.h"], ".", None),
+            (&[], "sub", None),
+        ];
+        for (files, cwd, expected) in cases {
+            let files: Vec<(&str, &str)> = files.iter().map(|file| (*file, "")).collect();
+            let tree = Tree::new(&files);
+            let config = tree.load(&tree.env(cwd));
+            let found = config
+                .kconfig
+                .map(|kconfig| (kconfig.value, kconfig.origin));
+            assert_eq!(
+                found,
+                expected.map(|file| (tree.path(file), Origin::Discovered)),
+                "{files:?} from {cwd}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_errors_name_line_and_column() {
+        // (secwrap.toml, `[ROOT]/secwrap.toml:` + position, then a word of the message).
+        let cases = [
+            (
+                "kconfig = \".config\"\n[log\npath = \"x\"\n",
+                "2:5: ",
+                "unclosed table",
+            ),
+            (
+                "kconfig = \".config\"\ncolour = 1\n",
+                "2:1: ",
+                "unknown field `colour`",
+            ),
+            ("[log]\nfile = \"x\"\n", "2:1: ", "unknown field `file`"),
+            (
+                "[[rule]]\nwhen = \"LIVEPATCH &&\"\ncflags = [\"-ffunction-sections\"]\n",
+                "2:21: rule `when`: ",
+                "",
+            ),
+            (
+                "[[rule]]\nwhen = \"LIVEPATCH\"\ncolour = 1\n",
+                "3:1: ",
+                "unknown field `colour`",
+            ),
+            (
+                "exclude = [\"ok/**\", \"a/[b\"]\n",
+                "1:21: bad exclude glob: ",
+                "unclosed",
+            ),
+            (
+                "kconfig = \"nope/.config\"\n",
+                "1:11: kconfig file `",
+                "does not exist",
+            ),
+        ];
+        for (toml, position, detail) in cases {
+            let tree = Tree::new(&[("secwrap.toml", toml), (".config", "")]);
+            let error = tree.error(&tree.env("."));
+            let prefix = format!("[ROOT]/secwrap.toml:{position}");
+            assert!(
+                error.starts_with(&prefix),
+                "{toml:?}: want `{prefix}...`, got `{error}`"
+            );
+            assert!(
+                error.contains(detail),
+                "{toml:?}: no `{detail}` in `{error}`"
+            );
+        }
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        for (text, offset, expected) in [
+            ("abc", 0, (1, 1)),
+            ("abc", 2, (1, 3)),
+            ("a\nbc", 2, (2, 1)),
+            ("a\nbc", 3, (2, 2)),
+            ("é = 1\nx", 3, (1, 3)),
+            ("ab", 99, (1, 3)),
+        ] {
+            assert_eq!(line_column(text, offset), expected, "{text:?} at {offset}");
+        }
+    }
+}

@@ -1,25 +1,36 @@
 //! Classification, seen from outside: the record's `kind`, and whether the
 //! job's output got split.
 
+use secwrap::classify::Classification::{self, *};
+use secwrap::inject::SkipReason;
+use secwrap::record::{InvocationRecord, Term};
+
 use crate::common::*;
 
-/// Runs `secwrap CC ARGS...` in `t`, expects success, and returns the
-/// last record, whose `kind` must be `kind`.
+/// Runs `secwrap CC ARGS...` in `t`, expecting success with nothing on
+/// stdout or stderr, and returns the last record, whose `kind` must be
+/// `kind`.
 #[track_caller]
-fn run_kind(t: &TestEnv, cc: &str, args: &[&str], kind: &str) -> serde_json::Value {
+fn run_kind(t: &TestEnv, cc: &str, args: &[&str], kind: Classification) -> InvocationRecord {
     let mut argv = vec![cc];
     argv.extend_from_slice(args);
-    t.run(&argv).success();
+    check_kind(t, t.run(&argv), kind)
+}
+
+/// Finishes `run` and checks the last record is of `kind`, with status 0.
+#[track_caller]
+fn check_kind(t: &TestEnv, run: Run<'_>, kind: Classification) -> InvocationRecord {
+    run.go();
     let record = t.records().pop().expect("a record");
-    assert_eq!(text(&record, "kind"), kind, "{argv:?}: {record:#}");
-    assert_eq!(record["status"], 0, "{record:#}");
+    assert_eq!(record.kind, Term::Known(kind), "{record:#?}");
+    assert_eq!(record.status, Some(0), "{record:#?}");
     record
 }
 
 compiler_tests! {
     fn compile_c(cc) {
         let t = TestEnv::livepatch();
-        let record = run_kind(&t, cc, &["-c", "a.c", "-o", "a.o"], "compile");
+        let record = run_kind(&t, cc, &["-c", "a.c", "-o", "a.o"], Compile);
         assert_injected_split(&record);
         t.assert_split("a.o");
     }
@@ -27,7 +38,7 @@ compiler_tests! {
     /// `-S`: the assembly names the split sections.
     fn compile_to_assembly(cc) {
         let t = TestEnv::livepatch();
-        let record = run_kind(&t, cc, &["-S", "a.c", "-o", "a.s"], "compile");
+        let record = run_kind(&t, cc, &["-S", "a.c", "-o", "a.s"], Compile);
         assert_injected_split(&record);
         let assembly = t.read_text("a.s");
         for section in SPLIT_SECTIONS {
@@ -41,7 +52,7 @@ compiler_tests! {
     /// Dependency generation alongside a compile is still a compile.
     fn compile_with_dependency_files(cc) {
         let t = TestEnv::livepatch();
-        let record = run_kind(&t, cc, &["-c", "-MD", "a.c", "-o", "a.o"], "compile");
+        let record = run_kind(&t, cc, &["-c", "-MD", "a.c", "-o", "a.o"], Compile);
         assert_injected_split(&record);
         t.assert_split("a.o");
         assert!(t.exists("a.d"));
@@ -50,7 +61,7 @@ compiler_tests! {
             &t,
             cc,
             &["-c", "-MMD", "-MF", "dep.d", "a.c", "-o", "b.o"],
-            "compile",
+            Compile,
         );
         assert_injected_split(&record);
         t.assert_split("b.o");
@@ -61,42 +72,36 @@ compiler_tests! {
     /// `--gc-sections` can then drop the unused `set`).
     fn compile_and_link(cc) {
         let t = TestEnv::livepatch().file("main.c", MAIN_C);
-        let out = t.run(&[
-            cc,
-            "a.c",
-            "main.c",
-            "-o",
-            "prog",
-            "-Wl,--gc-sections,--print-gc-sections",
-        ]);
-        out.success();
-        assert!(
-            out.stderr_text().contains("'.text.set'"),
-            "the linker saw no .text.set section to remove: {}",
-            out.stderr_text()
-        );
-        let record = t.records().pop().unwrap();
-        assert_eq!(text(&record, "kind"), "compile_and_link");
+        // The linker lists what it removed on stderr: `.text.set` must be
+        // among it.
+        let run = t
+            .run(&[
+                cc,
+                "a.c",
+                "main.c",
+                "-o",
+                "prog",
+                "-Wl,--gc-sections,--print-gc-sections",
+            ])
+            .stderr_contains("'.text.set'");
+        let record = check_kind(&t, run, CompileAndLink);
         assert_injected_split(&record);
-        assert_eq!(
-            text(&record, "output"),
-            t.path("prog").to_str().unwrap()
-        );
+        assert_eq!(some_text(&record.output), t.path("prog").to_str().unwrap());
         assert!(t.exists("prog"));
     }
 
     /// Objects only: a link, nothing injected.
     fn link_only(cc) {
         let t = TestEnv::livepatch().file("main.c", MAIN_C);
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
-        t.run(&[cc, "-c", "main.c", "-o", "main.o"]).quiet_success();
-        let record = run_kind(&t, cc, &["a.o", "main.o", "-o", "prog"], "link_only");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
+        t.run(&[cc, "-c", "main.c", "-o", "main.o"]).go();
+        let record = run_kind(&t, cc, &["a.o", "main.o", "-o", "prog"], LinkOnly);
         assert_injected_nothing(&record);
         assert_eq!(
             skipped(&record),
             [
-                ("-ffunction-sections".to_string(), "not_compile".to_string()),
-                ("-fdata-sections".to_string(), "not_compile".to_string()),
+                ("-ffunction-sections", SkipReason::NotCompile),
+                ("-fdata-sections", SkipReason::NotCompile),
             ]
         );
         assert!(t.exists("prog"));
@@ -105,8 +110,9 @@ compiler_tests! {
     /// `-E`, `-M`, `-MM`: preprocessor output, nothing injected.
     fn preprocess_only(cc) {
         let t = TestEnv::livepatch();
-        for flag in ["-E", "-M", "-MM"] {
-            let record = run_kind(&t, cc, &[flag, "a.c"], "preprocess_only");
+        for (flag, stdout) in [("-E", "int get(void)"), ("-M", "a.o: a.c"), ("-MM", "a.o: a.c")] {
+            let run = t.run(&[cc, flag, "a.c"]).stdout_contains(stdout);
+            let record = check_kind(&t, run, PreprocessOnly);
             assert_injected_nothing(&record);
         }
     }
@@ -114,16 +120,24 @@ compiler_tests! {
     /// Questions to the driver: nothing injected.
     fn info_queries(cc) {
         let t = TestEnv::livepatch();
-        for args in [
-            &["--version"][..],
-            &["-v"],
-            &["-dumpversion"],
-            &["-dumpmachine"],
-            &["-print-file-name=libc.so"],
-            &["--help"],
-            &["-###", "-c", "a.c"],
+        // Each answers on stdout, but `-v` and `-###` on stderr.
+        for (args, on_stderr) in [
+            (&["--version"][..], false),
+            (&["-v"], true),
+            (&["-dumpversion"], false),
+            (&["-dumpmachine"], false),
+            (&["-print-file-name=libc.so"], false),
+            (&["--help"], false),
+            (&["-###", "-c", "a.c"], true),
         ] {
-            let record = run_kind(&t, cc, args, "info_query");
+            let mut argv = vec![cc];
+            argv.extend_from_slice(args);
+            let run = if on_stderr {
+                t.run(&argv).stderr_contains("version")
+            } else {
+                t.run(&argv).stdout_any()
+            };
+            let record = check_kind(&t, run, InfoQuery);
             assert_injected_nothing(&record);
         }
         assert!(!t.exists("a.o"), "-### compiled something");
@@ -131,7 +145,7 @@ compiler_tests! {
 
     fn syntax_check(cc) {
         let t = TestEnv::livepatch();
-        let record = run_kind(&t, cc, &["-fsyntax-only", "a.c"], "syntax_check");
+        let record = run_kind(&t, cc, &["-fsyntax-only", "a.c"], SyntaxCheck);
         assert_injected_nothing(&record);
     }
 
@@ -146,13 +160,13 @@ compiler_tests! {
             &["-c", "w.S", "-o", "w.o"],
             &["-c", "-x", "assembler", "x.asm", "-o", "x.o"],
         ] {
-            let record = run_kind(&t, cc, args, "assemble");
+            let record = run_kind(&t, cc, args, Assemble);
             assert_injected_nothing(&record);
             assert_eq!(
                 skipped(&record),
                 [
-                    ("-ffunction-sections".to_string(), "language".to_string()),
-                    ("-fdata-sections".to_string(), "language".to_string()),
+                    ("-ffunction-sections", SkipReason::Language),
+                    ("-fdata-sections", SkipReason::Language),
                 ]
             );
         }
@@ -162,21 +176,22 @@ compiler_tests! {
     /// No input at all: `other`, and the compiler's own complaint.
     fn other_without_input(cc) {
         let t = TestEnv::livepatch();
-        let direct = t.run_program(cc, &["-c"]);
-        let out = t.run(&[cc, "-c"]);
-        assert_eq!(out.code(), direct.code());
-        assert_ne!(out.code(), Some(0));
-        assert_eq!(out.stderr_text(), direct.stderr_text());
+        let direct = t
+            .run_program(cc, &["-c"])
+            .failure()
+            .stderr_contains("no input files")
+            .go();
+        t.run(&[cc, "-c"]).like(&direct).go();
         let record = t.only_record();
-        assert_eq!(text(&record, "kind"), "other");
+        assert_eq!(record.kind, Term::Known(Other));
         assert_injected_nothing(&record);
-        assert_eq!(record["status"], direct.code().unwrap());
+        assert_eq!(record.status, direct.code());
     }
 
     /// `-x c` makes the following input C whatever its name.
     fn x_c_applies_to_following_inputs(cc) {
         let t = TestEnv::livepatch().file("foo.txt", A_C);
-        let record = run_kind(&t, cc, &["-x", "c", "foo.txt", "-c", "-o", "foo.o"], "compile");
+        let record = run_kind(&t, cc, &["-x", "c", "foo.txt", "-c", "-o", "foo.o"], Compile);
         assert_injected_split(&record);
         t.assert_split("foo.o");
     }
@@ -184,33 +199,32 @@ compiler_tests! {
     /// `-` with `-x c`: the source comes on stdin.
     fn stdin_source(cc) {
         let t = TestEnv::livepatch();
-        t.run_stdin(&[cc, "-x", "c", "-", "-c", "-o", "s.o"], A_C.as_bytes())
-            .quiet_success();
+        t.run(&[cc, "-x", "c", "-", "-c", "-o", "s.o"]).stdin(A_C).go();
         t.assert_split("s.o");
         let record = t.only_record();
-        assert_eq!(text(&record, "kind"), "compile");
-        assert_eq!(texts(&record, "inputs"), ["-"]);
+        assert_eq!(record.kind, Term::Known(Compile));
+        assert_eq!(texts(&record.inputs), ["-"]);
         assert_injected_split(&record);
     }
 
     /// Several sources: every object split, every output recorded.
     fn multiple_sources(cc) {
         let t = TestEnv::livepatch().file("b.c", B_C);
-        let record = run_kind(&t, cc, &["-c", "a.c", "b.c"], "compile");
+        let record = run_kind(&t, cc, &["-c", "a.c", "b.c"], Compile);
         t.assert_split("a.o");
         let b = t.sections("b.o");
         assert!(b.iter().any(|name| name == ".text.bget"), "{b:?}");
         assert!(b.iter().any(|name| name == ".data.bvar"), "{b:?}");
         assert_eq!(
-            texts(&record, "outputs"),
+            texts(&record.outputs),
             [
                 t.path("a.o").to_str().unwrap(),
                 t.path("b.o").to_str().unwrap()
             ]
         );
-        assert!(record["output"].is_null(), "{record:#}");
+        assert_eq!(record.output, None, "{record:#?}");
         assert_eq!(
-            texts(&record, "inputs"),
+            texts(&record.inputs),
             [
                 t.path("a.c").to_str().unwrap(),
                 t.path("b.c").to_str().unwrap()
@@ -221,20 +235,20 @@ compiler_tests! {
     /// `-oFILE` glued.
     fn glued_output(cc) {
         let t = TestEnv::livepatch();
-        let record = run_kind(&t, cc, &["-c", "a.c", "-oglued.o"], "compile");
+        let record = run_kind(&t, cc, &["-c", "a.c", "-oglued.o"], Compile);
         t.assert_split("glued.o");
-        assert_eq!(text(&record, "output"), t.path("glued.o").to_str().unwrap());
+        assert_eq!(some_text(&record.output), t.path("glued.o").to_str().unwrap());
     }
 
     /// `@args.rsp`: classified by its contents, run as written.
     fn response_file(cc) {
         let t = TestEnv::livepatch().file("args.rsp", "-c a.c\n-o a.o\n");
-        let record = run_kind(&t, cc, &["@args.rsp"], "compile");
+        let record = run_kind(&t, cc, &["@args.rsp"], Compile);
         assert_injected_split(&record);
         t.assert_split("a.o");
-        let exec = texts(&record, "exec");
-        assert!(exec.iter().any(|word| word == "@args.rsp"), "{exec:?}");
-        assert_eq!(text(&record, "output"), t.path("a.o").to_str().unwrap());
+        let exec = texts(&record.exec);
+        assert!(exec.contains(&"@args.rsp"), "{exec:?}");
+        assert_eq!(some_text(&record.output), t.path("a.o").to_str().unwrap());
     }
 
     /// A response file naming another.
@@ -242,7 +256,7 @@ compiler_tests! {
         let t = TestEnv::livepatch()
             .file("outer.rsp", "-c @inner.rsp")
             .file("inner.rsp", "a.c -o 'nested out.o'");
-        let record = run_kind(&t, cc, &["@outer.rsp"], "compile");
+        let record = run_kind(&t, cc, &["@outer.rsp"], Compile);
         assert_injected_split(&record);
         t.assert_split("nested out.o");
     }
@@ -251,14 +265,14 @@ compiler_tests! {
     /// status come back.
     fn missing_response_file_is_literal(cc) {
         let t = TestEnv::livepatch();
-        let direct = t.run_program(real(cc), &["@missing.rsp"]);
-        let out = t.run(&[cc, "@missing.rsp"]);
-        assert_ne!(direct.code(), Some(0));
-        assert_eq!(out.code(), direct.code());
-        assert_eq!(out.stdout_text(), direct.stdout_text());
-        assert_eq!(out.stderr_text(), direct.stderr_text());
+        let direct = t
+            .run_program(real(cc), &["@missing.rsp"])
+            .failure()
+            .stderr_contains("missing.rsp")
+            .go();
+        t.run(&[cc, "@missing.rsp"]).like(&direct).go();
         let record = t.only_record();
-        assert_eq!(texts(&record, "exec")[1..], ["@missing.rsp"]);
-        assert_eq!(record["status"], direct.code().unwrap());
+        assert_eq!(texts(&record.exec)[1..], ["@missing.rsp"]);
+        assert_eq!(record.status, direct.code());
     }
 }

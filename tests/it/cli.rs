@@ -6,8 +6,7 @@ use crate::common::*;
 #[test]
 fn config_shows_file_kconfig_and_flags() {
     let t = TestEnv::livepatch();
-    let out = t.run(&["config"]);
-    out.quiet_success();
+    let out = t.run(&["config"]).stdout_any().go();
     let stdout = out.stdout_text();
     let line = |label: &str| {
         stdout
@@ -37,8 +36,7 @@ fn config_shows_file_kconfig_and_flags() {
 #[test]
 fn config_shows_none_without_livepatch() {
     let t = TestEnv::new().kconfig(NO_LIVEPATCH).config(KCONFIG_TOML);
-    let out = t.run(&["config"]);
-    out.quiet_success();
+    let out = t.run(&["config"]).stdout_any().go();
     let stdout = out.stdout_text();
     assert!(
         stdout.lines().any(|line| line == "compile jobs get:  none"),
@@ -50,8 +48,7 @@ compiler_tests! {
     /// `secwrap init --kconfig .config` writes a config that then splits.
     fn init_writes_working_config(cc) {
         let t = TestEnv::new().file("a.c", A_C).kconfig(LIVEPATCH);
-        let out = t.run(&["init", "--kconfig", ".config"]);
-        out.quiet_success();
+        let out = t.run(&["init", "--kconfig", ".config"]).stdout_any().go();
         // `wrote <path> (...)`; the path compared component-wise.
         let stdout = out.stdout_text();
         let written = stdout
@@ -60,7 +57,7 @@ compiler_tests! {
             .unwrap_or_else(|| panic!("{stdout}"));
         assert_eq!(std::path::Path::new(written), t.path("secwrap.toml"), "{stdout}");
         assert!(t.exists("secwrap.toml"));
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
     }
 }
@@ -70,9 +67,11 @@ compiler_tests! {
 fn init_refuses_to_overwrite_without_force() {
     let mine = "# mine\nkconfig = \".config\"\n";
     let t = TestEnv::new().kconfig(LIVEPATCH).config(mine);
-    let out = t.run(&["init", "--kconfig", ".config"]);
-    out.code_is(secwrap::exit::EXIT_ERROR);
-    assert!(out.stdout.is_empty());
+    let out = t
+        .run(&["init", "--kconfig", ".config"])
+        .status(secwrap::exit::EXIT_ERROR)
+        .stderr_contains("--force")
+        .go();
     let stderr = out.stderr_text();
     // `secwrap: error: <path> already exists ...`; the path compared
     // component-wise.
@@ -85,14 +84,12 @@ fn init_refuses_to_overwrite_without_force() {
         t.path("secwrap.toml"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("--force") && stderr.lines().count() == 1,
-        "{stderr}"
-    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert_eq!(t.read_text("secwrap.toml"), mine);
 
     t.run(&["init", "--kconfig", ".config", "--force"])
-        .quiet_success();
+        .stdout_contains("wrote ")
+        .go();
     let written = t.read_text("secwrap.toml");
     assert_ne!(written, mine);
     assert!(written.contains("kconfig = \".config\""), "{written}");
@@ -100,23 +97,23 @@ fn init_refuses_to_overwrite_without_force() {
 
 #[test]
 fn version() {
-    let out = TestEnv::new().run(&["--version"]);
-    out.quiet_success();
-    assert_eq!(
-        out.stdout_text(),
-        format!("secwrap {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    TestEnv::new()
+        .run(&["--version"])
+        .stdout(format!("secwrap {}\n", env!("CARGO_PKG_VERSION")))
+        .go();
 }
 
 compiler_tests! {
     /// `secwrap log show`: one line per record, then the counts.
     fn log_show_counts(cc) {
         let t = TestEnv::livepatch().file("bad.c", "int f(void) { return }\n");
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
-        t.run(&[cc, "-E", "a.c"]).quiet_success();
-        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"]).code_is(1);
-        let out = t.run(&["log", "show"]);
-        out.quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
+        t.run(&[cc, "-E", "a.c"]).stdout_contains("int get(void)").go();
+        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"])
+            .status(1)
+            .stderr_contains("error")
+            .go();
+        let out = t.run(&["log", "show"]).stdout_any().go();
         let stdout = out.stdout_text();
         let lines: Vec<&str> = stdout.lines().collect();
         assert_eq!(lines.len(), 4, "{stdout}");

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,6 +16,14 @@ use crate::common::*;
 /// `CC=<secwrap> <cc>`, as a make argument.
 fn cc_var(cc: &str) -> String {
     format!("CC={SECWRAP} {cc}")
+}
+
+/// A string field of a compile_commands.json entry.
+#[track_caller]
+fn field<'a>(entry: &'a Value, name: &str) -> &'a str {
+    entry[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{name}` is not a string: {entry:#}"))
 }
 
 /// The lines of a run's stdout.
@@ -83,24 +90,6 @@ fn summary_line(id: &str, summary: &str, log: &Path) -> String {
     format!("secwrap: build {id}: {summary}; log {}", log.display())
 }
 
-/// The records of the log at `path`, as the library reads them (so a line
-/// that is not a whole record fails the test).
-fn typed_records_at(path: &Path) -> Vec<secwrap::record::InvocationRecord> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .enumerate()
-        .map(|(index, line)| {
-            serde_json::from_str(line).unwrap_or_else(|error| {
-                panic!(
-                    "{}:{}: not a record ({error}): {line}",
-                    path.display(),
-                    index + 1
-                )
-            })
-        })
-        .collect()
-}
-
 /// Three sources and a link: 3 compiles and 1 link per full build.
 const SMALL_MAKEFILE: &str = "prog: a.o b.o main.o\n\
                               \t$(CC) a.o b.o main.o -o prog\n\
@@ -129,31 +118,36 @@ fn run_tags_records_and_passes_status() {
     let log = t.path("logs/build.jsonl");
     let cc = cc_var("gcc");
 
-    let out = t.run(&["run", "--build-id", "b1", "--", "make", cc.as_str()]);
-    out.success();
-    assert_eq!(
-        out.stderr_text(),
-        format!(
+    // make echoes its recipes; secwrap adds only the summary.
+    t.run(&["run", "--build-id", "b1", "--", "make", cc.as_str()])
+        .stdout_any()
+        .stderr(format!(
             "{}\n",
             summary_line(
                 "b1",
                 "4 invocations (3 compile, 1 link_only), flags injected into 3, 0 failed",
                 &log
             )
-        )
-    );
+        ))
+        .go();
     t.assert_split("a.o");
     let records = records_at(&log);
     assert_eq!(records.len(), 4, "{records:#?}");
     assert!(
-        records.iter().all(|record| record["build"] == "b1"),
+        records
+            .iter()
+            .all(|record| record.build.as_deref() == Some("b1")),
         "{records:#?}"
     );
 
     // No id given: one is generated, and a failing make's status comes
     // back (make says 2), with the failed compile recorded.
-    let out = t.run(&["run", "--", "make", cc.as_str(), "broken.o"]);
-    out.code_is(2);
+    let out = t
+        .run(&["run", "--", "make", cc.as_str(), "broken.o"])
+        .status(2)
+        .stdout_any()
+        .stderr_contains("Error 1")
+        .go();
     let stderr = out.stderr_text();
     let last = stderr.lines().last().unwrap_or_default().to_string();
     let id = last
@@ -173,22 +167,19 @@ fn run_tags_records_and_passes_status() {
             &log
         )
     );
-    assert!(stderr.contains("Error 1"), "make's own message: {stderr}");
     let records = records_at(&log);
     assert_eq!(records.len(), 5, "{records:#?}");
-    assert_eq!(records[4]["build"], id.as_str());
-    assert_eq!(records[4]["status"], 1);
+    assert_eq!(records[4].build.as_deref(), Some(id.as_str()));
+    assert_eq!(records[4].status, Some(1));
 
     // Any status passes through, with no compile at all.
-    let out = t.run(&["run", "--build-id", "five", "--", "sh", "-c", "exit 5"]);
-    out.code_is(5);
-    assert_eq!(
-        out.stderr_text(),
-        format!(
+    t.run(&["run", "--build-id", "five", "--", "sh", "-c", "exit 5"])
+        .status(5)
+        .stderr(format!(
             "{}\n",
             summary_line("five", "no compiler invocations", &log)
-        )
-    );
+        ))
+        .go();
     assert_eq!(records_at(&log).len(), 5);
 }
 
@@ -197,15 +188,14 @@ fn run_tags_records_and_passes_status() {
 #[test]
 fn run_without_log_is_an_error() {
     let t = TestEnv::new().env_remove("SECWRAP_LOG");
-    let out = t.run(&["run", "--", "touch", "ran"]);
-    out.code_is(2);
+    let out = t
+        .run(&["run", "--", "touch", "ran"])
+        .status(2)
+        .stderr_contains("log")
+        .go();
     let stderr = out.stderr_text();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("secwrap: error: ") && stderr.contains("log"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty());
+    assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
     assert!(!t.exists("ran"), "the command ran without a log");
 }
 
@@ -225,11 +215,12 @@ fn log_builds_in_order_with_unnamed() {
          \t$(CC) -E a.c -o a.i\n",
     );
     let cc = cc_var("gcc");
-    t.run(&["gcc", "-c", "a.c", "-o", "first.o"])
-        .quiet_success();
+    t.run(&["gcc", "-c", "a.c", "-o", "first.o"]).go();
     t.run(&["run", "--build-id", "one", "--", "make", cc.as_str()])
-        .success();
-    t.run(&["gcc", "-c", "b.c", "-o", "late.o"]).quiet_success();
+        .stdout_any()
+        .stderr_contains("secwrap: build one: ")
+        .go();
+    t.run(&["gcc", "-c", "b.c", "-o", "late.o"]).go();
     t.run(&[
         "run",
         "--build-id",
@@ -240,11 +231,13 @@ fn log_builds_in_order_with_unnamed() {
         cc.as_str(),
         "a.o",
     ])
-    .success();
+    .stdout_any()
+    .stderr_contains("secwrap: build two: ")
+    .go();
 
     let records = t.records();
     assert_eq!(records.len(), 6, "{records:#?}");
-    let time = |index: usize| text(&records[index], "time").to_string();
+    let time = |index: usize| records[index].time.clone();
     let expected = [
         format!(
             "-  {} .. {}  2 invocations (2 compile), flags injected into 2, 0 failed",
@@ -262,8 +255,7 @@ fn log_builds_in_order_with_unnamed() {
             time(5)
         ),
     ];
-    let out = t.run(&["log", "builds"]);
-    out.quiet_success();
+    let out = t.run(&["log", "builds"]).stdout_any().go();
     assert_eq!(stdout_lines(&out), expected);
 }
 
@@ -351,8 +343,14 @@ fn tree(config: &str) -> TestEnv {
 /// Builds the tree through `secwrap run` as build `id`.
 fn build_tree(t: &TestEnv, cc: &str, id: &str) {
     let cc = cc_var(cc);
-    t.run(&["run", "--build-id", id, "--", "make", "-j4", cc.as_str()])
-        .success();
+    // make echoes its recipes; secwrap adds only the summary.
+    let out = t
+        .run(&["run", "--build-id", id, "--", "make", "-j4", cc.as_str()])
+        .stdout_any()
+        .stderr_contains(&format!("secwrap: build {id}: "))
+        .go();
+    let stderr = out.stderr_text();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 compiler_tests! {
@@ -367,12 +365,11 @@ compiler_tests! {
         let t = tree(KCONFIG_TOML);
         build_tree(&t, cc, "orig");
         assert!(!t.exists("sub/.tmp_y.o") && t.exists("sub/y.o") && t.exists("sub/z.o"));
-        let out = t.run(&["log", "changed"]);
-        out.quiet_success();
+        let out = t.run(&["log", "changed"]).stdout_any().go();
         assert_eq!(stdout_lines(&out), TREE_OBJECTS, "after the first build");
         // The probe compiled and was recorded, but is not an object of the tree.
         assert!(
-            t.records().iter().any(|record| texts(record, "inputs") == ["/dev/null"]),
+            t.records().iter().any(|record| texts(&record.inputs) == ["/dev/null"]),
             "the probe was not recorded"
         );
 
@@ -381,42 +378,37 @@ compiler_tests! {
             edit(&t, source, function);
         }
         build_tree(&t, cc, "patched");
-        let patched: Vec<Value> = t
+        let patched: Vec<_> = t
             .records()
             .into_iter()
-            .filter(|record| record["build"] == "patched")
+            .filter(|record| record.build.as_deref() == Some("patched"))
             .collect();
         // Two compiles and the probe: make rebuilt exactly the patch.
         assert_eq!(patched.len(), 3, "{patched:#?}");
 
-        let out = t.run(&["log", "changed"]);
-        out.quiet_success();
+        let out = t.run(&["log", "changed"]).stdout_any().go();
         assert_eq!(stdout_lines(&out), PATCHED_OBJECTS);
-        let out = t.run(&["log", "changed", "--since", "orig"]);
-        out.quiet_success();
+        let out = t.run(&["log", "changed", "--since", "orig"]).stdout_any().go();
         assert_eq!(stdout_lines(&out), PATCHED_OBJECTS);
         // Relative to `sub/`; what lies outside it stays absolute.
-        let out = t.run(&["log", "changed", "--root", "sub/"]);
-        out.quiet_success();
+        let out = t.run(&["log", "changed", "--root", "sub/"]).stdout_any().go();
         assert_eq!(
             stdout_lines(&out),
             [t.path("drivers/i.o").to_str().unwrap(), "z.o"]
         );
         // Relative to the working directory.
         let t = t.cwd("sub");
-        let out = t.run(&["log", "changed", "--root", ".."]);
-        out.quiet_success();
+        let out = t.run(&["log", "changed", "--root", ".."]).stdout_any().go();
         assert_eq!(stdout_lines(&out), PATCHED_OBJECTS);
 
-        let out = t.run(&["log", "changed", "--since", "NOPE"]);
-        out.code_is(2);
+        let out = t
+            .run(&["log", "changed", "--since", "NOPE"])
+            .status(2)
+            .stderr_contains("secwrap: error: no build `NOPE`")
+            .go();
         let stderr = out.stderr_text();
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.starts_with("secwrap: error: no build `NOPE`"),
-            "{stderr}"
-        );
-        assert!(out.stdout.is_empty());
+        assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
     }
 }
 
@@ -476,15 +468,14 @@ fn keep_originals_copies_once() {
     let originals: BTreeMap<String, Vec<String>> = t
         .records()
         .iter()
-        .filter(|record| record["build"] == "patched" && record["originals"].is_array())
+        .filter(|record| record.build.as_deref() == Some("patched") && !record.originals.is_empty())
         .map(|record| {
             (
-                text(record, "output").to_string(),
-                record["originals"]
-                    .as_array()
-                    .unwrap()
+                some_text(&record.output).to_string(),
+                record
+                    .originals
                     .iter()
-                    .map(|kept| kept["copy"].as_str().unwrap().to_string())
+                    .map(|kept| text(&kept.copy).to_string())
                     .collect::<Vec<_>>(),
             )
         })
@@ -516,21 +507,21 @@ fn keep_originals_copies_once() {
             "orig/{object} was overwritten by the second patched build"
         );
     }
-    let second: Vec<Value> = t
+    let second: Vec<_> = t
         .records()
         .into_iter()
-        .filter(|record| record["build"] == "patched2")
+        .filter(|record| record.build.as_deref() == Some("patched2"))
         .collect();
     assert_eq!(second.len(), 3, "{second:#?}");
     assert!(
-        second
-            .iter()
-            .all(|record| record.get("originals").is_none()),
+        second.iter().all(|record| record.originals.is_empty()),
         "{second:#?}"
     );
     // Both patched builds, each object once.
-    let out = t.run(&["log", "changed", "--since", "orig"]);
-    out.quiet_success();
+    let out = t
+        .run(&["log", "changed", "--since", "orig"])
+        .stdout_any()
+        .go();
     assert_eq!(stdout_lines(&out), PATCHED_OBJECTS);
 }
 
@@ -595,11 +586,17 @@ fn database(path: &Path) -> BTreeMap<(String, String), (Vec<String>, Option<Stri
         .unwrap_or_else(|error| panic!("{} is not JSON ({error}): {text}", path.display()));
     let mut by_source = BTreeMap::new();
     for entry in &entries {
-        let key = (text_of(entry, "directory"), text_of(entry, "file"));
-        let value = (
-            texts(entry, "arguments"),
-            entry["output"].as_str().map(str::to_string),
+        let key = (
+            field(entry, "directory").to_string(),
+            field(entry, "file").to_string(),
         );
+        let arguments = entry["arguments"]
+            .as_array()
+            .unwrap_or_else(|| panic!("`arguments` is not an array: {entry:#}"))
+            .iter()
+            .map(|word| word.as_str().expect("a string argument").to_string())
+            .collect();
+        let value = (arguments, entry["output"].as_str().map(str::to_string));
         assert!(
             by_source.insert(key.clone(), value).is_none(),
             "{}: two entries for {key:?}",
@@ -607,10 +604,6 @@ fn database(path: &Path) -> BTreeMap<(String, String), (Vec<String>, Option<Stri
         );
     }
     by_source
-}
-
-fn text_of(entry: &Value, field: &str) -> String {
-    text(entry, field).to_string()
 }
 
 /// Temporary files `log export` may have left beside its output.
@@ -680,9 +673,10 @@ fn export_matches_bear() {
         "bear",
         &["--output", "bear.json", "--", "make", "CC=gcc", "-j4"],
     )
-    .success();
+    .stdout_any()
+    .go();
     assert!(t.records().is_empty(), "bear's build went through secwrap");
-    t.run_program("make", &["clean"]).success();
+    t.run_program("make", &["clean"]).stdout_any().go();
     let cc = cc_var("gcc");
     t.run(&[
         "run",
@@ -693,16 +687,15 @@ fn export_matches_bear() {
         cc.as_str(),
         "-j4",
     ])
-    .success();
-    let out = t.run(&["log", "export", "--format", "compile-commands"]);
-    out.quiet_success();
-    assert_eq!(
-        out.stdout_text(),
-        format!(
+    .stdout_any()
+    .stderr_contains("secwrap: build full: ")
+    .go();
+    t.run(&["log", "export", "--format", "compile-commands"])
+        .stdout(format!(
             "wrote 204 entries to {}\n",
             t.path("compile_commands.json").display()
-        )
-    );
+        ))
+        .go();
     assert_eq!(export_leftovers(t.root()), Vec::<String>::new());
 
     let bear = database(&t.path("bear.json"));
@@ -716,7 +709,7 @@ fn export_matches_bear() {
 
     // What secwrap added to each source's compile, from the records.
     let mut injected: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for record in t.typed_records() {
+    for record in t.records() {
         let cwd = record.cwd.display();
         for input in &record.inputs {
             let file = lexical(Path::new(&input.display()));
@@ -772,7 +765,8 @@ fn export_matches_bear() {
         "-o",
         "extra.o",
     ])
-    .success();
+    .stderr_contains("secwrap: build extra: ")
+    .go();
     t.run(&[
         "log",
         "export",
@@ -783,7 +777,8 @@ fn export_matches_bear() {
         "-o",
         "full.json",
     ])
-    .quiet_success();
+    .stdout_contains("wrote 204 entries to ")
+    .go();
     assert_eq!(
         database(&t.path("full.json")).keys().collect::<Vec<_>>(),
         bear.keys().collect::<Vec<_>>()
@@ -798,15 +793,16 @@ fn export_matches_bear() {
         "-o",
         "extra.json",
     ])
-    .quiet_success();
+    .stdout_contains("wrote 1 entries to ")
+    .go();
     let extra_text = t.read_text("extra.json");
     let extra: Vec<Value> = serde_json::from_str(&extra_text).expect("extra.json is JSON");
     assert_eq!(extra.len(), 1, "{extra_text}");
     let root = t.root().to_str().unwrap();
-    assert_eq!(text(&extra[0], "directory"), root);
-    assert_eq!(text(&extra[0], "file"), format!("{root}/extra.c"));
-    assert_eq!(text(&extra[0], "output"), format!("{root}/extra.o"));
-    let out = t.run(&[
+    assert_eq!(field(&extra[0], "directory"), root);
+    assert_eq!(field(&extra[0], "file"), format!("{root}/extra.c"));
+    assert_eq!(field(&extra[0], "output"), format!("{root}/extra.o"));
+    t.run(&[
         "log",
         "export",
         "--format",
@@ -815,13 +811,10 @@ fn export_matches_bear() {
         "NOPE",
         "-o",
         "nope.json",
-    ]);
-    out.code_is(2);
-    assert!(
-        out.stderr_text().contains("no build `NOPE`"),
-        "{}",
-        out.stderr_text()
-    );
+    ])
+    .status(2)
+    .stderr_contains("no build `NOPE`")
+    .go();
     assert!(!t.exists("nope.json"));
 
     // `--merge`: the entry for the same (directory, file, output) is
@@ -859,7 +852,8 @@ fn export_matches_bear() {
         "-o",
         "merged.json",
     ])
-    .quiet_success();
+    .stdout_contains("merged.json")
+    .go();
     let merged: Vec<Value> =
         serde_json::from_str(&t.read_text("merged.json")).expect("merged.json is JSON");
     assert_eq!(merged.len(), 3, "{merged:#?}");
@@ -871,25 +865,25 @@ fn export_matches_bear() {
     // A corrupt file to merge into: an error naming the place, file kept.
     let corrupt = "[\n  {\"directory\": \"/x\",\n    oops\n]\n";
     t.write("corrupt.json", corrupt);
-    let out = t.run(&[
-        "log",
-        "export",
-        "--format",
-        "compile-commands",
-        "--merge",
-        "-o",
-        "corrupt.json",
-    ]);
-    out.code_is(2);
-    let stderr = out.stderr_text();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
+    let out = t
+        .run(&[
+            "log",
+            "export",
+            "--format",
+            "compile-commands",
+            "--merge",
+            "-o",
+            "corrupt.json",
+        ])
+        .status(2)
+        .stderr_contains(&format!(
             "secwrap: error: {}:3:5: ",
             t.path("corrupt.json").display()
-        )),
-        "{stderr}"
-    );
+        ))
+        .go();
+    let stderr = out.stderr_text();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
     assert_eq!(t.read_text("corrupt.json"), corrupt);
     assert_eq!(export_leftovers(t.root()), Vec::<String>::new());
 }
@@ -898,14 +892,8 @@ fn export_matches_bear() {
 /// says so, sends SIGINT to the whole group (secwrap run, make, the
 /// shells, the shims, the compilers: what Ctrl-C at a terminal does), and
 /// returns the run's end and the log as it was just before the signal.
-fn interrupt_when<S: AsRef<OsStr>>(
-    t: &TestEnv,
-    args: &[S],
-    ready: impl Fn(&[u8]) -> bool,
-) -> (Out, Vec<u8>) {
-    let mut command = t.command(SECWRAP, args);
-    default_stop_signals(&mut command);
-    let child = command.spawn().expect("spawn secwrap");
+fn interrupt_when(run: Run<'_>, t: &TestEnv, ready: impl Fn(&[u8]) -> bool) -> (Out, Vec<u8>) {
+    let running = run.spawn_with(default_stop_signals);
     let log = t.path("log.jsonl");
     let deadline = Instant::now() + TIMEOUT;
     let before = loop {
@@ -914,15 +902,13 @@ fn interrupt_when<S: AsRef<OsStr>>(
             break text;
         }
         if Instant::now() >= deadline {
-            kill_group(&child);
+            running.signal_group(libc::SIGKILL);
             panic!("not ready to interrupt within {TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    // SAFETY: kill(2) on the process group this test created.
-    let sent = unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
-    assert_eq!(sent, 0, "kill(-group, SIGINT)");
-    (wait_output(child, "secwrap run -- make (SIGINT)"), before)
+    running.signal_group(libc::SIGINT);
+    (running.wait(), before)
 }
 
 fn line_count(text: &[u8]) -> usize {
@@ -965,18 +951,13 @@ fn interrupted_build_keeps_whole_records() {
     t.write("objects.mk", format!("OBJS := {}\n", objects.join(" ")));
 
     let cc = cc_var("gcc");
-    let (out, before) = interrupt_when(
-        &t,
-        &["run", "--build-id", "int", "--", "make", "-j4", cc.as_str()],
-        |log| line_count(log) >= 4,
-    );
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGINT),
-        "make's death by SIGINT: {:?}\n{}",
-        out.status,
-        out.stderr_text()
-    );
+    // make dies of the SIGINT, saying so on stderr, and so does secwrap run.
+    let run = t
+        .run(&["run", "--build-id", "int", "--", "make", "-j4", cc.as_str()])
+        .signal(libc::SIGINT)
+        .stdout_any()
+        .stderr_contains("secwrap: build int: ");
+    let (_, before) = interrupt_when(run, &t, |log| line_count(log) >= 4);
 
     let log = t.path("log.jsonl");
     let after = std::fs::read(&log).expect("the log");
@@ -985,7 +966,7 @@ fn interrupted_build_keeps_whole_records() {
         "records written before the signal changed"
     );
     assert!(after.ends_with(b"\n"), "a torn last line");
-    let records = typed_records_at(&log);
+    let records = records_at(&log);
     assert!(
         records.len() < objects.len(),
         "make did not stop: {} records",
@@ -1036,8 +1017,7 @@ fn interrupted_build_keeps_whole_records() {
         &["log", "changed"],
         &["log", "export", "--format", "compile-commands"],
     ] {
-        let out = t.run(args);
-        out.success();
+        let out = t.run(args).stdout_any().stderr_contains(&warning).go();
         let stderr = out.stderr_text();
         assert!(
             stderr.lines().count() == 1 && stderr.starts_with(&warning),
@@ -1106,24 +1086,19 @@ fn interrupt_run_once(attempt: u32) {
     }
     let cc = cc_var("gcc");
     let started = t.path("tidy.started");
-    let (out, _) = interrupt_when(
-        &t,
-        &["run", "--build-id", "int", "--", "make", "-j4", cc.as_str()],
-        |log| line_count(log) >= 2 && started.exists(),
-    );
+    let run = t
+        .run(&["run", "--build-id", "int", "--", "make", "-j4", cc.as_str()])
+        .signal(libc::SIGINT)
+        .stdout_any()
+        .stderr_contains("secwrap: build int: ");
+    let (out, _) = interrupt_when(run, &t, |log| line_count(log) >= 2 && started.exists());
     let stderr = out.stderr_text();
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGINT),
-        "attempt {attempt}: make's death by SIGINT: {:?}\n{stderr}",
-        out.status
-    );
     assert!(
         t.exists("tidied"),
         "attempt {attempt}: `secwrap run` returned before make's interrupted jobs had \
          ended: the `tidy` job never finished its SIGINT handler\n{stderr}"
     );
-    let records = typed_records_at(&t.path("log.jsonl"));
+    let records = t.records();
     let summary = stderr
         .lines()
         .find(|line| line.starts_with("secwrap: build int: "))
@@ -1168,7 +1143,7 @@ fn non_utf8_object_path() {
         OsStr::new("-o"),
         object,
     ];
-    t.run(&args).quiet_success();
+    t.run(&args).go();
     t.assert_split(object);
 
     // Export first: `log changed` below may fail the test.
@@ -1178,21 +1153,20 @@ fn non_utf8_object_path() {
     // (`caf\u{fffd}.c`), still a valid database. (Bear 3.1.1 itself fails on
     // such a compile: its gRPC layer rejects the non-UTF-8 argument and it
     // writes `[]`.)
-    let out = t.run(&["log", "export", "--format", "compile-commands"]);
-    out.quiet_success();
+    t.run(&["log", "export", "--format", "compile-commands"])
+        .stdout_contains("wrote 1 entries to ")
+        .go();
     let entries: Vec<Value> =
         serde_json::from_str(&t.read_text("compile_commands.json")).expect("valid JSON");
     assert_eq!(entries.len(), 1, "{entries:#?}");
     let root = t.root().to_str().unwrap();
-    assert_eq!(text(&entries[0], "directory"), root);
-    assert_eq!(text(&entries[0], "file"), format!("{root}/caf\u{fffd}.c"));
+    assert_eq!(field(&entries[0], "directory"), root);
+    assert_eq!(field(&entries[0], "file"), format!("{root}/caf\u{fffd}.c"));
     assert_eq!(
-        texts(&entries[0], "arguments")[1..5],
+        entries[0]["arguments"].as_array().expect("arguments")[1..5],
         ["-c", "caf\u{fffd}.c", "-o", "caf\u{fffd}.o"]
     );
 
     // The object's path, byte for byte (what a livepatch tool opens).
-    let out = t.run(&["log", "changed"]);
-    out.quiet_success();
-    assert_eq!(out.stdout, b"caf\xe9.o\n", "lossy: {:?}", out.stdout_text());
+    t.run(&["log", "changed"]).stdout(b"caf\xe9.o\n").go();
 }

@@ -2,16 +2,20 @@
 //! injection rules: idempotence, the user's choice, overrides, exclusions,
 //! and never a flag on a job that would reject it.
 
+use secwrap::classify::Classification;
+use secwrap::inject::SkipReason;
+use secwrap::record::Term;
+
 use crate::common::*;
 
 compiler_tests! {
     /// `CONFIG_LIVEPATCH=y`: the object is split, the record says so.
     fn livepatch_splits(cc) {
         let t = TestEnv::livepatch();
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
         let record = t.only_record();
-        assert_eq!(text(&record, "kind"), "compile");
+        assert_eq!(record.kind, Term::Known(Classification::Compile));
         assert_injected_split(&record);
     }
 
@@ -21,10 +25,10 @@ compiler_tests! {
             .file("a.c", A_C)
             .kconfig(NO_LIVEPATCH)
             .config(KCONFIG_TOML);
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_not_split("a.o");
         let record = t.only_record();
-        assert_eq!(text(&record, "kind"), "compile");
+        assert_eq!(record.kind, Term::Known(Classification::Compile));
         assert_injected_nothing(&record);
     }
 
@@ -35,7 +39,7 @@ compiler_tests! {
             .kconfig(LIVEPATCH)
             .file("src/a.c", A_C)
             .cwd("src");
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("src/a.o");
     }
 
@@ -45,7 +49,7 @@ compiler_tests! {
             .file("a.c", A_C)
             .kconfig("CONFIG_CC_SPLIT_SECTIONS=y\n")
             .config(KCONFIG_TOML);
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
     }
 
@@ -55,7 +59,7 @@ compiler_tests! {
             .file("a.c", A_C)
             .kconfig("CONFIG_LD_DEAD_CODE_DATA_ELIMINATION=y\n")
             .config(KCONFIG_TOML);
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
     }
 
@@ -68,7 +72,7 @@ compiler_tests! {
                 "/* Automatically generated file; DO NOT EDIT. */\n#define CONFIG_LIVEPATCH 1\n",
             )
             .config("kconfig = \"include/generated/autoconf.h\"\n");
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
     }
 
@@ -84,11 +88,11 @@ compiler_tests! {
                 "when = \"LIVEPATCH && !DEBUG\"\n",
                 "cflags = [\"-ffunction-sections\", \"-fdata-sections\"]\n",
             ));
-        t.run(&[cc, "-c", "a.c", "-o", "yes.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "yes.o"]).go();
         t.assert_split("yes.o");
 
         t.write(".config", "CONFIG_LIVEPATCH=y\nCONFIG_DEBUG=y\n");
-        t.run(&[cc, "-c", "a.c", "-o", "no.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "no.o"]).go();
         t.assert_not_split("no.o");
 
         let records = t.records();
@@ -96,8 +100,8 @@ compiler_tests! {
         assert_injected_split(&records[0]);
         assert_injected_nothing(&records[1]);
         assert_ne!(
-            text(&records[0], "config"),
-            text(&records[1], "config"),
+            records[0].config,
+            records[1].config,
             "the fingerprint covers the Kconfig values the rule reads"
         );
     }
@@ -105,18 +109,17 @@ compiler_tests! {
     /// A flag already on the line is not added again.
     fn idempotent_when_flag_present(cc) {
         let t = TestEnv::livepatch();
-        t.run(&[cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"])
-            .quiet_success();
+        t.run(&[cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
         let record = t.only_record();
-        assert_eq!(texts(&record, "injected"), ["-fdata-sections"]);
+        assert_eq!(texts(&record.injected), ["-fdata-sections"]);
         assert_eq!(
             skipped(&record),
-            [("-ffunction-sections".to_string(), "present".to_string())]
+            [("-ffunction-sections", SkipReason::Present)]
         );
-        let exec = texts(&record, "exec");
+        let exec = texts(&record.exec);
         assert_eq!(
-            exec.iter().filter(|word| *word == "-ffunction-sections").count(),
+            exec.iter().filter(|word| **word == "-ffunction-sections").count(),
             1,
             "exec: {exec:?}"
         );
@@ -125,8 +128,7 @@ compiler_tests! {
     /// `-fno-function-sections` anywhere on the line wins over the config.
     fn user_choice_wins(cc) {
         let t = TestEnv::livepatch();
-        t.run(&[cc, "-c", "a.c", "-o", "a.o", "-fno-function-sections"])
-            .quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o", "-fno-function-sections"]).go();
         let sections = t.sections("a.o");
         assert!(
             !sections.iter().any(|name| name == ".text.get"),
@@ -137,10 +139,10 @@ compiler_tests! {
             "{sections:?}"
         );
         let record = t.only_record();
-        assert_eq!(texts(&record, "injected"), ["-fdata-sections"]);
+        assert_eq!(texts(&record.injected), ["-fdata-sections"]);
         assert_eq!(
             skipped(&record),
-            [("-ffunction-sections".to_string(), "user_choice".to_string())]
+            [("-ffunction-sections", SkipReason::UserChoice)]
         );
     }
 
@@ -150,13 +152,12 @@ compiler_tests! {
             .file("a.c", A_C)
             .kconfig(LIVEPATCH)
             .config("kconfig = \".config\"\noverride_user_choice = true\n");
-        t.run(&[cc, "-fno-function-sections", "-c", "a.c", "-o", "a.o"])
-            .quiet_success();
+        t.run(&[cc, "-fno-function-sections", "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
         let record = t.only_record();
         assert_injected_split(&record);
-        let exec = texts(&record, "exec");
-        let position = |flag: &str| exec.iter().position(|word| word == flag).unwrap();
+        let exec = texts(&record.exec);
+        let position = |flag: &str| exec.iter().position(|word| *word == flag).unwrap();
         assert!(
             position("-fno-function-sections") < position("-ffunction-sections"),
             "exec: {exec:?}"
@@ -170,9 +171,9 @@ compiler_tests! {
             .file("boot/x.c", A_C)
             .kconfig(LIVEPATCH)
             .config("kconfig = \".config\"\nexclude = [\"boot/**\"]\n");
-        t.run(&[cc, "-c", "boot/x.c", "-o", "boot/x.o"]).quiet_success();
+        t.run(&[cc, "-c", "boot/x.c", "-o", "boot/x.o"]).go();
         t.assert_not_split("boot/x.o");
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("a.o");
         let records = t.records();
         assert_eq!(records.len(), 2);
@@ -180,8 +181,8 @@ compiler_tests! {
         assert_eq!(
             skipped(&records[0]),
             [
-                ("-ffunction-sections".to_string(), "excluded".to_string()),
-                ("-fdata-sections".to_string(), "excluded".to_string()),
+                ("-ffunction-sections", SkipReason::Excluded),
+                ("-fdata-sections", SkipReason::Excluded),
             ]
         );
         assert_injected_split(&records[1]);
@@ -197,27 +198,29 @@ fn clang_unused_argument_error_on_jobs_that_compile_nothing() {
     }
     let t = TestEnv::livepatch().file("main.c", MAIN_C).file("v.s", ASM);
     const WERROR: &str = "-Werror=unused-command-line-argument";
-    for job in [
-        &[WERROR, "-E", "a.c"][..],
-        &[WERROR, "-M", "a.c"],
-        &[WERROR, "-fsyntax-only", "a.c"],
-        &[WERROR, "-c", "v.s", "-o", "v.o"],
+    for (job, stdout) in [
+        (&[WERROR, "-E", "a.c"][..], Some("int get(void)")),
+        (&[WERROR, "-M", "a.c"], Some("a.o: a.c")),
+        (&[WERROR, "-fsyntax-only", "a.c"], None),
+        (&[WERROR, "-c", "v.s", "-o", "v.o"], None),
     ] {
         let mut args = vec!["clang"];
         args.extend_from_slice(job);
-        t.run(&args).success();
+        match stdout {
+            Some(stdout) => t.run(&args).stdout_contains(stdout).go(),
+            None => t.run(&args).go(),
+        };
     }
     // Link-only: objects first (split), then the link, which must stay clean.
-    t.run(&["clang", "-c", "a.c", "-o", "a.o"]).quiet_success();
-    t.run(&["clang", "-c", "main.c", "-o", "main.o"])
-        .quiet_success();
+    t.run(&["clang", "-c", "a.c", "-o", "a.o"]).go();
+    t.run(&["clang", "-c", "main.c", "-o", "main.o"]).go();
     t.run(&["clang", WERROR, "a.o", "main.o", "-o", "prog"])
-        .quiet_success();
+        .go();
     assert!(t.exists("prog"));
     let records = t.records();
     assert_eq!(records.len(), 7);
     for index in [0, 1, 2, 3, 6] {
         assert_injected_nothing(&records[index]);
-        assert_eq!(records[index]["status"], 0);
+        assert_eq!(records[index].status, Some(0));
     }
 }

@@ -20,5 +20,6 @@ mod modes;
 mod probe;
 mod probe_pipes;
 mod record;
+mod snapshots;
 mod transparency;
 mod warnings;

@@ -8,7 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::common::{SECWRAP, TestEnv, require_compiler, require_program, sections};
+use secwrap::inject::SkipReason;
+
+use crate::common::{SECWRAP, TestEnv, require_compiler, require_program, sections, skipped};
 
 /// Flags valid and invalid, gcc-only and clang-only, -W/-Wno-, -f/-m, with values.
 const FLAGS: &[&str] = &[
@@ -90,13 +92,15 @@ fn check_agreement(compiler: &str) {
     let (mut yes, mut no) = (0, 0);
     for flag in FLAGS {
         let kbuild = kbuild_cc_option(compiler, flag);
-        let output = t.run(&["probe", "--cc", compiler, "--", flag]);
+        // Any answer (disagreements are listed below), but never a word
+        // on stderr.
+        let output = t
+            .run(&["probe", "--cc", compiler, "--", flag])
+            .unchecked()
+            .stderr("")
+            .go();
         let secwrap = output.status.code() == Some(0);
-        assert!(
-            matches!(output.status.code(), Some(0 | 1)),
-            "{flag}: {}",
-            output.stderr_text()
-        );
+        assert!(matches!(output.status.code(), Some(0 | 1)), "{flag}");
         let printed = String::from_utf8(output.stdout).unwrap();
         assert_eq!(
             printed.trim(),
@@ -122,8 +126,7 @@ fn check_agreement(compiler: &str) {
     // All at once, answered from the cache now, expands like cc-option.
     let mut args = vec!["probe", "--cc", compiler, "--"];
     args.extend(FLAGS);
-    let output = t.run(&args);
-    assert_eq!(output.status.code(), Some(1));
+    let output = t.run(&args).status(1).stdout_any().go();
     assert_eq!(
         String::from_utf8(output.stdout).unwrap().trim(),
         expected_supported.join(" ")
@@ -159,13 +162,12 @@ fn check_disable_warning(compiler: &str) {
         "bogus-warning",
         "frame-address",
     ] {
-        let output = t.run(&["probe", "--disable-warning", "--cc", compiler, warning]);
         let expected = kbuild_cc_disable_warning(compiler, warning);
-        assert_eq!(
-            output.status.code(),
-            Some(if expected.is_some() { 0 } else { 1 }),
-            "{compiler} {warning}"
-        );
+        let output = t
+            .run(&["probe", "--disable-warning", "--cc", compiler, warning])
+            .status(if expected.is_some() { 0 } else { 1 })
+            .stdout_any()
+            .go();
         assert_eq!(
             String::from_utf8(output.stdout).unwrap().trim(),
             expected.unwrap_or_default(),
@@ -194,15 +196,18 @@ fn explain_names_source_and_message() {
         return;
     }
     let t = TestEnv::new();
-    let first = t.run(&[
-        "probe",
-        "--explain",
-        "--cc",
-        "gcc",
-        "-ffunction-sections",
-        "-fbogus-option",
-    ]);
-    assert_eq!(first.status.code(), Some(1));
+    let first = t
+        .run(&[
+            "probe",
+            "--explain",
+            "--cc",
+            "gcc",
+            "-ffunction-sections",
+            "-fbogus-option",
+        ])
+        .status(1)
+        .stdout_any()
+        .go();
     let text = String::from_utf8(first.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "-ffunction-sections: yes (probed)");
@@ -214,23 +219,19 @@ fn explain_names_source_and_message() {
         lines[1].contains("-fbogus-option"),
         "the compiler's own message: {text}"
     );
-    let second = t.run(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
-    assert_eq!(
-        String::from_utf8(second.stdout).unwrap(),
-        "-ffunction-sections: yes (cached)\n"
-    );
+    t.run(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"])
+        .stdout("-ffunction-sections: yes (cached)\n")
+        .go();
     // Multi-word $CC, as Kbuild allows (CC="ccache gcc"): the launcher is skipped.
-    let multi = t.run(&[
+    t.run(&[
         "probe",
         "--explain",
         "--cc",
         "secwrap gcc",
         "-ffunction-sections",
-    ]);
-    assert_eq!(
-        String::from_utf8(multi.stdout).unwrap(),
-        "-ffunction-sections: yes (cached)\n"
-    );
+    ])
+    .stdout("-ffunction-sections: yes (cached)\n")
+    .go();
 }
 
 #[test]
@@ -240,10 +241,13 @@ fn target_args_are_part_of_the_probe_and_the_key() {
     }
     let t = TestEnv::new();
     // -mcmodel=large is valid for x86-64 and an error with -m32.
-    let native = t.run(&["probe", "--cc", "gcc", "-mcmodel=large"]);
-    let m32 = t.run(&["probe", "--cc", "gcc -m32", "-mcmodel=large"]);
-    assert_eq!(native.status.code(), Some(0));
-    assert_eq!(m32.status.code(), Some(1));
+    t.run(&["probe", "--cc", "gcc", "-mcmodel=large"])
+        .stdout("-mcmodel=large\n")
+        .go();
+    t.run(&["probe", "--cc", "gcc -m32", "-mcmodel=large"])
+        .status(1)
+        .stdout("\n")
+        .go();
     assert!(!kbuild_cc_option("gcc -m32", "-mcmodel=large"));
 }
 
@@ -275,19 +279,18 @@ fn cold_cache_parallel_build_probes_once() {
         "Makefile",
         "OBJS := $(patsubst %.c,%.o,$(wildcard src/*.c))\nall: $(OBJS)\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
     );
+    // make echoes each recipe on stdout; stderr stays empty.
     t.run_program("make", &["-j16", &format!("CC={SECWRAP} gcc")])
-        .success();
+        .stdout_contains(&format!("{SECWRAP} gcc -O2 -c src/"))
+        .go();
     let records = t.records();
     assert_eq!(records.len(), count);
     let probes_run: usize = records
         .iter()
-        .flat_map(|record| record["probes"].as_array().unwrap())
-        .filter(|probe| probe["cached"] == false)
+        .flat_map(|record| &record.probes)
+        .filter(|probe| !probe.cached)
         .count();
-    let probes_asked: usize = records
-        .iter()
-        .map(|record| record["probes"].as_array().unwrap().len())
-        .sum();
+    let probes_asked: usize = records.iter().map(|record| record.probes.len()).sum();
     assert_eq!(probes_asked, count, "every compile asks");
     assert_eq!(
         probes_run, 1,
@@ -321,22 +324,19 @@ fn changed_compiler_is_noticed_without_clearing_the_cache() {
     let t = TestEnv::new();
     let fake = t.executable("bin/gcc", REJECTS_SPLIT);
     let fake = fake.to_str().unwrap();
-    let first = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
-    assert_eq!(first.code(), Some(1), "{}", first.stderr_text());
-    let again = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
-    assert!(
-        String::from_utf8(again.stdout)
-            .unwrap()
-            .contains("no (cached)")
-    );
+    t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"])
+        .status(1)
+        .stdout_contains("-ffunction-sections: no (probed): ")
+        .go();
+    t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"])
+        .status(1)
+        .stdout_contains("-ffunction-sections: no (cached)")
+        .go();
     // The "compiler" is upgraded: new contents, new size and mtime.
     t.executable("bin/gcc", "#!/bin/sh\nexec /usr/bin/gcc \"$@\"\n");
-    let upgraded = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
-    assert_eq!(upgraded.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8(upgraded.stdout).unwrap(),
-        "-ffunction-sections: yes (probed)\n"
-    );
+    t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"])
+        .stdout("-ffunction-sections: yes (probed)\n")
+        .go();
     // Same size, only the mtime moves: still a new identity.
     let path = t.path("bin/gcc");
     let before = std::fs::metadata(&path).unwrap();
@@ -346,11 +346,9 @@ fn changed_compiler_is_noticed_without_clearing_the_cache() {
         .unwrap();
     assert!(status.success());
     assert_eq!(std::fs::metadata(&path).unwrap().len(), before.len());
-    let touched = t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"]);
-    assert_eq!(
-        String::from_utf8(touched.stdout).unwrap(),
-        "-ffunction-sections: yes (probed)\n"
-    );
+    t.run(&["probe", "--explain", "--cc", fake, "-ffunction-sections"])
+        .stdout("-ffunction-sections: yes (probed)\n")
+        .go();
 }
 
 #[test]
@@ -362,11 +360,12 @@ fn corrupt_and_foreign_entries_are_reprobed() {
     let t = TestEnv::new();
     let cache = t.path("private-cache");
     let t = t.env("SECWRAP_CACHE_DIR", &cache);
-    let ask = || t.run(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"]);
-    assert_eq!(
-        String::from_utf8(ask().stdout).unwrap(),
-        "-ffunction-sections: yes (probed)\n"
-    );
+    let ask = |how: &str| {
+        t.run(&["probe", "--explain", "--cc", "gcc", "-ffunction-sections"])
+            .stdout(format!("-ffunction-sections: yes ({how})\n"))
+            .go()
+    };
+    ask("probed");
     let entries: Vec<PathBuf> = std::fs::read_dir(&cache)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -383,14 +382,8 @@ fn corrupt_and_foreign_entries_are_reprobed() {
         let text = std::fs::read(entry).unwrap();
         std::fs::write(entry, &text[..text.len() / 2]).unwrap();
     }
-    assert_eq!(
-        String::from_utf8(ask().stdout).unwrap(),
-        "-ffunction-sections: yes (probed)\n"
-    );
-    assert_eq!(
-        String::from_utf8(ask().stdout).unwrap(),
-        "-ffunction-sections: yes (cached)\n"
-    );
+    ask("probed");
+    ask("cached");
     // An entry owned by someone else is not trusted (only root can set that up).
     if effective_uid() == 0 {
         for entry in &entries {
@@ -400,10 +393,7 @@ fn corrupt_and_foreign_entries_are_reprobed() {
                 .unwrap();
             assert!(status.success());
         }
-        assert_eq!(
-            String::from_utf8(ask().stdout).unwrap(),
-            "-ffunction-sections: yes (probed)\n"
-        );
+        ask("probed");
     } else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -431,19 +421,20 @@ fn required_flag_unsupported_stops_the_build() {
     split_config(&t, "");
     t.write("a.c", "int g = 1; int f(void) { return g; }\n");
     let fake = t.executable("bin/gcc", REJECTS_SPLIT);
-    let output = t.run(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
+    let mut run = t
+        .run(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"])
+        .status(2);
     for needle in [
         fake.to_str().unwrap(),
         "-ffunction-sections -fdata-sections",
         "rule `split`",
         "unrecognized command-line option",
     ] {
-        assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
+        run = run.stderr_contains(needle);
     }
+    let stderr = run.go().stderr_text();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
     assert!(!t.path("a.o").exists(), "the compiler must not run");
     assert!(t.records().is_empty());
 }
@@ -457,21 +448,19 @@ fn optional_flag_unsupported_is_skipped_and_recorded() {
     split_config(&t, "required = false");
     t.write("a.c", "int g = 1; int f(void) { return g; }\n");
     let fake = t.executable("bin/gcc", REJECTS_SPLIT);
-    let output = t.run(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"]);
-    output.success();
-    assert!(output.stderr.is_empty());
+    t.run(&[fake.to_str().unwrap(), "-c", "a.c", "-o", "a.o"])
+        .go();
     assert!(!sections(&t.path("a.o")).contains(&".text.f".to_string()));
-    let records = t.records();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0]["injected"], serde_json::json!([]));
+    let record = t.only_record();
+    assert!(record.injected.is_empty(), "{record:#?}");
     assert_eq!(
-        records[0]["skipped"],
-        serde_json::json!([
-            {"flag": "-ffunction-sections", "reason": "unsupported"},
-            {"flag": "-fdata-sections", "reason": "unsupported"}
-        ])
+        skipped(&record),
+        [
+            ("-ffunction-sections", SkipReason::Unsupported),
+            ("-fdata-sections", SkipReason::Unsupported),
+        ]
     );
-    assert_eq!(records[0]["probes"][0]["supported"], false);
+    assert!(!record.probes[0].supported, "{record:#?}");
 }
 
 #[test]
@@ -480,19 +469,22 @@ fn cache_show_and_clear() {
         return;
     }
     let t = TestEnv::new();
-    t.run(&["probe", "--cc", "gcc", "-ffunction-sections"]);
-    let shown = String::from_utf8(t.run(&["cache", "show"]).stdout).unwrap();
+    t.run(&["probe", "--cc", "gcc", "-ffunction-sections"])
+        .stdout("-ffunction-sections\n")
+        .go();
+    let shown = t.run(&["cache", "show"]).stdout_any().go().stdout_text();
     assert!(
         shown.starts_with(&format!("cache: {}\n", t.path("cache").display())),
         "{shown}"
     );
     assert!(shown.ends_with("2 entries\n"), "{shown}");
     assert!(shown.contains("-ffunction-sections"), "{shown}");
-    let cleared = t.run(&["cache", "clear"]);
-    assert_eq!(
-        String::from_utf8(cleared.stdout).unwrap(),
-        format!("removed 2 entries from {}\n", t.path("cache").display())
-    );
-    let shown = String::from_utf8(t.run(&["cache"]).stdout).unwrap();
+    t.run(&["cache", "clear"])
+        .stdout(format!(
+            "removed 2 entries from {}\n",
+            t.path("cache").display()
+        ))
+        .go();
+    let shown = t.run(&["cache"]).stdout_any().go().stdout_text();
     assert!(shown.ends_with("0 entries\n"), "{shown}");
 }

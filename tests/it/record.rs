@@ -6,6 +6,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::Stdio;
 
 use base64::Engine;
+use secwrap::classify::Classification;
+use secwrap::inject::SkipReason;
+use secwrap::record::Term;
 use serde_json::Value;
 
 use crate::common::*;
@@ -14,26 +17,26 @@ compiler_tests! {
     /// Every field, with its type and value.
     fn fields_present_with_right_types(cc) {
         let t = TestEnv::livepatch();
-        t.run(&[cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"])
-            .quiet_success();
+        t.run(&[cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"]).go();
         let record = t.only_record();
         let root = t.root().to_str().unwrap();
         let compiler = real(cc);
 
-        assert_eq!(record["version"], 1);
-        assert_eq!(text(&record, "secwrap"), env!("CARGO_PKG_VERSION"));
-        let time = text(&record, "time");
+        assert_eq!(record.version, 1);
+        assert_eq!(record.secwrap, env!("CARGO_PKG_VERSION"));
+        let time = &record.time;
         humantime::parse_rfc3339(time).unwrap_or_else(|error| panic!("time {time}: {error}"));
-        let pid = record["pid"].as_u64().expect("pid is a number");
-        assert!(pid > 0 && pid != u64::from(std::process::id()));
-        assert_eq!(text(&record, "cwd"), root);
-        assert_eq!(text(&record, "compiler"), compiler.to_str().unwrap());
+        assert!(record.pid > 0 && record.pid != std::process::id());
+        assert_eq!(record.build, None);
+        assert_eq!(text(&record.cwd), root);
+        assert_eq!(text(&record.compiler), compiler.to_str().unwrap());
+        assert_eq!(record.launcher, None);
         assert_eq!(
-            texts(&record, "argv"),
+            texts(&record.argv),
             [SECWRAP, cc, "-c", "-ffunction-sections", "a.c", "-o", "a.o"]
         );
         assert_eq!(
-            texts(&record, "exec"),
+            texts(&record.exec),
             [
                 compiler.to_str().unwrap(),
                 "-c",
@@ -44,39 +47,46 @@ compiler_tests! {
                 "-fdata-sections"
             ]
         );
-        assert_eq!(text(&record, "kind"), "compile");
-        assert_eq!(texts(&record, "injected"), ["-fdata-sections"]);
+        assert_eq!(record.kind, Term::Known(Classification::Compile));
+        assert_eq!(texts(&record.injected), ["-fdata-sections"]);
+        assert_eq!(skipped(&record), [("-ffunction-sections", SkipReason::Present)]);
+        assert_eq!(texts(&record.inputs), [format!("{root}/a.c")]);
+        assert_eq!(some_text(&record.output), format!("{root}/a.o"));
+        assert!(record.outputs.is_empty() && record.originals.is_empty());
+        assert!(!record.lto);
+        // The flag left to add, asked about once (probed or cached).
+        assert_eq!(record.probes.len(), 1, "{record:#?}");
+        let probe = &record.probes[0];
+        assert_eq!(texts(&probe.flags), ["-fdata-sections"]);
+        assert!(probe.supported, "{probe:?}");
+        assert_eq!(record.config.len(), 16, "a 64-bit fingerprint in hex: {record:#?}");
+        assert_eq!((record.status, record.signal), (Some(0), None));
+        assert!(record.duration_ms >= 0.0);
+        assert!(record.warnings.is_empty() && !record.build_system_probe);
+        // Spelled as the README says: the vocabulary words, and no field
+        // an absent value would only clutter.
+        let raw = &t.raw_records()[0];
+        assert_eq!(raw["kind"], "compile");
         assert_eq!(
-            record["skipped"],
+            raw["skipped"],
             serde_json::json!([{"flag": "-ffunction-sections", "reason": "present"}])
         );
-        assert_eq!(texts(&record, "inputs"), [format!("{root}/a.c")]);
-        assert_eq!(text(&record, "output"), format!("{root}/a.o"));
-        assert_eq!(record["lto"], false);
-        let probes = record["probes"].as_array().expect("probes is an array");
-        for probe in probes {
-            assert!(probe["flags"].is_array(), "{probe}");
-            assert!(probe["mode"].is_string(), "{probe}");
-            assert!(probe["supported"].is_boolean(), "{probe}");
-            assert!(probe["cached"].is_boolean(), "{probe}");
+        assert_eq!(raw["probes"][0]["mode"], "option");
+        for absent in ["build", "launcher", "outputs", "originals", "warnings", "build_system_probe"] {
+            assert!(raw.get(absent).is_none(), "`{absent}` in {raw:#}");
         }
-        assert!(!text(&record, "config").is_empty());
-        assert_eq!(record["status"], 0);
-        assert!(record["signal"].is_null());
-        let duration = record["duration_ms"].as_f64().expect("duration_ms is a number");
-        assert!(duration >= 0.0);
-        // The library's own type reads it back.
-        assert_eq!(t.typed_records().len(), 1);
     }
 
     /// A failed compile is recorded with its status.
     fn failed_compile_recorded(cc) {
         let t = TestEnv::livepatch().file("bad.c", "int f(void) { return }\n");
-        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"]).code_is(1);
+        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"])
+            .status(1)
+            .stderr_contains("error")
+            .go();
         let record = t.only_record();
-        assert_eq!(record["status"], 1);
-        assert!(record["signal"].is_null());
-        assert_eq!(text(&record, "kind"), "compile");
+        assert_eq!((record.status, record.signal), (Some(1), None));
+        assert_eq!(record.kind, Term::Known(Classification::Compile));
         assert_injected_split(&record);
     }
 
@@ -89,24 +99,24 @@ compiler_tests! {
             .file("sub/a.c", A_C)
             .cwd("sub")
             .env_remove("SECWRAP_LOG");
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         t.assert_split("sub/a.o");
         let configured = t.path("logs/build.jsonl");
         assert_eq!(records_at(&configured).len(), 1);
         assert!(!t.exists("sub/logs"));
 
         let t = t.env("SECWRAP_LOG", "override.jsonl");
-        t.run(&[cc, "-c", "a.c", "-o", "b.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "b.o"]).go();
         let overridden = records_at(&t.path("sub/override.jsonl"));
         assert_eq!(overridden.len(), 1);
-        assert_eq!(text(&overridden[0], "output"), t.path("sub/b.o").to_str().unwrap());
+        assert_eq!(some_text(&overridden[0].output), t.path("sub/b.o").to_str().unwrap());
         assert_eq!(records_at(&configured).len(), 1, "the config's log was written");
     }
 
     /// The log's directory is created.
     fn log_parent_directory_created(cc) {
         let t = TestEnv::livepatch().env("SECWRAP_LOG", "deep/er/log.jsonl");
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).quiet_success();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         assert_eq!(records_at(&t.path("deep/er/log.jsonl")).len(), 1);
     }
 
@@ -124,9 +134,9 @@ compiler_tests! {
             OsStr::new("-o"),
             object,
         ];
-        t.run(&args).quiet_success();
+        t.run(&args).go();
         t.assert_split(object);
-        let record = t.only_record();
+        let record = &t.raw_records()[0];
         let decode = |value: &Value| -> OsString {
             let encoded = value["bytes"]
                 .as_str()
@@ -140,7 +150,9 @@ compiler_tests! {
         assert_eq!(decode(&record["inputs"][0]), t.path(source).into_os_string());
         assert_eq!(decode(&record["output"]), t.path(object).into_os_string());
         assert_eq!(decode(&record["argv"][3]), source);
-        assert_eq!(t.typed_records()[0].inputs[0].to_os_string().unwrap(), t.path(source).into_os_string());
+        let typed = t.only_record();
+        assert_eq!(typed.inputs[0].to_os_string().unwrap(), t.path(source).into_os_string());
+        assert_eq!(typed.output.unwrap().to_os_string().unwrap(), t.path(object).into_os_string());
     }
 
     /// 64 secwraps appending at once: 64 whole records, one per object.
@@ -149,15 +161,16 @@ compiler_tests! {
         let mut children = Vec::new();
         for index in 0..64 {
             t.write(format!("p{index}.c"), format!("int v{index} = {index};\n"));
-            let mut command = t.command(
-                SECWRAP,
-                &[cc, "-c", &format!("p{index}.c"), "-o", &format!("p{index}.o")],
+            let (source, object) = (format!("p{index}.c"), format!("p{index}.o"));
+            children.push(
+                t.run(&[cc, "-c", &source, "-o", &object])
+                    .spawn_with(|command| {
+                        command.stdout(Stdio::null());
+                    }),
             );
-            command.stdout(Stdio::null()).stderr(Stdio::piped());
-            children.push(command.spawn().expect("spawn secwrap"));
         }
         for child in children {
-            wait_output(child, "parallel secwrap").quiet_success();
+            child.wait();
         }
         let text_log = t.read_text("log.jsonl");
         let lines: Vec<&str> = text_log.lines().collect();
@@ -165,9 +178,9 @@ compiler_tests! {
         let mut outputs: Vec<String> = lines
             .iter()
             .map(|line| {
-                let record: Value = serde_json::from_str(line)
+                let record: secwrap::record::InvocationRecord = serde_json::from_str(line)
                     .unwrap_or_else(|error| panic!("torn record ({error}): {line}"));
-                text(&record, "output").to_string()
+                some_text(&record.output).to_string()
             })
             .collect();
         outputs.sort();
@@ -198,11 +211,14 @@ compiler_tests! {
             );
         }
         let cc_var = format!("CC={SECWRAP} {cc}");
-        t.run_program("make", &["-j8", cc_var.as_str()]).success();
+        // make echoes each recipe on stdout; stderr stays empty.
+        t.run_program("make", &["-j8", cc_var.as_str()])
+            .stdout_contains(&format!("{SECWRAP} {cc} -c src/f0.c -o src/f0.o"))
+            .go();
         let records = t.records();
         assert_eq!(records.len(), 40);
-        assert!(records.iter().all(|record| text(record, "kind") == "compile"));
-        assert!(records.iter().all(|record| record["status"] == 0));
+        assert!(records.iter().all(|record| record.kind.is(Classification::Compile)));
+        assert!(records.iter().all(|record| record.status == Some(0)));
         for index in [0, 39] {
             let sections = t.sections(format!("src/f{index}.o"));
             assert!(
@@ -221,8 +237,11 @@ fn log_show_skips_torn_last_line() {
     let mut log = OLD_RECORD.repeat(2);
     log.push_str("{\"version\":1,\"sec");
     t.write("log.jsonl", &log);
-    let out = t.run(&["log", "show", "--log", "log.jsonl"]);
-    out.success();
+    let out = t
+        .run(&["log", "show", "--log", "log.jsonl"])
+        .stdout_any()
+        .stderr_contains(&format!("{}:3: ", t.path("log.jsonl").display()))
+        .go();
     let stdout = out.stdout_text();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
@@ -230,9 +249,5 @@ fn log_show_skips_torn_last_line() {
     assert!(lines[2].starts_with("2 records (2 compile)"), "{stdout}");
     let stderr = out.stderr_text();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("secwrap: warning: ")
-            && stderr.contains(&format!("{}:3:", t.path("log.jsonl").display())),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("secwrap: warning: "), "{stderr}");
 }

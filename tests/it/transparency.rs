@@ -1,27 +1,17 @@
 //! secwrap is invisible: the compiler's stdout, stderr, exit status,
 //! signals and stdin pass through unchanged.
 
-use std::os::unix::process::ExitStatusExt;
-
 use crate::common::*;
 
 /// `CC ARGS` through secwrap and directly: the same stdout bytes and
 /// status, and an empty stderr from both.
 #[track_caller]
 fn same_as_direct(t: &TestEnv, cc: &str, args: &[&str]) {
-    let direct = t.run_program(cc, args);
-    direct.quiet_success();
+    let direct = t.run_program(cc, args).stdout_any().go();
+    assert!(!direct.stdout.is_empty());
     let mut argv = vec![cc];
     argv.extend_from_slice(args);
-    let wrapped = t.run(&argv);
-    wrapped.quiet_success();
-    assert!(!direct.stdout.is_empty());
-    assert_eq!(
-        wrapped.stdout_text(),
-        direct.stdout_text(),
-        "stdout of {args:?} differs"
-    );
-    assert_eq!(wrapped.stdout, direct.stdout);
+    t.run(&argv).like(&direct).go();
 }
 
 compiler_tests! {
@@ -47,44 +37,38 @@ compiler_tests! {
             "w.c",
             "int f(void) {\n  int unused;\n  return 0;\n}\n",
         );
-        let direct = t.run_program(cc, &["-Wall", "-c", "w.c", "-o", "direct.o"]);
-        direct.success();
-        assert!(
-            direct.stderr_text().contains("unused"),
-            "no warning to compare: {}",
-            direct.stderr_text()
-        );
-        let wrapped = t.run(&[cc, "-Wall", "-c", "w.c", "-o", "direct.o"]);
-        wrapped.success();
-        assert_eq!(wrapped.stderr_text(), direct.stderr_text());
-        assert!(wrapped.stdout.is_empty());
+        let direct = t
+            .run_program(cc, &["-Wall", "-c", "w.c", "-o", "direct.o"])
+            .stderr_contains("unused")
+            .go();
+        t.run(&[cc, "-Wall", "-c", "w.c", "-o", "direct.o"])
+            .like(&direct)
+            .go();
     }
 
     /// A compile error: the compiler's status and stderr, recorded too.
     fn syntax_error_status_and_stderr(cc) {
         let t = TestEnv::livepatch().file("bad.c", "int f(void) { return }\n");
-        let direct = t.run_program(cc, &["-c", "bad.c", "-o", "bad.o"]);
-        assert_eq!(direct.code(), Some(1));
-        let wrapped = t.run(&[cc, "-c", "bad.c", "-o", "bad.o"]);
-        wrapped.code_is(1);
-        assert_eq!(wrapped.stderr_text(), direct.stderr_text());
-        assert!(wrapped.stdout.is_empty());
-        assert_eq!(t.only_record()["status"], 1);
+        let direct = t
+            .run_program(cc, &["-c", "bad.c", "-o", "bad.o"])
+            .status(1)
+            .stderr_contains("bad.c:1:")
+            .go();
+        t.run(&[cc, "-c", "bad.c", "-o", "bad.o"]).like(&direct).go();
+        assert_eq!(t.only_record().status, Some(1));
     }
 
     /// The source read from secwrap's stdin.
     fn stdin_passthrough(cc) {
         let t = TestEnv::livepatch();
-        t.run_stdin(&[cc, "-x", "c", "-c", "-o", "s.o", "-"], A_C.as_bytes())
-            .quiet_success();
+        t.run(&[cc, "-x", "c", "-c", "-o", "s.o", "-"])
+            .stdin(A_C)
+            .go();
         t.assert_split("s.o");
-        let out = t.run_stdin(&[cc, "-x", "c", "-E", "-"], b"int from_stdin = __LINE__;\n");
-        out.quiet_success();
-        assert!(
-            out.stdout_text().contains("int from_stdin = 1;"),
-            "{}",
-            out.stdout_text()
-        );
+        t.run(&[cc, "-x", "c", "-E", "-"])
+            .stdin("int from_stdin = __LINE__;\n")
+            .stdout_contains("int from_stdin = 1;")
+            .go();
     }
 }
 
@@ -93,13 +77,13 @@ compiler_tests! {
 fn exit_status_passthrough() {
     let t = TestEnv::livepatch();
     t.fake_gcc("fake", "echo out; echo err >&2; exit 3");
-    let out = t.run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"]);
-    out.code_is(3);
-    assert_eq!(out.stdout, b"out\n");
-    assert_eq!(out.stderr, b"err\n");
+    t.run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"])
+        .status(3)
+        .stdout("out\n")
+        .stderr("err\n")
+        .go();
     let record = t.only_record();
-    assert_eq!(record["status"], 3);
-    assert!(record["signal"].is_null());
+    assert_eq!((record.status, record.signal), (Some(3), None));
 }
 
 /// A compiler that dies of SIGSEGV: secwrap dies of it too.
@@ -108,12 +92,11 @@ fn compiler_death_by_signal_is_reproduced() {
     let t = TestEnv::livepatch();
     // No core file from the shell: it would only litter the tree.
     t.fake_gcc("fake", "ulimit -c 0\nkill -SEGV $$\nexit 99");
-    let out = t.run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"]);
-    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{:?}", out.status);
-    assert!(out.stderr.is_empty(), "{}", out.stderr_text());
+    t.run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"])
+        .signal(libc::SIGSEGV)
+        .go();
     let record = t.only_record();
-    assert_eq!(record["signal"], libc::SIGSEGV);
-    assert!(record["status"].is_null());
+    assert_eq!((record.status, record.signal), (None, Some(libc::SIGSEGV)));
 }
 
 /// SIGTERM to secwrap reaches the compiler, and secwrap exits as it did.
@@ -134,17 +117,16 @@ fn sigterm_is_forwarded() {
             pid = pid.display()
         ),
     );
-    let mut command = t.command(SECWRAP, &["./fake/gcc", "-c", "a.c", "-o", "a.o"]);
-    default_stop_signals(&mut command);
-    let child = command.spawn().expect("spawn secwrap");
+    let running = t
+        .run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"])
+        .status(143)
+        .spawn_with(default_stop_signals);
     wait_for_file(&pid);
-    send_signal(child.id(), libc::SIGTERM);
-    let out = wait_output(child, "secwrap ./fake/gcc (SIGTERM)");
-    out.code_is(143);
+    send_signal(running.id(), libc::SIGTERM);
+    running.wait();
     assert_eq!(t.read_text("term.txt"), "got-term\n");
     let record = t.only_record();
-    assert_eq!(record["status"], 143);
-    assert!(record["signal"].is_null());
+    assert_eq!((record.status, record.signal), (Some(143), None));
 }
 
 /// SIGINT to secwrap kills the compiler with it, and secwrap dies of it.
@@ -160,14 +142,13 @@ fn sigint_is_forwarded() {
             pid = pid.display()
         ),
     );
-    let mut command = t.command(SECWRAP, &["./fake/gcc", "-c", "a.c", "-o", "a.o"]);
-    default_stop_signals(&mut command);
-    let child = command.spawn().expect("spawn secwrap");
+    let running = t
+        .run(&["./fake/gcc", "-c", "a.c", "-o", "a.o"])
+        .signal(libc::SIGINT)
+        .spawn_with(default_stop_signals);
     wait_for_file(&pid);
-    send_signal(child.id(), libc::SIGINT);
-    let out = wait_output(child, "secwrap ./fake/gcc (SIGINT)");
-    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{:?}", out.status);
+    send_signal(running.id(), libc::SIGINT);
+    running.wait();
     let record = t.only_record();
-    assert_eq!(record["signal"], libc::SIGINT);
-    assert!(record["status"].is_null());
+    assert_eq!((record.status, record.signal), (None, Some(libc::SIGINT)));
 }

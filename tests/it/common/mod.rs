@@ -1,17 +1,23 @@
 //! The harness: a `TestEnv` per test (a temporary tree, a controlled
-//! environment, secwrap run in it) in the style of casey/just's `Test`, plus
-//! helpers to read what a run left behind (objects, the invocation log).
+//! environment with the machine's state pointed inside the tree, secwrap
+//! run in it) and a `Run` per process in the style of casey/just's `Test`:
+//! status 0, an empty stdout and an empty stderr are expected unless the
+//! test says otherwise, and checked at `.go()`. Plus helpers to read what a
+//! run left behind (objects, the invocation log as typed records).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use object::{Object, ObjectSection};
+use secwrap::inject::SkipReason;
+use secwrap::record::{InvocationRecord, OsText, Term};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -118,6 +124,19 @@ pub fn path_with_first(dirs: &[&Path]) -> OsString {
     std::env::join_paths(all).expect("PATH entries join")
 }
 
+/// The variables naming a directory the machine's state lives in, and
+/// where each points in a test's tree (created by [`TestEnv::new`]).
+pub const PINNED_DIRECTORIES: [(&str, &str); 8] = [
+    ("HOME", "home"),
+    ("SECWRAP_CACHE_DIR", "cache"),
+    ("TMPDIR", "tmp"),
+    ("XDG_CONFIG_HOME", "xdg/config"),
+    ("XDG_CACHE_HOME", "xdg/cache"),
+    ("XDG_STATE_HOME", "xdg/state"),
+    ("XDG_DATA_HOME", "xdg/data"),
+    ("XDG_RUNTIME_DIR", "xdg/runtime"),
+];
+
 /// One test's tree and environment.
 pub struct TestEnv {
     _dir: TempDir,
@@ -133,9 +152,11 @@ impl Default for TestEnv {
 }
 
 impl TestEnv {
-    /// An empty tree with `home/`, `cache/` and `tmp/`, and the default
-    /// environment: PATH, HOME=<tree>/home (no user config),
-    /// SECWRAP_LOG=<tree>/log.jsonl, SECWRAP_CACHE_DIR=<tree>/cache.
+    /// An empty tree and the default environment, everything the machine's
+    /// own state could come from pointed inside the tree: PATH,
+    /// HOME=<tree>/home (no user config), SECWRAP_LOG=<tree>/log.jsonl,
+    /// SECWRAP_CACHE_DIR=<tree>/cache, TMPDIR=<tree>/tmp and every XDG base
+    /// directory under <tree>/xdg (config, cache, state, data, runtime).
     pub fn new() -> TestEnv {
         let dir = tempfile::Builder::new()
             .prefix("secwrap-it-")
@@ -143,19 +164,24 @@ impl TestEnv {
             .expect("temporary directory");
         // Physical path: what getcwd() gives secwrap, and so the records.
         let root = dir.path().canonicalize().expect("canonical temp dir");
-        for sub in ["home", "cache", "tmp"] {
-            std::fs::create_dir(root.join(sub)).expect("harness directories");
-        }
         let mut vars = BTreeMap::new();
         let mut set = |key: &str, value: OsString| {
             vars.insert(OsString::from(key), Some(value));
         };
         set("PATH", default_path());
-        set("HOME", root.join("home").into_os_string());
-        set("SECWRAP_LOG", root.join("log.jsonl").into_os_string());
-        set("SECWRAP_CACHE_DIR", root.join("cache").into_os_string());
-        set("TMPDIR", root.join("tmp").into_os_string());
         set("LC_ALL", "C".into());
+        set("SECWRAP_LOG", root.join("log.jsonl").into_os_string());
+        for (key, sub) in PINNED_DIRECTORIES {
+            let path = root.join(sub);
+            std::fs::create_dir_all(&path).expect("harness directories");
+            set(key, path.into_os_string());
+        }
+        // As the XDG Base Directory specification wants it: the user's only.
+        std::fs::set_permissions(
+            root.join("xdg/runtime"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .expect("chmod XDG_RUNTIME_DIR");
         TestEnv {
             _dir: dir,
             root,
@@ -305,71 +331,44 @@ impl TestEnv {
         command
     }
 
-    /// `secwrap ARGS...`.
-    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Out {
+    /// `secwrap ARGS...`: a [`Run`] expecting status 0, an empty stdout
+    /// and an empty stderr until told otherwise; it runs at `.go()`.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Run<'_> {
         self.run_program(SECWRAP, args)
     }
 
-    /// `secwrap ARGS...` with `input` on stdin.
-    pub fn run_stdin<S: AsRef<OsStr>>(&self, args: &[S], input: &[u8]) -> Out {
-        let mut command = self.command(SECWRAP, args);
-        command.stdin(Stdio::piped());
-        let mut child = command.spawn().expect("spawn secwrap");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let out = wait_output(child, "secwrap with stdin");
-        writer.join().expect("stdin writer");
-        out
-    }
-
-    /// `program ARGS...` (looked up on the run's PATH when it has no `/`).
-    pub fn run_program<S: AsRef<OsStr>>(&self, program: impl AsRef<OsStr>, args: &[S]) -> Out {
-        let program = program.as_ref();
-        // A test that has just written an executable (a copy of secwrap)
-        // can meet ETXTBSY: another test thread's fork briefly holds the
-        // write descriptor until its exec. Retry that error only.
-        let mut attempts = 0;
-        let child = loop {
-            match self.command(program, args).spawn() {
-                Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
-                    attempts += 1;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                result => {
-                    break result.unwrap_or_else(|error| {
-                        panic!("spawn {}: {error}", program.to_string_lossy())
-                    });
-                }
-            }
-        };
-        wait_output(child, &program.to_string_lossy())
+    /// `program ARGS...` (looked up on the run's PATH when it has no `/`),
+    /// with the same expectations as [`TestEnv::run`].
+    pub fn run_program<S: AsRef<OsStr>>(&self, program: impl AsRef<OsStr>, args: &[S]) -> Run<'_> {
+        Run {
+            env: self,
+            program: program.as_ref().to_os_string(),
+            args: args.iter().map(|arg| arg.as_ref().to_os_string()).collect(),
+            stdin: None,
+            cwd: None,
+            expect: Expect::default(),
+        }
     }
 
     /// The records in `<root>/log.jsonl` (the default `SECWRAP_LOG`).
-    pub fn records(&self) -> Vec<Value> {
+    #[track_caller]
+    pub fn records(&self) -> Vec<InvocationRecord> {
         records_at(&self.path("log.jsonl"))
     }
 
     /// The one record in the default log.
     #[track_caller]
-    pub fn only_record(&self) -> Value {
+    pub fn only_record(&self) -> InvocationRecord {
         let mut records = self.records();
         assert_eq!(records.len(), 1, "expected one record: {records:#?}");
         records.remove(0)
     }
 
-    /// The records, as the library's type.
-    pub fn typed_records(&self) -> Vec<secwrap::record::InvocationRecord> {
-        let text = std::fs::read_to_string(self.path("log.jsonl")).unwrap_or_default();
-        text.lines()
-            .map(|line| {
-                serde_json::from_str(line)
-                    .unwrap_or_else(|error| panic!("not a record ({error}): {line}"))
-            })
-            .collect()
+    /// The default log's lines as untyped JSON: only for a test about the
+    /// spelling itself (the `{"bytes": ...}` encoding, a field left out).
+    #[track_caller]
+    pub fn raw_records(&self) -> Vec<Value> {
+        raw_records_at(&self.path("log.jsonl"))
     }
 
     /// Section names of the object at `rel`.
@@ -420,9 +419,25 @@ pub fn sections(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every line of a JSON Lines log, decoded; none if the file is absent.
+/// Every line of the log at `path`, decoded through the library's schema
+/// (`secwrap::record::InvocationRecord`); none if the file is absent.
 #[track_caller]
-pub fn records_at(path: &Path) -> Vec<Value> {
+pub fn records_at(path: &Path) -> Vec<InvocationRecord> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|error| {
+                panic!("{}: not a record ({error}): {line}", path.display())
+            })
+        })
+        .collect()
+}
+
+/// Every line of a JSON Lines file, as untyped JSON; none if it is absent.
+#[track_caller]
+pub fn raw_records_at(path: &Path) -> Vec<Value> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
@@ -432,6 +447,303 @@ pub fn records_at(path: &Path) -> Vec<Value> {
                 .unwrap_or_else(|error| panic!("{}: not JSON ({error}): {line}", path.display()))
         })
         .collect()
+}
+
+/// One run of a program in a [`TestEnv`], as casey/just's `Test`: it
+/// expects exit status 0, an empty stdout and an empty stderr unless the
+/// test says otherwise, and checks all three when it finishes at
+/// [`Run::go`] (or [`Running::wait`]). stdout belongs to the compiler and
+/// secwrap's stderr to its errors and warnings, so a run that prints what
+/// nobody declared fails.
+#[must_use = "a run does nothing until `.go()`"]
+pub struct Run<'t> {
+    env: &'t TestEnv,
+    program: OsString,
+    args: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
+    cwd: Option<PathBuf>,
+    expect: Expect,
+}
+
+/// What a run must end with.
+#[derive(Clone, Debug)]
+struct Expect {
+    status: StatusExpect,
+    stdout: StreamExpect,
+    stderr: StreamExpect,
+}
+
+#[derive(Clone, Debug)]
+enum StatusExpect {
+    Code(i32),
+    Signal(i32),
+    /// A non-zero exit status (the compilers disagree on the number).
+    Failure,
+    /// Anything: a reference run, compared with another afterwards.
+    Any,
+}
+
+#[derive(Clone, Debug)]
+enum StreamExpect {
+    Exactly(Vec<u8>),
+    Contains(Vec<String>),
+    Any,
+}
+
+impl Default for Expect {
+    fn default() -> Expect {
+        Expect {
+            status: StatusExpect::Code(0),
+            stdout: StreamExpect::Exactly(Vec::new()),
+            stderr: StreamExpect::Exactly(Vec::new()),
+        }
+    }
+}
+
+impl StreamExpect {
+    fn contains(self, needle: &str) -> StreamExpect {
+        match self {
+            StreamExpect::Contains(mut needles) => {
+                needles.push(needle.to_string());
+                StreamExpect::Contains(needles)
+            }
+            _ => StreamExpect::Contains(vec![needle.to_string()]),
+        }
+    }
+
+    fn check(&self, name: &str, bytes: &[u8]) -> Option<String> {
+        match self {
+            StreamExpect::Exactly(expected) if bytes != expected.as_slice() => Some(format!(
+                "{name} differs; expected:\n{}",
+                String::from_utf8_lossy(expected)
+            )),
+            StreamExpect::Contains(needles) => {
+                let text = String::from_utf8_lossy(bytes);
+                needles
+                    .iter()
+                    .find(|needle| !text.contains(needle.as_str()))
+                    .map(|needle| format!("{name} lacks {needle:?}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Expect {
+    #[track_caller]
+    fn check(&self, out: &Out) {
+        let status = match self.status {
+            StatusExpect::Code(code) if out.status.code() != Some(code) => {
+                Some(format!("expected exit status {code}"))
+            }
+            StatusExpect::Signal(signal) if out.status.signal() != Some(signal) => {
+                Some(format!("expected death by signal {signal}"))
+            }
+            StatusExpect::Failure if out.status.success() || out.status.code().is_none() => {
+                Some("expected a non-zero exit status".to_string())
+            }
+            _ => None,
+        };
+        let problems: Vec<String> = [
+            status,
+            self.stdout.check("stdout", &out.stdout),
+            self.stderr.check("stderr", &out.stderr),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        assert!(
+            problems.is_empty(),
+            "{}\n{}",
+            problems.join("\n"),
+            out.describe()
+        );
+    }
+}
+
+impl<'t> Run<'t> {
+    /// Expects exit status `code` instead of 0.
+    pub fn status(mut self, code: i32) -> Run<'t> {
+        self.expect.status = StatusExpect::Code(code);
+        self
+    }
+
+    /// Expects death by `signal`.
+    pub fn signal(mut self, signal: libc::c_int) -> Run<'t> {
+        self.expect.status = StatusExpect::Signal(signal);
+        self
+    }
+
+    /// Expects some non-zero exit status.
+    pub fn failure(mut self) -> Run<'t> {
+        self.expect.status = StatusExpect::Failure;
+        self
+    }
+
+    /// Expects exactly these bytes on stdout.
+    pub fn stdout(mut self, expected: impl AsRef<[u8]>) -> Run<'t> {
+        self.expect.stdout = StreamExpect::Exactly(expected.as_ref().to_vec());
+        self
+    }
+
+    /// Expects stdout to contain `needle` (and whatever else was asked).
+    pub fn stdout_contains(mut self, needle: &str) -> Run<'t> {
+        self.expect.stdout = self.expect.stdout.contains(needle);
+        self
+    }
+
+    /// Takes any stdout: the test checks it itself.
+    pub fn stdout_any(mut self) -> Run<'t> {
+        self.expect.stdout = StreamExpect::Any;
+        self
+    }
+
+    /// Expects exactly these bytes on stderr.
+    pub fn stderr(mut self, expected: impl AsRef<[u8]>) -> Run<'t> {
+        self.expect.stderr = StreamExpect::Exactly(expected.as_ref().to_vec());
+        self
+    }
+
+    /// Expects stderr to contain `needle` (and whatever else was asked).
+    pub fn stderr_contains(mut self, needle: &str) -> Run<'t> {
+        self.expect.stderr = self.expect.stderr.contains(needle);
+        self
+    }
+
+    /// Takes any stderr: the test checks it itself.
+    #[allow(
+        dead_code,
+        reason = "every current test can name a part of its stderr; kept for one that cannot"
+    )]
+    pub fn stderr_any(mut self) -> Run<'t> {
+        self.expect.stderr = StreamExpect::Any;
+        self
+    }
+
+    /// Takes any status, stdout and stderr: a reference run (the compiler
+    /// run directly) that another run is then compared with ([`Run::like`]).
+    pub fn unchecked(mut self) -> Run<'t> {
+        self.expect.status = StatusExpect::Any;
+        self.expect.stdout = StreamExpect::Any;
+        self.expect.stderr = StreamExpect::Any;
+        self
+    }
+
+    /// Expects what `reference` did: the same status (or signal), the
+    /// same stdout bytes, the same stderr bytes.
+    pub fn like(mut self, reference: &Out) -> Run<'t> {
+        self.expect.status = match (reference.status.code(), reference.status.signal()) {
+            (Some(code), _) => StatusExpect::Code(code),
+            (None, Some(signal)) => StatusExpect::Signal(signal),
+            (None, None) => panic!("a status with neither code nor signal"),
+        };
+        self.expect.stdout = StreamExpect::Exactly(reference.stdout.clone());
+        self.expect.stderr = StreamExpect::Exactly(reference.stderr.clone());
+        self
+    }
+
+    /// Feeds `input` on stdin (else stdin is `/dev/null`).
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Run<'t> {
+        self.stdin = Some(input.as_ref().to_vec());
+        self
+    }
+
+    /// Runs in `rel` (under the tree's root) instead of the tree's
+    /// working directory.
+    pub fn cwd(mut self, rel: impl AsRef<Path>) -> Run<'t> {
+        self.cwd = Some(self.env.path(rel));
+        self
+    }
+
+    /// Runs to the end, checks what was expected, and returns the output
+    /// for further checks.
+    #[track_caller]
+    pub fn go(self) -> Out {
+        self.spawn_with(|_| ()).wait()
+    }
+
+    /// Starts the run after `prepare` has adjusted the command (signal
+    /// dispositions, stdio): for a test that acts on the process while it
+    /// runs. [`Running::wait`] checks what was expected.
+    #[track_caller]
+    pub fn spawn_with(self, prepare: impl Fn(&mut Command)) -> Running {
+        let what = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|word| word.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        // A test that has just written an executable (a copy of secwrap)
+        // can meet ETXTBSY: another test thread's fork briefly holds the
+        // write descriptor until its exec. Retry that error only.
+        let mut attempts = 0;
+        let mut child = loop {
+            let mut command = self.env.command(&self.program, &self.args);
+            if let Some(cwd) = &self.cwd {
+                command.current_dir(cwd);
+            }
+            if self.stdin.is_some() {
+                command.stdin(Stdio::piped());
+            }
+            prepare(&mut command);
+            match command.spawn() {
+                Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                result => {
+                    break result.unwrap_or_else(|error| panic!("spawn `{what}`: {error}"));
+                }
+            }
+        };
+        let writer = self.stdin.map(|input| {
+            let mut stdin = child.stdin.take().expect("stdin");
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            })
+        });
+        Running {
+            child,
+            writer,
+            what,
+            expect: self.expect,
+        }
+    }
+}
+
+/// A run started by [`Run::spawn_with`].
+#[must_use = "a started run is checked at `.wait()`"]
+pub struct Running {
+    child: Child,
+    writer: Option<std::thread::JoinHandle<()>>,
+    what: String,
+    expect: Expect,
+}
+
+impl Running {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the run's whole process group (what Ctrl-C at a
+    /// terminal does).
+    pub fn signal_group(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on the process group the harness made for it.
+        let sent = unsafe { libc::kill(-(self.child.id() as libc::pid_t), signal) };
+        assert_eq!(sent, 0, "kill(-group, {signal})");
+    }
+
+    /// Waits for the end (at most [`TIMEOUT`]), checks what was expected,
+    /// and returns the output.
+    #[track_caller]
+    pub fn wait(self) -> Out {
+        let out = wait_output(self.child, &self.what);
+        if let Some(writer) = self.writer {
+            writer.join().expect("stdin writer");
+        }
+        self.expect.check(&out);
+        out
+    }
 }
 
 /// A finished run.
@@ -455,7 +767,7 @@ impl Out {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         format!(
             "`{}`: {}\n--- stdout ---\n{}--- stderr ---\n{}",
             self.what,
@@ -463,41 +775,6 @@ impl Out {
             self.stdout_text(),
             self.stderr_text()
         )
-    }
-
-    /// Asserts exit status 0.
-    #[track_caller]
-    pub fn success(&self) -> &Out {
-        assert!(
-            self.status.success(),
-            "expected success: {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Asserts exit status 0 and nothing on stderr.
-    #[track_caller]
-    pub fn quiet_success(&self) -> &Out {
-        self.success();
-        assert!(
-            self.stderr.is_empty(),
-            "expected an empty stderr: {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Asserts the exit status.
-    #[track_caller]
-    pub fn code_is(&self, code: i32) -> &Out {
-        assert_eq!(
-            self.status.code(),
-            Some(code),
-            "wrong exit status: {}",
-            self.describe()
-        );
-        self
     }
 }
 
@@ -600,80 +877,68 @@ pub fn wait_for_file(path: &Path) {
     }
 }
 
-/// A record field that is a JSON string.
+/// A record's text (a path, an argument) that must be UTF-8.
 #[track_caller]
-pub fn text<'a>(record: &'a Value, field: &str) -> &'a str {
-    record[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{field}` is not a string: {record:#}"))
+pub fn text(value: &OsText) -> &str {
+    match value {
+        OsText::Text(text) => text,
+        OsText::Bytes { bytes } => panic!("not UTF-8 text: {{\"bytes\": {bytes:?}}}"),
+    }
 }
 
-/// A record field that is an array of JSON strings.
+/// An optional record text (`output`, `launcher`) that must be there.
 #[track_caller]
-pub fn texts(record: &Value, field: &str) -> Vec<String> {
-    record[field]
-        .as_array()
-        .unwrap_or_else(|| panic!("`{field}` is not an array: {record:#}"))
-        .iter()
-        .map(|value| {
-            value
-                .as_str()
-                .unwrap_or_else(|| panic!("`{field}` has a non-string: {record:#}"))
-                .to_string()
-        })
-        .collect()
+pub fn some_text(value: &Option<OsText>) -> &str {
+    text(value.as_ref().expect("the field is set"))
+}
+
+/// A record's list of texts (`argv`, `exec`, `injected`, `inputs`).
+#[track_caller]
+pub fn texts(values: &[OsText]) -> Vec<&str> {
+    values.iter().map(text).collect()
 }
 
 /// `(flag, reason)` pairs of a record's `skipped`.
 #[track_caller]
-pub fn skipped(record: &Value) -> Vec<(String, String)> {
-    record["skipped"]
-        .as_array()
-        .unwrap_or_else(|| panic!("`skipped` is not an array: {record:#}"))
+pub fn skipped(record: &InvocationRecord) -> Vec<(&str, SkipReason)> {
+    record
+        .skipped
         .iter()
-        .map(|entry| {
-            (
-                entry["flag"].as_str().expect("skipped flag").to_string(),
-                entry["reason"]
-                    .as_str()
-                    .expect("skipped reason")
-                    .to_string(),
-            )
+        .map(|entry| match &entry.reason {
+            Term::Known(reason) => (text(&entry.flag), *reason),
+            Term::Unknown(word) => panic!("unknown skip reason `{word}`: {record:#?}"),
         })
         .collect()
 }
 
 /// Asserts the record injected nothing.
 #[track_caller]
-pub fn assert_injected_nothing(record: &Value) {
+pub fn assert_injected_nothing(record: &InvocationRecord) {
     assert_eq!(
-        texts(record, "injected"),
-        Vec::<String>::new(),
-        "injected: {record:#}"
+        texts(&record.injected),
+        Vec::<&str>::new(),
+        "injected: {record:#?}"
     );
-    let exec = texts(record, "exec");
+    let exec = texts(&record.exec);
     for flag in SPLIT_FLAGS {
-        assert!(
-            !exec.iter().any(|word| word == flag),
-            "{flag} in exec: {record:#}"
-        );
+        assert!(!exec.contains(&flag), "{flag} in exec: {record:#?}");
     }
 }
 
 /// Asserts the record injected both split flags.
 #[track_caller]
-pub fn assert_injected_split(record: &Value) {
+pub fn assert_injected_split(record: &InvocationRecord) {
     assert_eq!(
-        texts(record, "injected"),
+        texts(&record.injected),
         SPLIT_FLAGS,
-        "injected: {record:#}"
+        "injected: {record:#?}"
     );
-    let exec = texts(record, "exec");
+    let exec = texts(&record.exec);
     for flag in SPLIT_FLAGS {
         assert_eq!(
-            exec.iter().filter(|word| *word == flag).count(),
+            exec.iter().filter(|word| **word == flag).count(),
             1,
-            "{flag} not once in exec: {record:#}"
+            "{flag} not once in exec: {record:#?}"
         );
     }
 }
