@@ -20,7 +20,7 @@ fn tree_with_big_log() -> Option<TestEnv> {
         return None;
     }
     let t = TestEnv::new().file("a.c", A_C);
-    t.run(&["gcc", "-c", "a.c"]).quiet_success();
+    t.run(&["gcc", "-c", "a.c"]).go();
     let log = t.read_text("log.jsonl");
     let record = log.lines().next().expect("one record");
     assert!(record.contains("/a.o\""), "{record}");
@@ -79,9 +79,11 @@ fn log_changed_into_a_closed_pipe_exits_0_quietly() {
 /// `secwrap: error:` prefix every secwrap error has, exit status 2.
 #[track_caller]
 fn assert_usage_error(args: &[&str], detail: &str) {
-    let out = TestEnv::new().run(args);
-    out.code_is(secwrap::exit::EXIT_ERROR);
-    assert!(out.stdout.is_empty(), "{}", out.stdout_text());
+    let out = TestEnv::new()
+        .run(args)
+        .status(secwrap::exit::EXIT_ERROR)
+        .stderr_contains("secwrap: error: ")
+        .go();
     let stderr = out.stderr_text();
     let first = stderr.lines().next().unwrap_or_default();
     assert!(first.starts_with("secwrap: error: "), "{stderr}");
@@ -103,19 +105,10 @@ fn missing_argument_is_a_usage_error_with_the_prefix() {
 #[test]
 fn help_and_version_print_on_stdout_and_exit_0() {
     let t = TestEnv::new();
-    let out = t.run(&["--version"]);
-    out.quiet_success();
-    assert_eq!(
-        out.stdout_text(),
-        format!("secwrap {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    t.run(&["--version"])
+        .stdout(format!("secwrap {}\n", env!("CARGO_PKG_VERSION")))
+        .go();
     for args in [&["--help"][..], &["log", "--help"], &["help", "log"]] {
-        let out = t.run(args);
-        out.quiet_success();
-        assert!(
-            out.stdout_text().contains("\nUsage: secwrap "),
-            "{}",
-            out.stdout_text()
-        );
+        t.run(args).stdout_contains("\nUsage: secwrap ").go();
     }
 }

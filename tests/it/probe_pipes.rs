@@ -84,7 +84,7 @@ fn cold_probe_does_not_wait_for_a_compilers_helper() {
             t.path("fake.c").as_os_str(),
         ],
     )
-    .quiet_success();
+    .go();
 
     let mut command = t.command(
         SECWRAP,

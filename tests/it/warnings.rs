@@ -13,42 +13,33 @@ compiler_tests! {
             .kconfig(LIVEPATCH)
             .config("kconfig = \".config\"\n[log\n")
             .env("SECWRAP_ON_ERROR", "passthrough");
-        let plain = t.run_program(real(cc), &["-E", "a.c"]);
-        let wrapped = t.run(&[cc, "-E", "a.c"]);
-        wrapped.success();
-        assert_eq!(wrapped.stdout, plain.stdout);
-        assert_eq!(wrapped.stderr_text(), "");
-        let version = t.run(&[cc, "--version"]);
-        version.success();
-        assert_eq!(version.stderr_text(), "");
-        let probe = t.run(&[cc, "-Werror", "-c", "-x", "c", "/dev/null", "-o", "tmp/probe.o"]);
-        probe.success();
-        assert_eq!(probe.stderr_text(), "");
-        let compile = t.run(&[cc, "-c", "a.c", "-o", "a.o"]);
-        compile.success();
-        assert!(
-            compile.stderr_text().starts_with("secwrap: warning: "),
-            "{}",
-            compile.stderr_text()
-        );
+        let plain = t.run_program(real(cc), &["-E", "a.c"]).unchecked().go();
+        t.run(&[cc, "-E", "a.c"]).like(&plain).go();
+        let version = t.run_program(real(cc), &["--version"]).unchecked().go();
+        t.run(&[cc, "--version"]).like(&version).go();
+        t.run(&[cc, "-Werror", "-c", "-x", "c", "/dev/null", "-o", "tmp/probe.o"]).go();
+        let location = format!("{}:2:5", t.path("secwrap.toml").display());
+        let compile = t
+            .run(&[cc, "-c", "a.c", "-o", "a.o"])
+            .stderr_contains(&format!("secwrap: warning: {location}:"))
+            .go();
         assert_eq!(compile.stderr_text().lines().count(), 1);
+        t.assert_not_split("a.o");
     }
 
     /// configure's `conftest.c` and Kbuild's `-x c /dev/null` are marked
     /// as build-system probes and left out of `log changed`.
     fn build_system_probes_are_marked_and_not_objects(cc) {
         let t = TestEnv::livepatch().file("conftest.c", "int main(void) { return 0; }\n");
-        t.run(&[cc, "-c", "conftest.c", "-o", "conftest.o"]).success();
-        t.run(&[cc, "-c", "-x", "c", "/dev/null", "-o", "tmp/t.o"]).success();
-        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).success();
+        t.run(&[cc, "-c", "conftest.c", "-o", "conftest.o"]).go();
+        t.run(&[cc, "-c", "-x", "c", "/dev/null", "-o", "tmp/t.o"]).go();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
         let marks: Vec<bool> = t
-            .typed_records()
+            .records()
             .iter()
             .map(|record| record.build_system_probe)
             .collect();
         assert_eq!(marks, [true, true, false]);
-        let changed = t.run(&["log", "changed"]);
-        changed.success();
-        assert_eq!(changed.stdout_text(), "a.o\n");
+        t.run(&["log", "changed"]).stdout("a.o\n").go();
     }
 }
