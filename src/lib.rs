@@ -49,10 +49,10 @@ pub fn main(argv: Vec<OsString>) -> ! {
         .map(|name| name.as_encoded_bytes().starts_with(b"secwrap"))
         .unwrap_or(true);
     if !called_as {
-        shim::main(argv, 0);
+        shim::main(argv, 0, |_| None);
     }
     match argv.get(1) {
-        Some(word) if !cli::is_cli_word(word) => shim::main(argv, 1),
+        Some(word) if !cli::is_cli_word(word) => shim::main(argv, 1, cli::suggest_subcommand),
         _ => std::process::exit(cli::main(argv)),
     }
 }

@@ -32,6 +32,9 @@ pub struct ShimError {
     /// `on_error = "passthrough"`: warn and run this chain, the compiler
     /// exactly as the user asked for it, instead of stopping.
     pub fallback: Option<Box<Fallback>>,
+    /// The word no program was found for (`secwrap lgo show`), so the
+    /// entry point can suggest the subcommand it is one edit from.
+    pub missing_program: Option<OsString>,
 }
 
 /// The unchanged compiler to run instead of stopping.
@@ -49,6 +52,7 @@ impl ShimError {
             code,
             message: message.into(),
             fallback: None,
+            missing_program: None,
         }
     }
 
@@ -69,18 +73,22 @@ impl ShimError {
                     quiet_call,
                 })
             }),
+            missing_program: None,
         }
     }
 
     /// No program behind the compiler word.
     pub fn compiler_not_found(name: &OsStr) -> ShimError {
-        ShimError::fatal(
-            EXIT_NOT_FOUND,
-            format!(
-                "compiler `{}` not found on PATH (secwrap itself skipped)",
-                name.to_string_lossy()
-            ),
-        )
+        ShimError {
+            missing_program: Some(name.to_os_string()),
+            ..ShimError::fatal(
+                EXIT_NOT_FOUND,
+                format!(
+                    "compiler `{}` not found on PATH (secwrap itself skipped)",
+                    name.to_string_lossy()
+                ),
+            )
+        }
     }
 }
 
@@ -193,8 +201,14 @@ fn warning_to_show(invocation: &Invocation, plan: &Plan) -> Option<String> {
 }
 
 /// The entry point for compiler calls: runs the pipeline, then prints,
-/// falls back or exits, as the pipeline decided.
-pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
+/// falls back or exits, as the pipeline decided. `suggest` names the
+/// subcommand a missing program's word is a typo of (prefix mode only).
+pub fn main(
+    argv: Vec<OsString>,
+    word_index: usize,
+    suggest: impl Fn(&OsStr) -> Option<&'static str>,
+) -> ! {
+    let word = argv[word_index].clone();
     let step = Invocation::from_process(argv, word_index).and_then(|invocation| run(&invocation));
     match step {
         Ok(Step::PassThrough { chain, guard }) => pass_through(&chain, guard.as_deref()),
@@ -214,7 +228,20 @@ pub fn main(argv: Vec<OsString>, word_index: usize) -> ! {
             }
             pass_through(&fallback.chain, None)
         }
-        Err(error) => fail(error.code, &error.message),
+        Err(error) => {
+            let hint = error
+                .missing_program
+                .as_ref()
+                .filter(|name| word_index == 1 && **name == word)
+                .and_then(|name| suggest(name));
+            match hint {
+                Some(subcommand) => fail(
+                    error.code,
+                    &format!("{}; did you mean `secwrap {subcommand}`?", error.message),
+                ),
+                None => fail(error.code, &error.message),
+            }
+        }
     }
 }
 

@@ -112,3 +112,21 @@ fn help_and_version_print_on_stdout_and_exit_0() {
         t.run(args).stdout_contains("\nUsage: secwrap ").go();
     }
 }
+
+/// `secwrap lgo show`: no program `lgo`, one edit from `log`, so the
+/// compiler-not-found error says which subcommand was meant; a word that
+/// is not close to one gets the error alone.
+#[test]
+fn a_mistyped_subcommand_word_gets_a_hint() {
+    let t = TestEnv::new();
+    t.run(&["lgo", "show"])
+        .status(secwrap::exit::EXIT_NOT_FOUND)
+        .stderr(
+            "secwrap: error: compiler `lgo` not found on PATH (secwrap itself skipped); did you mean `secwrap log`?\n",
+        )
+        .go();
+    t.run(&["gcc-nope", "-c", "a.c"])
+        .status(secwrap::exit::EXIT_NOT_FOUND)
+        .stderr("secwrap: error: compiler `gcc-nope` not found on PATH (secwrap itself skipped)\n")
+        .go();
+}
