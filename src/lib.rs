@@ -29,6 +29,7 @@ pub mod response_file;
 pub mod route;
 pub mod shim;
 pub mod state;
+pub mod trust;
 pub mod warning;
 
 use std::ffi::OsString;

@@ -30,10 +30,12 @@ use crate::error::{BadInput, io_message};
 use crate::exit::{CONFIG_VAR, LOG_VAR, ON_ERROR_VAR};
 use crate::kconfig::expr::Expr;
 use crate::kconfig::{KconfigFormat, KconfigValues};
+use crate::trust::{self, Ceilings, Found, TrustedUsers, Untrusted};
 
 pub const CONFIG_FILE_NAME: &str = "secwrap.toml";
 
 mod rules;
+mod safe_flags;
 use rules::default_rules;
 pub use rules::{DEFAULT_RULES, Decision, KconfigKey, Rule, SPLIT_FLAGS, WantedFlag};
 
@@ -73,6 +75,10 @@ struct ConfigFile {
     livepatch: LivepatchSection,
     /// Absent: the built-in rules. Present but empty: no rules.
     rule: Option<Vec<RuleSpec>>,
+    /// Trees whose found `secwrap.toml` may set unsafe keys (README,
+    /// "Trust"); read only from the user's own config or `SECWRAP_CONFIG`.
+    #[serde(default)]
+    safe_dirs: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,7 +94,7 @@ struct LivepatchSection {
     /// Before a compile overwrites an object, copy it here (once), under
     /// its path relative to the config root, so original and patched
     /// objects can be diffed (kpatch-cc's `orig/`). Default: off.
-    keep_originals: Option<String>,
+    keep_originals: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,9 +104,9 @@ struct RuleSpec {
     /// A Kconfig expression; the rule applies when it is `y` or `m`.
     when: Spanned<String>,
     #[serde(default)]
-    cflags: Vec<String>,
+    cflags: Vec<Spanned<String>>,
     #[serde(default)]
-    ldflags: Vec<String>,
+    ldflags: Vec<Spanned<String>>,
     /// A compiler that rejects `cflags` stops the build (default); when
     /// false the flags are skipped and recorded as `unsupported`.
     #[serde(default = "default_true")]
@@ -186,6 +192,8 @@ pub struct Config {
 #[derive(Clone, Debug, Default)]
 pub struct ConfigEnv {
     pub cwd: PathBuf,
+    /// Who may own the files found upward (`trust.rs`).
+    pub users: TrustedUsers,
     pub secwrap_config: Option<OsString>,
     pub secwrap_log: Option<OsString>,
     pub secwrap_on_error: Option<OsString>,
@@ -197,6 +205,7 @@ impl ConfigEnv {
     pub fn from_process(cwd: PathBuf) -> ConfigEnv {
         let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
         ConfigEnv {
+            users: TrustedUsers::of_process(&cwd),
             cwd,
             secwrap_config: var(CONFIG_VAR),
             secwrap_log: var(LOG_VAR),
@@ -271,7 +280,7 @@ impl Config {
                     origin: Origin::File { line, column },
                 })
             }
-            None => discover_kconfig(&env.cwd).map(|value| Sourced {
+            None => discover_kconfig(env)?.map(|value| Sourced {
                 value,
                 origin: Origin::Discovered,
             }),
@@ -293,8 +302,16 @@ impl Config {
                             .clone()
                             .unwrap_or_else(|| format!("rule-{}", index + 1)),
                         when,
-                        cflags: spec.cflags.clone(),
-                        ldflags: spec.ldflags.clone(),
+                        cflags: spec
+                            .cflags
+                            .iter()
+                            .map(|flag| flag.get_ref().clone())
+                            .collect(),
+                        ldflags: spec
+                            .ldflags
+                            .iter()
+                            .map(|flag| flag.get_ref().clone())
+                            .collect(),
                         required: spec.required,
                     });
                 }
@@ -365,7 +382,21 @@ impl Config {
             .livepatch
             .keep_originals
             .as_ref()
-            .map(|dir| root.join(dir));
+            .map(|dir| root.join(dir.get_ref()));
+        // Unsafe keys from a file found upward: only for a tree the user's
+        // own config names in `safe_dirs` (read only when needed).
+        let found_upward = file
+            .as_ref()
+            .is_some_and(|file| file.origin == Origin::Discovered);
+        if found_upward && let Some((span, what)) = refuse_unsafe_keys(&parsed, &root) {
+            let safe_dir = |dir: &PathBuf| root.starts_with(dir);
+            if what.starts_with("`safe_dirs`") || !user_safe_dirs(env).iter().any(safe_dir) {
+                return Err(error_at(
+                    span,
+                    format!("not trusted: {what} in a file found upward (see README \"Trust\")"),
+                ));
+            }
+        }
         Ok(Config {
             file,
             root,
@@ -434,40 +465,153 @@ fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, BadInpu
             origin: Origin::Env(CONFIG_VAR),
         }));
     }
-    if let Some(path) = env
-        .cwd
-        .ancestors()
-        .map(|dir| dir.join(CONFIG_FILE_NAME))
-        .find(|path| path.is_file())
-    {
+    if let Some(path) = found(env, &[CONFIG_FILE_NAME])? {
         return Ok(Some(Sourced {
             value: path,
             origin: Origin::Discovered,
         }));
     }
-    let user_dir = env.xdg_config_home.as_ref().map(PathBuf::from).or_else(|| {
-        env.home
-            .as_ref()
-            .map(|home| Path::new(home).join(".config"))
-    });
-    Ok(user_dir
-        .map(|dir| dir.join("secwrap").join(CONFIG_FILE_NAME))
-        .filter(|path| path.is_file())
-        .map(|value| Sourced {
-            value,
-            origin: Origin::Env("XDG_CONFIG_HOME or HOME"),
-        }))
+    let Some(path) = user_config_path(env).filter(|path| path.exists()) else {
+        return Ok(None);
+    };
+    trust::check_file(&path, env.users).map_err(|why| not_trusted(&path, &why))?;
+    Ok(Some(Sourced {
+        value: path,
+        origin: Origin::Env("XDG_CONFIG_HOME or HOME"),
+    }))
 }
 
-/// The Kconfig values a build in `cwd` compiles against: the nearest
-/// directory upward with `include/config/auto.conf` (kept in sync with
-/// `.config` by Kbuild's syncconfig before any compile) or `.config`.
-pub fn discover_kconfig(cwd: &Path) -> Option<PathBuf> {
-    cwd.ancestors().find_map(|dir| {
-        [dir.join("include/config/auto.conf"), dir.join(".config")]
-            .into_iter()
-            .find(|path| path.is_file())
+/// `$XDG_CONFIG_HOME/secwrap/secwrap.toml`, else `~/.config/...`.
+fn user_config_path(env: &ConfigEnv) -> Option<PathBuf> {
+    let dir = env
+        .xdg_config_home
+        .as_ref()
+        .map(PathBuf::from)
+        .or_else(|| {
+            env.home
+                .as_ref()
+                .map(|home| Path::new(home).join(".config"))
+        })?;
+    Some(dir.join("secwrap").join(CONFIG_FILE_NAME))
+}
+
+/// The trees the user's own config lets set unsafe keys: its `safe_dirs`,
+/// relative to its directory. A user config that cannot be read or is not
+/// trusted marks nothing.
+fn user_safe_dirs(env: &ConfigEnv) -> Vec<PathBuf> {
+    let Some(path) = user_config_path(env) else {
+        return Vec::new();
+    };
+    if trust::check_file(&path, env.users).is_err() {
+        return Vec::new();
+    }
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = toml::from_str::<ConfigFile>(&text) else {
+        return Vec::new();
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    parsed
+        .safe_dirs
+        .iter()
+        .map(|safe| crate::paths::normalize(&dir.join(safe.get_ref())))
+        .collect()
+}
+
+/// The first key a found file may not set (README, "Trust"): where it is
+/// and what it is, as ccache refuses "unsafe options" from a directory's
+/// `ccache.conf`.
+fn refuse_unsafe_keys(
+    parsed: &ConfigFile,
+    root: &Path,
+) -> Option<(std::ops::Range<usize>, String)> {
+    if let Some(launcher) = &parsed.launcher {
+        let known = matches!(launcher.get_ref().as_slice(), [word] if crate::compiler::LAUNCHERS.contains(&word.as_str()));
+        if !known {
+            return Some((
+                launcher.span(),
+                format!(
+                    "`launcher` other than one of {}",
+                    crate::compiler::LAUNCHERS.join(", ")
+                ),
+            ));
+        }
+    }
+    for rule in parsed.rule.iter().flatten() {
+        for (key, flags) in [("cflags", &rule.cflags), ("ldflags", &rule.ldflags)] {
+            if let Some(flag) = flags
+                .iter()
+                .find(|flag| !safe_flags::is_safe_flag(flag.get_ref()))
+            {
+                return Some((
+                    flag.span(),
+                    format!(
+                        "`{key}` flag `{}` (not on the list of safe flags)",
+                        flag.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    let inside = |relative: &str| crate::paths::normalize(&root.join(relative)).starts_with(root);
+    if let Some(path) = parsed
+        .log
+        .path
+        .as_ref()
+        .filter(|path| !inside(path.get_ref()))
+    {
+        return Some((
+            path.span(),
+            "`[log] path` outside the file's tree".to_string(),
+        ));
+    }
+    if let Some(dir) = parsed
+        .livepatch
+        .keep_originals
+        .as_ref()
+        .filter(|dir| !inside(dir.get_ref()))
+    {
+        return Some((
+            dir.span(),
+            "`keep_originals` outside the file's tree".to_string(),
+        ));
+    }
+    parsed.safe_dirs.first().map(|key| {
+        (
+            key.span(),
+            "`safe_dirs`, which only your own config sets,".to_string(),
+        )
     })
+}
+
+/// A file found upward, if trusted: `None` when the search found nothing,
+/// an error naming why when what it found is not to be used.
+fn found(env: &ConfigEnv, names: &[&str]) -> Result<Option<PathBuf>, BadInput> {
+    let ceilings = Ceilings {
+        home: env.home.as_ref().map(PathBuf::from),
+    };
+    match trust::search_upward(&env.cwd, names, env.users, &ceilings) {
+        Found::Nothing => Ok(None),
+        Found::Trusted(path) => Ok(Some(path)),
+        Found::Refused(path, why) => Err(not_trusted(&path, &why)),
+    }
+}
+
+fn not_trusted(path: &Path, why: &Untrusted) -> BadInput {
+    BadInput {
+        path: path.to_path_buf(),
+        position: None,
+        message: format!("not trusted: {why} (see README \"Trust\")"),
+    }
+}
+
+/// The Kconfig values a build in the working directory compiles against:
+/// the nearest directory upward with `include/config/auto.conf` (kept in
+/// sync with `.config` by Kbuild's syncconfig before any compile) or
+/// `.config`, found and judged as `secwrap.toml` is.
+fn discover_kconfig(env: &ConfigEnv) -> Result<Option<PathBuf>, BadInput> {
+    found(env, &["include/config/auto.conf", ".config"])
 }
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -540,7 +684,7 @@ mod tests {
 
     /// The same file in four places, each saying which it is.
     fn four_configs() -> Tree {
-        let config = |name: &str| format!("launcher = [\"{name}\"]\n");
+        let config = |name: &str| format!("exclude = [\"{name}\"]\n");
         Tree::new(&[
             ("explicit.toml", &config("explicit")),
             ("project/secwrap.toml", &config("project")),
@@ -556,7 +700,7 @@ mod tests {
         let home = || Some(tree.path("home").into_os_string());
         let user = Origin::Env("XDG_CONFIG_HOME or HOME");
         // (SECWRAP_CONFIG, cwd, XDG_CONFIG_HOME, HOME) -> the file read
-        // (its directory, the launcher it names, why it was chosen).
+        // (its directory, the exclude it names, why it was chosen).
         let cases = [
             (
                 Some("../../explicit.toml"),
@@ -597,11 +741,11 @@ mod tests {
             };
             let config = tree.load(&env);
             match expected {
-                Some((dir, launcher, origin)) => {
+                Some((dir, exclude, origin)) => {
                     let file = config.file.as_ref().expect("a config file");
                     let dir = tree.path(dir).canonicalize().unwrap();
                     assert_eq!(file.origin, origin, "{env:?}");
-                    assert_eq!(config.launcher, [launcher], "{env:?}");
+                    assert_eq!(config.exclude_patterns, [exclude], "{env:?}");
                     assert_eq!(
                         file.value.parent().unwrap().canonicalize().unwrap(),
                         dir,
@@ -617,7 +761,7 @@ mod tests {
                     assert!(config.file.is_none(), "{env:?}: {:?}", config.file);
                     assert_eq!(config.rules_origin, Origin::Default);
                     assert_eq!(config.root, env.cwd, "without a file: the cwd");
-                    assert!(config.launcher.is_empty());
+                    assert!(config.exclude_patterns.is_empty());
                 }
             }
         }

@@ -177,9 +177,13 @@ compiler_tests! {
     }
 }
 
+/// A launcher that is not found, from a config named by `SECWRAP_CONFIG`
+/// (a file found upward may name only a known launcher: see trust.rs).
 #[test]
 fn launcher_from_config_not_found() {
     let t = tree().config("launcher = [\"no-such-launcher\"]\n");
+    let named = t.path("secwrap.toml");
+    let t = t.env("SECWRAP_CONFIG", &named);
     let location = format!("{}:1:12", t.path("secwrap.toml").display());
     assert_refused(
         &t,
