@@ -22,4 +22,5 @@ mod probe_pipes;
 mod record;
 mod snapshots;
 mod transparency;
+mod trust;
 mod warnings;
