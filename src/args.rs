@@ -79,12 +79,17 @@ pub struct ArgSpec {
 /// One parsed command-line argument, borrowing from argv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg<'a> {
-    /// A table option; `value` is `None` for flags and for a separate value
-    /// missing at the end of the line.
+    /// A table option; `value` is `None` exactly for the forms that take
+    /// none (`Flag`, and `Joined` spelled without a value, `--help`).
     Option {
         spec: &'static ArgSpec,
         value: Option<&'a OsStr>,
     },
+    /// The last word of the line is an option whose value must be the next
+    /// word (`-o`, `-MF`, `-Xlinker`, `--sysroot`), and there is none. The
+    /// driver fails ("missing filename after `-o`"); a word appended after
+    /// it would become its value.
+    MissingValue(&'static ArgSpec),
     /// A word starting with `-` that the table does not know.
     Unknown(&'a OsStr),
     /// A positional word: a file, `-` for stdin, or a literal `@file`.
@@ -254,9 +259,11 @@ impl<'a, S: AsRef<OsStr>> Iterator for DriverArgs<'a, S> {
         let value = match (spec.form, glued) {
             (_, Some(glued)) => Some(OsStr::from_bytes(glued)),
             (Separate | JoinedOrSeparate | EqualsOrSeparate, None) => {
-                let value = self.args.get(self.next).map(AsRef::as_ref);
-                self.next += usize::from(value.is_some());
-                value
+                let Some(value) = self.args.get(self.next) else {
+                    return Some((index, Arg::MissingValue(spec)));
+                };
+                self.next += 1;
+                Some(value.as_ref())
             }
             (Flag | Joined, None) => None,
         };
@@ -305,6 +312,7 @@ mod tests {
                     spec,
                     value: Some(value),
                 } => format!("{}={}", spec.name, value.to_string_lossy()),
+                Arg::MissingValue(spec) => format!("{}=!missing", spec.name),
                 Arg::Unknown(word) => format!("?{}", word.to_string_lossy()),
                 Arg::Input(word) => format!("<{}>", word.to_string_lossy()),
             })
@@ -390,6 +398,44 @@ mod tests {
 
     #[test]
     fn missing_separate_value_at_end() {
-        check(&["a.c", "-o"], &["<a.c>", "-o"]);
+        check(&["a.c", "-o"], &["<a.c>", "-o=!missing"]);
+        for option in [
+            "-o",
+            "-MF",
+            "-MT",
+            "-MQ",
+            "-MJ",
+            "-B",
+            "-target",
+            "-Xlinker",
+            "-Xassembler",
+            "-Xpreprocessor",
+            "-x",
+            "-include",
+            "-I",
+            "-D",
+            "-U",
+            "-L",
+            "-A",
+            "-isystem",
+            "--sysroot",
+            "--param",
+            "--output",
+            "-arch",
+            "-wrapper",
+            "-z",
+        ] {
+            let expected = format!("{option}=!missing");
+            check(&["-c", "a.c", option], &["-c", "<a.c>", &expected]);
+        }
+        // Not at the end, the next word is the value, whatever it looks like.
+        check(&["-o", "-c"], &["-o=-c"]);
+        // Glued values and flags need no next word.
+        check(&["-c", "a.c", "-oa.o"], &["-c", "<a.c>", "-o=a.o"]);
+        check(&["a.c", "--sysroot=/s"], &["<a.c>", "--sysroot=/s"]);
+        check(&["a.c", "-c"], &["<a.c>", "-c"]);
+        check(&["a.c", "--help"], &["<a.c>", "--help"]);
+        // After `--`, `-o` is an input.
+        check(&["--", "-o"], &["--", "<-o>"]);
     }
 }

@@ -181,6 +181,11 @@ pub struct CompileArgs {
     /// Every option word and glued value, for "is this flag already here"
     /// questions (`inject.rs`).
     pub option_words: Vec<OsString>,
+    /// The option left without its value at the end of the line (`-o`,
+    /// `-MF`, `-Xlinker`...), as written. The driver fails on it, and a flag
+    /// appended to the line would become its value (`gcc -c a.c -o` would
+    /// write an object named `-ffunction-sections`), so nothing may be.
+    pub missing_value: Option<OsString>,
 }
 
 impl CompileArgs {
@@ -198,6 +203,7 @@ impl CompileArgs {
             lto: false,
             target_args: Vec::new(),
             option_words: Vec::new(),
+            missing_value: None,
         };
         // `-x` applies to the inputs that follow it, until the next `-x`.
         let mut language: Option<Language> = None;
@@ -210,6 +216,13 @@ impl CompileArgs {
                         .unwrap_or_else(|| Language::from_path(path)),
                 }),
                 Arg::Unknown(word) => facts.option_words.push(word.to_os_string()),
+                // Only ever the last word. Its meaning (an output, a
+                // language, a target) is not taken: it has no value.
+                Arg::MissingValue(_) => {
+                    let word = args[index].as_ref().to_os_string();
+                    facts.option_words.push(word.clone());
+                    facts.missing_value = Some(word);
+                }
                 Arg::Option { spec, value } => {
                     facts.option_words.push(args[index].as_ref().to_os_string());
                     match spec.kind {
@@ -463,6 +476,44 @@ mod tests {
         assert!(CompileArgs::parse(&["-c", "-flto", "a.c"]).lto);
         assert!(CompileArgs::parse(&["-c", "-flto=thin", "a.c"]).lto);
         assert!(!CompileArgs::parse(&["-c", "-flto", "-fno-lto", "a.c"]).lto);
+    }
+
+    /// (argv, the option left without a value) for each case.
+    #[test]
+    fn missing_value_at_end() {
+        for (argv, expected) in [
+            ("-c a.c -o", Some("-o")),
+            ("-c a.c -MD -MF", Some("-MF")),
+            ("-c a.c -target", Some("-target")),
+            ("-c a.c --sysroot", Some("--sysroot")),
+            ("-c a.c -x", Some("-x")),
+            ("-c a.c -Xlinker", Some("-Xlinker")),
+            ("-c a.c -I", Some("-I")),
+            ("-c a.c -o a.o", None),
+            ("-c a.c -oa.o", None),
+            ("-c a.c -o -c", None),
+            ("-c -- a.c -o", None),
+        ] {
+            let args: Vec<&str> = argv.split_whitespace().collect();
+            let facts = CompileArgs::parse(&args);
+            assert_eq!(
+                facts.missing_value.as_deref(),
+                expected.map(OsStr::new),
+                "argv: {argv}"
+            );
+        }
+        // What it would have meant is not taken: no output, no target.
+        let facts = CompileArgs::parse(&["-c", "a.c", "-o"]);
+        assert_eq!(
+            (facts.output.clone(), facts.outputs()),
+            (None, vec![OsString::from("a.o")])
+        );
+        assert_eq!(facts.classification(), Classification::Compile);
+        assert!(
+            CompileArgs::parse(&["-c", "a.c", "-target"])
+                .target_args
+                .is_empty()
+        );
     }
 
     #[test]

@@ -184,11 +184,52 @@ pub struct ResolvedCompiler {
     pub launcher: Option<PathBuf>,
 }
 
-/// Why no compiler could be found.
+/// Why no compiler could be found, or none that can be run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("compiler `{}` not found on PATH", name.to_string_lossy())]
+#[error("compiler `{}` {}", name.to_string_lossy(), reason.describe())]
 pub struct NotFound {
     pub name: OsString,
+    pub reason: NotFoundReason,
+}
+
+/// What stands behind a compiler word that cannot be run, as a shell tells
+/// them apart (dash and bash: "not found" 127, "Permission denied" 126).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotFoundReason {
+    /// A name: nothing runnable on `PATH` (secwrap itself skipped).
+    NotOnPath,
+    /// A path to nothing (`ENOENT`, `ENOTDIR`).
+    NoSuchFile,
+    /// A path to a directory: `execve` fails with `EACCES`.
+    Directory,
+    /// A path to a file without an execute bit, or one that cannot even be
+    /// looked at (`EACCES` on a directory on the way, `ELOOP`).
+    NotExecutable,
+}
+
+impl NotFoundReason {
+    fn describe(self) -> &'static str {
+        match self {
+            NotFoundReason::NotOnPath => "not found on PATH (secwrap itself skipped)",
+            NotFoundReason::NoSuchFile => "not found",
+            NotFoundReason::Directory => "is a directory",
+            NotFoundReason::NotExecutable => "is not executable",
+        }
+    }
+}
+
+impl NotFound {
+    /// The status a shell exits with for the same word: 127 when there is
+    /// nothing, 126 when there is something it cannot execute (POSIX,
+    /// "Command Search and Execution").
+    pub fn exit_code(&self) -> i32 {
+        match self.reason {
+            NotFoundReason::NotOnPath | NotFoundReason::NoSuchFile => crate::exit::EXIT_NOT_FOUND,
+            NotFoundReason::Directory | NotFoundReason::NotExecutable => {
+                crate::exit::EXIT_CANNOT_RUN
+            }
+        }
+    }
 }
 
 /// Finds the real program for `word` (`gcc`, `./cc`, `/usr/bin/gcc`),
@@ -207,6 +248,7 @@ pub fn resolve(
 ) -> Result<ResolvedCompiler, NotFound> {
     let not_found = || NotFound {
         name: word.to_os_string(),
+        reason: NotFoundReason::NotOnPath,
     };
     let direct = Path::new(word);
     let name = if word.as_bytes().contains(&b'/') {
@@ -214,13 +256,15 @@ pub fn resolve(
         // which case its file name is looked up like a masquerade.
         let path = cwd.join(direct);
         if !me.is_me(&path) {
-            return if is_executable(&path) {
-                Ok(ResolvedCompiler {
+            return match not_runnable(&path) {
+                None => Ok(ResolvedCompiler {
                     compiler: path,
                     launcher: None,
-                })
-            } else {
-                Err(not_found())
+                }),
+                Some(reason) => Err(NotFound {
+                    name: word.to_os_string(),
+                    reason,
+                }),
             };
         }
         direct.file_name().ok_or_else(not_found)?
@@ -277,9 +321,30 @@ pub fn resolve_program(
 }
 
 fn is_executable(path: &Path) -> bool {
+    not_runnable(path).is_none()
+}
+
+/// Why a shell could not run `path`, if it could not: what `execve` would
+/// say, judged from `stat` (a file needs an execute bit; root's `execve`
+/// also needs one).
+fn not_runnable(path: &Path) -> Option<NotFoundReason> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    match std::fs::metadata(path) {
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Some(NotFoundReason::NoSuchFile)
+        }
+        Err(_) => Some(NotFoundReason::NotExecutable),
+        Ok(metadata) if metadata.is_dir() => Some(NotFoundReason::Directory),
+        Ok(metadata) if !metadata.is_file() || metadata.permissions().mode() & 0o111 == 0 => {
+            Some(NotFoundReason::NotExecutable)
+        }
+        Ok(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -350,10 +415,69 @@ mod tests {
 
     #[test]
     fn not_found_names_the_compiler() {
-        let error = NotFound {
-            name: OsString::from("gcc-99"),
-        };
-        assert_eq!(error.to_string(), "compiler `gcc-99` not found on PATH");
+        for (name, reason, message, code) in [
+            (
+                "gcc-99",
+                NotFoundReason::NotOnPath,
+                "compiler `gcc-99` not found on PATH (secwrap itself skipped)",
+                127,
+            ),
+            (
+                "./gcc",
+                NotFoundReason::NoSuchFile,
+                "compiler `./gcc` not found",
+                127,
+            ),
+            (
+                "bin/gcc",
+                NotFoundReason::Directory,
+                "compiler `bin/gcc` is a directory",
+                126,
+            ),
+            (
+                "/x/gcc",
+                NotFoundReason::NotExecutable,
+                "compiler `/x/gcc` is not executable",
+                126,
+            ),
+        ] {
+            let error = NotFound {
+                name: OsString::from(name),
+                reason,
+            };
+            assert_eq!(
+                (error.to_string(), error.exit_code()),
+                (message.to_string(), code)
+            );
+        }
+    }
+
+    /// A path word resolves to what a shell would run, or says why not.
+    #[test]
+    fn paths_that_cannot_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("dir")).unwrap();
+        std::fs::write(root.join("plain"), "").unwrap();
+        std::fs::write(root.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(root.join("tool"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let me = SelfIdentity::of(std::env::current_exe().unwrap()).unwrap();
+        for (word, expected) in [
+            ("./dir", Some(NotFoundReason::Directory)),
+            ("./plain", Some(NotFoundReason::NotExecutable)),
+            ("./missing", Some(NotFoundReason::NoSuchFile)),
+            ("./plain/x", Some(NotFoundReason::NoSuchFile)),
+            ("./tool", None),
+        ] {
+            let resolved = resolve(OsStr::new(word), None, root, &me, true, false);
+            assert_eq!(
+                resolved.err().map(|error| error.reason),
+                expected,
+                "word: {word}"
+            );
+        }
     }
 
     #[track_caller]

@@ -59,6 +59,10 @@ pub enum SkipReason {
     /// The compiler rejects it (as Kbuild's `cc-option` asks) and its rule
     /// is optional.
     Unsupported,
+    /// The line ends with an option missing its value (`-o`, `-MF`): an
+    /// added flag would become that value, and the driver's error ("missing
+    /// filename after `-o`") must stay the outcome.
+    MissingValue,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -90,9 +94,14 @@ pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injecti
         None
     };
     let link_gate = (!compile_args.links()).then_some(SkipReason::NotLink);
+    let missing_value = compile_args
+        .missing_value
+        .is_some()
+        .then_some(SkipReason::MissingValue);
     for (wanted_flags, gate) in [(policy.cflags, compile_gate), (policy.ldflags, link_gate)] {
         for wanted in wanted_flags {
             let reason = gate
+                .or(missing_value)
                 .or(policy.excluded.then_some(SkipReason::Excluded))
                 .or_else(|| {
                     line_state(
@@ -405,6 +414,48 @@ mod tests {
             false,
             "--ffunction-sections:not_compile --fdata-sections:not_compile",
         );
+    }
+
+    #[test]
+    fn nothing_after_an_option_missing_its_value() {
+        const MISSING: &str = "--ffunction-sections:missing_value --fdata-sections:missing_value";
+        for argv in [
+            "-c a.c -o",
+            "-c a.c -MD -MF",
+            "-c a.c -MT",
+            "-c a.c -MQ",
+            "-c a.c -B",
+            "-c a.c -target",
+            "-c a.c -Xlinker",
+            "-c a.c -Xassembler",
+            "-c a.c -Xpreprocessor",
+            "-c a.c -x",
+            "-c a.c -include",
+            "-c a.c -I",
+            "-c a.c -D",
+            "-c a.c -U",
+            "-c a.c -isystem",
+            "-c a.c --sysroot",
+            "a.c -o",
+        ] {
+            check(argv, MISSING);
+        }
+        check_with(
+            "a.o -o",
+            &[],
+            &["-Wl,--gc-sections"],
+            false,
+            false,
+            "--Wl,--gc-sections:missing_value",
+        );
+        // A job that compiles nothing says so first.
+        check(
+            "-E a.c -o",
+            "--ffunction-sections:not_compile --fdata-sections:not_compile",
+        );
+        // With the value there, or glued, the flags go on.
+        check("-c a.c -o a.o", "+-ffunction-sections +-fdata-sections");
+        check("-c a.c -oa.o", "+-ffunction-sections +-fdata-sections");
     }
 
     #[test]

@@ -183,8 +183,44 @@ pub struct ProbeRequest<'a> {
 pub struct ProbeError {
     pub message: String,
     /// The compiler exited 127, as a shell does for a missing command (and
-    /// an inner secwrap does for a loop back to itself).
+    /// an inner secwrap does for a loop back to itself), or could not be
+    /// started for want of a file (`ENOENT`: gone, or a `#!` interpreter
+    /// that is not there).
     pub compiler_missing: bool,
+    /// The compiler could not be started at all: the status a shell gives
+    /// for that (127 for `compiler_missing`, 126 when `execve` refuses the
+    /// file: `EACCES`, `ENOEXEC`...). The caller exits with it whatever
+    /// `on_error` says, as the compile itself would have failed so.
+    pub shell_status: Option<i32>,
+}
+
+impl ProbeError {
+    /// An error that is not about starting the compiler.
+    fn other(message: String) -> ProbeError {
+        ProbeError {
+            message,
+            compiler_missing: false,
+            shell_status: None,
+        }
+    }
+
+    /// `compiler` could not be looked at or started: `error` from `stat`
+    /// or from the spawn.
+    fn cannot_start(message: String, error: &std::io::Error) -> ProbeError {
+        let missing = matches!(
+            error.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        );
+        ProbeError {
+            message,
+            compiler_missing: missing,
+            shell_status: Some(if missing {
+                crate::exit::EXIT_NOT_FOUND
+            } else {
+                crate::exit::EXIT_CANNOT_RUN
+            }),
+        }
+    }
 }
 
 /// Probes through the on-disk cache (none: always probe).
@@ -201,13 +237,13 @@ impl Prober {
 
     /// The compiler's identity, from the cache or by asking `--version`.
     pub fn identity(&self, compiler: &Path) -> Result<CompilerIdentity, ProbeError> {
-        let metadata = std::fs::metadata(compiler).map_err(|error| ProbeError {
-            compiler_missing: false,
-            message: format!(
+        let metadata = std::fs::metadata(compiler).map_err(|error| {
+            let message = format!(
                 "cannot read `{}`: {}",
                 compiler.display(),
                 crate::error::io_message(&error)
-            ),
+            );
+            ProbeError::cannot_start(message, &error)
         })?;
         let canonical = std::fs::canonicalize(compiler).unwrap_or_else(|_| compiler.to_path_buf());
         let file = FileIdentity::from_metadata(&canonical, &metadata);
@@ -225,17 +261,18 @@ impl Prober {
                 .stdout_path(&stdout)
                 .stderr_path(&stderr)
                 .run()
-                .map_err(|error| ProbeError {
-                    message: format!(
+                .map_err(|error| {
+                    let message = format!(
                         "cannot run `{} --version`: {}",
                         compiler.display(),
                         crate::error::io_message(&error)
-                    ),
-                    compiler_missing: false,
+                    );
+                    ProbeError::cannot_start(message, &error)
                 })?
                 .status;
             if !status.success() {
                 let stderr = read_start(&stderr);
+                let missing = status.code() == Some(crate::exit::EXIT_NOT_FOUND);
                 return Err(ProbeError {
                     message: format!(
                         "`{} --version` failed ({}): {}",
@@ -243,7 +280,8 @@ impl Prober {
                         status,
                         stderr.trim().lines().last().unwrap_or("no message")
                     ),
-                    compiler_missing: status.code() == Some(127),
+                    compiler_missing: missing,
+                    shell_status: missing.then_some(crate::exit::EXIT_NOT_FOUND),
                 });
             }
             let version = read_start(&stdout)
@@ -314,13 +352,13 @@ fn run_probe(
         .stdout_null()
         .stderr_path(&stderr)
         .run()
-        .map_err(|error| ProbeError {
-            compiler_missing: false,
-            message: format!(
+        .map_err(|error| {
+            let message = format!(
                 "cannot run `{}`: {}",
                 request.compiler.display(),
                 crate::error::io_message(&error)
-            ),
+            );
+            ProbeError::cannot_start(message, &error)
         })?
         .status;
     let supported = status.success();
@@ -363,12 +401,11 @@ fn scratch_dir() -> Result<tempfile::TempDir, ProbeError> {
     tempfile::Builder::new()
         .prefix("secwrap-probe-")
         .tempdir()
-        .map_err(|error| ProbeError {
-            compiler_missing: false,
-            message: format!(
+        .map_err(|error| {
+            ProbeError::other(format!(
                 "cannot create a temporary directory: {}",
                 crate::error::io_message(&error)
-            ),
+            ))
         })
 }
 

@@ -21,7 +21,9 @@
 //!
 //! Evaluation is pure over [`KconfigValues`]; parsing never panics, and nesting deeper than
 //! [`MAXIMUM_DEPTH`] is refused so that evaluating, printing and dropping an expression
-//! cannot overflow the stack.
+//! cannot overflow the stack. A chain of one operator (`A || B || ...`) is one node holding
+//! its terms, built in a loop, so its length is not nesting: parser.y's grammar accepts a
+//! chain of any length, and so does this parser.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, VecDeque};
@@ -33,8 +35,10 @@ use super::{
     is_decimal_literal, is_symbol_name_character, parse_quoted_string, strip_config_prefix,
 };
 
-/// The deepest accepted nesting of parentheses, and of operators in the parsed tree
-/// (`A || B || ...` nests one level per `||`). Real `depends on` lines stay far below it.
+/// The deepest accepted nesting of parentheses and `!` together (`!(!(A))` is 3 deep), the
+/// only constructs that nest; a flat `A || B || ...` chain of any length is not nesting.
+/// Real `depends on` lines stay far below it. Each level adds at most two levels to the
+/// tree (a `||` chain holding a `&&` chain), so the tree stays about 2 × 256 deep.
 pub const MAXIMUM_DEPTH: usize = 256;
 
 /// A comparison operator.
@@ -133,10 +137,12 @@ pub enum Expr {
     Operand(Operand),
     /// `!inner`.
     Not(Box<Expr>),
-    /// `left && right`.
-    And(Box<Expr>, Box<Expr>),
-    /// `left || right`.
-    Or(Box<Expr>, Box<Expr>),
+    /// `a && b && ...`: two or more terms. As `&&` associates to the left, the parser
+    /// never makes a chain's first term a chain of the same operator (`(A && B) && C` is
+    /// the chain `A && B && C`); a later term may be (`A && (B && C)`).
+    And(Vec<Expr>),
+    /// `a || b || ...`, with the same shape as [`Expr::And`].
+    Or(Vec<Expr>),
     /// `left <comparison> right`.
     Compare(Comparison, Operand, Operand),
 }
@@ -178,7 +184,7 @@ impl Expr {
         };
         let parsed = parser.parse_or(0)?;
         match parser.next_token()? {
-            None => Ok(parsed.expression),
+            None => Ok(parsed),
             Some(token) if token.kind == TokenKind::CloseParenthesis => Err(ExprError::new(
                 token.start,
                 "unexpected `)` without a matching `(`",
@@ -210,8 +216,17 @@ impl Expr {
             Expr::Operand(Operand::Constant(tristate)) => *tristate,
             Expr::Operand(Operand::String(_) | Operand::Number(_)) => Tristate::N,
             Expr::Not(inner) => negate(inner.eval(values)),
-            Expr::And(left, right) => left.eval(values).min(right.eval(values)),
-            Expr::Or(left, right) => left.eval(values).max(right.eval(values)),
+            // min and max over the terms, as expr.c's E_AND and E_OR applied in turn.
+            Expr::And(terms) => terms
+                .iter()
+                .map(|term| term.eval(values))
+                .min()
+                .unwrap_or(Tristate::Y),
+            Expr::Or(terms) => terms
+                .iter()
+                .map(|term| term.eval(values))
+                .max()
+                .unwrap_or(Tristate::N),
             Expr::Compare(comparison, left, right) => {
                 let ordering = compare_operands(left, right, values);
                 if comparison.holds_for(ordering) {
@@ -243,9 +258,10 @@ impl Expr {
                 add_operand(right);
             }
             Expr::Not(inner) => inner.collect_symbols(names),
-            Expr::And(left, right) | Expr::Or(left, right) => {
-                left.collect_symbols(names);
-                right.collect_symbols(names);
+            Expr::And(terms) | Expr::Or(terms) => {
+                for term in terms {
+                    term.collect_symbols(names);
+                }
             }
         }
     }
@@ -261,7 +277,9 @@ impl FromStr for Expr {
 
 /// Prints the expression in canonical form: single spaces around binary operators, symbols
 /// without `CONFIG_`, strings in double quotes, and parentheses only where precedence or
-/// left associativity needs them, so that parsing the text gives back an equal `Expr`.
+/// left associativity needs them, so that parsing the text gives back an equal `Expr` (for
+/// every `Expr` the parser builds; a chain built by hand whose first term is a chain of the
+/// same operator prints as the one flat chain it means).
 impl fmt::Display for Expr {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -271,18 +289,28 @@ impl fmt::Display for Expr {
                 let needs_parentheses = !matches!(**inner, Expr::Operand(_) | Expr::Not(_));
                 write_grouped(formatter, inner, needs_parentheses)
             }
-            Expr::And(left, right) => {
-                write_grouped(formatter, left, matches!(**left, Expr::Or(..)))?;
-                formatter.write_str(" && ")?;
-                write_grouped(
-                    formatter,
-                    right,
-                    matches!(**right, Expr::Or(..) | Expr::And(..)),
-                )
+            Expr::And(terms) => {
+                for (index, term) in terms.iter().enumerate() {
+                    if index > 0 {
+                        formatter.write_str(" && ")?;
+                    }
+                    let needs_parentheses = match term {
+                        Expr::Or(..) => true,
+                        Expr::And(..) => index > 0,
+                        _ => false,
+                    };
+                    write_grouped(formatter, term, needs_parentheses)?;
+                }
+                Ok(())
             }
-            Expr::Or(left, right) => {
-                write!(formatter, "{left} || ")?;
-                write_grouped(formatter, right, matches!(**right, Expr::Or(..)))
+            Expr::Or(terms) => {
+                for (index, term) in terms.iter().enumerate() {
+                    if index > 0 {
+                        formatter.write_str(" || ")?;
+                    }
+                    write_grouped(formatter, term, index > 0 && matches!(term, Expr::Or(..)))?;
+                }
+                Ok(())
             }
             Expr::Compare(comparison, left, right) => {
                 write!(formatter, "{left} {comparison} {right}")
@@ -510,12 +538,6 @@ fn word_operand(word: &str) -> Operand {
     }
 }
 
-/// A subexpression with its tree depth, which the parser keeps below [`MAXIMUM_DEPTH`].
-struct Parsed {
-    expression: Expr,
-    depth: usize,
-}
-
 /// A recursive-descent parser with one function per precedence level.
 struct Parser<'source> {
     source: &'source str,
@@ -568,48 +590,71 @@ impl Parser<'_> {
         }
     }
 
-    fn parse_or(&mut self, parenthesis_depth: usize) -> Result<Parsed, ExprError> {
-        let mut left = self.parse_and(parenthesis_depth)?;
-        while let Some(operator) = self.next_token_if(|kind| *kind == TokenKind::Or)? {
-            let right = self.parse_and(parenthesis_depth)?;
-            left = join(left, right, operator.start, Expr::Or)?;
+    /// `nesting`: how many parentheses and `!` enclose what is parsed here.
+    fn parse_or(&mut self, nesting: usize) -> Result<Expr, ExprError> {
+        let first = self.parse_and(nesting)?;
+        if self.next_token_if(|kind| *kind == TokenKind::Or)?.is_none() {
+            return Ok(first);
         }
-        Ok(left)
+        // Left associative: `(A || B) || C` is the chain `A || B || C`.
+        let mut terms = match first {
+            Expr::Or(terms) => terms,
+            first => vec![first],
+        };
+        loop {
+            terms.push(self.parse_and(nesting)?);
+            if self.next_token_if(|kind| *kind == TokenKind::Or)?.is_none() {
+                return Ok(Expr::Or(terms));
+            }
+        }
     }
 
-    fn parse_and(&mut self, parenthesis_depth: usize) -> Result<Parsed, ExprError> {
-        let mut left = self.parse_unary(parenthesis_depth)?;
-        while let Some(operator) = self.next_token_if(|kind| *kind == TokenKind::And)? {
-            let right = self.parse_unary(parenthesis_depth)?;
-            left = join(left, right, operator.start, Expr::And)?;
+    fn parse_and(&mut self, nesting: usize) -> Result<Expr, ExprError> {
+        let first = self.parse_unary(nesting)?;
+        if self
+            .next_token_if(|kind| *kind == TokenKind::And)?
+            .is_none()
+        {
+            return Ok(first);
         }
-        Ok(left)
+        let mut terms = match first {
+            Expr::And(terms) => terms,
+            first => vec![first],
+        };
+        loop {
+            terms.push(self.parse_unary(nesting)?);
+            if self
+                .next_token_if(|kind| *kind == TokenKind::And)?
+                .is_none()
+            {
+                return Ok(Expr::And(terms));
+            }
+        }
     }
 
-    /// Reads `!` in a loop rather than recursively, so a long run of them cannot exhaust
-    /// the stack before the depth check sees it.
-    fn parse_unary(&mut self, parenthesis_depth: usize) -> Result<Parsed, ExprError> {
-        let mut not_offsets = Vec::new();
+    /// Reads `!` in a loop rather than recursively, and counts each as a level of nesting
+    /// where it stands, so a long run of them is refused at the first `!` past the limit.
+    fn parse_unary(&mut self, nesting: usize) -> Result<Expr, ExprError> {
+        let mut nots = 0;
         while let Some(not) = self.next_token_if(|kind| *kind == TokenKind::Not)? {
-            not_offsets.push(not.start);
+            nots += 1;
+            check_depth(nesting + nots, not.start)?;
         }
-        let mut parsed = self.parse_primary(parenthesis_depth)?;
-        for &not_offset in not_offsets.iter().rev() {
-            parsed.depth += 1;
-            check_depth(parsed.depth, not_offset)?;
-            parsed.expression = Expr::Not(Box::new(parsed.expression));
+        let mut expression = self.parse_primary(nesting + nots)?;
+        for _ in 0..nots {
+            expression = Expr::Not(Box::new(expression));
         }
-        Ok(parsed)
+        Ok(expression)
     }
 
-    fn parse_primary(&mut self, parenthesis_depth: usize) -> Result<Parsed, ExprError> {
+    fn parse_primary(&mut self, nesting: usize) -> Result<Expr, ExprError> {
         let Some(token) = self.next_token()? else {
             return Err(self.missing_operand("an operand"));
         };
         match token.kind {
             TokenKind::OpenParenthesis => {
-                check_depth(parenthesis_depth + 1, token.start)?;
-                let inner = self.parse_or(parenthesis_depth + 1)?;
+                check_depth(nesting + 1, token.start)?;
+                let inner = self.parse_or(nesting + 1)?;
                 match self.next_token()? {
                     Some(close) if close.kind == TokenKind::CloseParenthesis => Ok(inner),
                     Some(other) => Err(self.unexpected(&other, "expected `&&`, `||` or `)`")),
@@ -619,16 +664,12 @@ impl Parser<'_> {
             TokenKind::Operand(left) => {
                 let comparison =
                     self.next_token_if(|kind| matches!(kind, TokenKind::Comparison(_)))?;
-                let expression = match comparison {
+                Ok(match comparison {
                     Some(Token {
                         kind: TokenKind::Comparison(comparison),
                         ..
                     }) => Expr::Compare(comparison, left, self.parse_compared_operand()?),
                     _ => Expr::Operand(left),
-                };
-                Ok(Parsed {
-                    expression,
-                    depth: 1,
                 })
             }
             _ => Err(self.unexpected(&token, "expected an operand")),
@@ -649,21 +690,8 @@ impl Parser<'_> {
     }
 }
 
-/// Builds `left <operator> right`, refusing a tree deeper than [`MAXIMUM_DEPTH`].
-fn join(
-    left: Parsed,
-    right: Parsed,
-    operator_offset: usize,
-    build: fn(Box<Expr>, Box<Expr>) -> Expr,
-) -> Result<Parsed, ExprError> {
-    let depth = 1 + left.depth.max(right.depth);
-    check_depth(depth, operator_offset)?;
-    Ok(Parsed {
-        expression: build(Box::new(left.expression), Box::new(right.expression)),
-        depth,
-    })
-}
-
+/// Refuses nesting (parentheses and `!`) deeper than [`MAXIMUM_DEPTH`], at the token that
+/// goes past it.
 fn check_depth(depth: usize, offset: usize) -> Result<(), ExprError> {
     if depth > MAXIMUM_DEPTH {
         return Err(ExprError::new(
@@ -700,10 +728,17 @@ mod tests {
         match expression {
             Expr::Operand(operand) => operand.to_string(),
             Expr::Not(inner) => format!("(!{})", structure(inner)),
-            Expr::And(left, right) => format!("({} && {})", structure(left), structure(right)),
-            Expr::Or(left, right) => format!("({} || {})", structure(left), structure(right)),
+            // A chain as the left-deep tree it means: `A || B || C` is `((A || B) || C)`.
+            Expr::And(terms) => left_deep(terms, "&&"),
+            Expr::Or(terms) => left_deep(terms, "||"),
             Expr::Compare(comparison, left, right) => format!("({left} {comparison} {right})"),
         }
+    }
+
+    fn left_deep(terms: &[Expr], operator: &str) -> String {
+        let mut terms = terms.iter().map(structure);
+        let first = terms.next().unwrap_or_default();
+        terms.fold(first, |left, right| format!("({left} {operator} {right})"))
     }
 
     /// Values from space-separated `.config` assignments without the prefix: `A=y N=12 S="x"`.
@@ -858,22 +893,18 @@ mod tests {
     fn display_of_built_expressions_parses_back() {
         let symbol = |name: &str| Expr::Operand(Operand::Symbol(name.to_owned()));
         let cases = [
-            Expr::Or(
-                Box::new(symbol("A")),
-                Box::new(Expr::Or(Box::new(symbol("B")), Box::new(symbol("C")))),
-            ),
-            Expr::And(
-                Box::new(Expr::Or(Box::new(symbol("A")), Box::new(symbol("B")))),
-                Box::new(Expr::Not(Box::new(Expr::Compare(
+            Expr::Or(vec![symbol("A"), Expr::Or(vec![symbol("B"), symbol("C")])]),
+            Expr::And(vec![
+                Expr::Or(vec![symbol("A"), symbol("B")]),
+                Expr::Not(Box::new(Expr::Compare(
                     Comparison::LessOrEqual,
                     Operand::Number("0x10".to_owned()),
                     Operand::String("a\"\\b\n".to_owned()),
-                )))),
-            ),
-            Expr::Not(Box::new(Expr::And(
-                Box::new(symbol("y")),
-                Box::new(symbol("12")),
-            ))),
+                ))),
+                symbol("D"),
+            ]),
+            Expr::Not(Box::new(Expr::And(vec![symbol("y"), symbol("12")]))),
+            Expr::And(vec![symbol("A"), Expr::And(vec![symbol("B"), symbol("C")])]),
         ];
         for expression in cases {
             let printed = expression.to_string();
@@ -1100,12 +1131,90 @@ mod tests {
         let too_deep_message = format!("expression nested more than {MAXIMUM_DEPTH} levels deep");
         let too_many_parentheses = format!("{}A{}", "(".repeat(100_000), ")".repeat(100_000));
         check_error(&too_many_parentheses, MAXIMUM_DEPTH, &too_deep_message);
+        let too_many_parentheses = format!("{}A{}", "(".repeat(300), ")".repeat(300));
+        check_error(&too_many_parentheses, MAXIMUM_DEPTH, &too_deep_message);
+        // `!` nests like `(`, and the error is at the first one past the limit.
+        let deepest_nots = format!("{}A", "!".repeat(MAXIMUM_DEPTH));
+        assert_eq!(parse_and_round_trip(&deepest_nots).eval(&values_from("")), Tristate::N);
         let too_many_nots = format!("{}A", "!".repeat(100_000));
-        check_error(&too_many_nots, 100_000 - MAXIMUM_DEPTH, &too_deep_message);
-        let longest_chain = vec!["A"; MAXIMUM_DEPTH].join(" || ");
-        assert_eq!(parse_and_round_trip(&longest_chain).symbols(), ["A"]);
-        let too_long_chain = vec!["A"; 100_000].join(" && ");
-        check_error(&too_long_chain, 5 * (MAXIMUM_DEPTH - 1) + 2, &too_deep_message);
+        check_error(&too_many_nots, MAXIMUM_DEPTH, &too_deep_message);
+        let mixed = format!("{}A{}", "!(".repeat(MAXIMUM_DEPTH / 2), ")".repeat(MAXIMUM_DEPTH / 2));
+        parse_and_round_trip(&mixed);
+        // One `!` more in front: the last `(` is the 257th level.
+        let too_deep_mixed = format!("B && !{mixed}");
+        check_error(&too_deep_mixed, 6 + MAXIMUM_DEPTH - 1, &too_deep_message);
+        // The deepest tree the limit lets through (two tree levels per parenthesis)
+        // evaluates, prints and parses back on a test thread's stack.
+        let deepest_tree = format!(
+            "{}C{}",
+            "A || B && (".repeat(MAXIMUM_DEPTH),
+            ")".repeat(MAXIMUM_DEPTH)
+        );
+        let expression = parse_and_round_trip(&deepest_tree);
+        assert_eq!(expression.eval(&values_from("A=y")), Tristate::Y);
+        assert_eq!(expression.symbols(), ["A", "B", "C"]);
+    }
+
+    /// Terms `S0 .. S{count-1}` joined by `operator`.
+    fn flat_chain(count: usize, operator: &str) -> String {
+        let terms: Vec<String> = (0..count).map(|index| format!("S{index}")).collect();
+        terms.join(&format!(" {operator} "))
+    }
+
+    #[test]
+    fn flat_chains_of_any_length() {
+        const TERMS: usize = 10_000;
+        let last = format!("S{}", TERMS - 1);
+        let any = parse_and_round_trip(&flat_chain(TERMS, "||"));
+        let Expr::Or(terms) = &any else {
+            panic!("not one `||` chain: {any:?}");
+        };
+        assert_eq!(terms.len(), TERMS);
+        for (assignments, expected) in [
+            (String::new(), "n"),
+            (format!("{last}=y"), "y"),
+            (format!("{last}=m"), "m"),
+            (format!("S0=m {last}=y"), "y"),
+        ] {
+            assert_eq!(
+                any.eval(&values_from(&assignments)).as_str(),
+                expected,
+                "{assignments}"
+            );
+        }
+        let all = parse_and_round_trip(&flat_chain(TERMS, "&&"));
+        // Every term y but the last, which is `last_value`.
+        let all_but_last = |last_value: &str| -> String {
+            let mut assignments: String =
+                (0..TERMS - 1).map(|index| format!("S{index}=y ")).collect();
+            assignments.push_str(&format!("{last}={last_value}"));
+            assignments
+        };
+        for (last_value, expected) in [("y", "y"), ("m", "m"), ("n", "n")] {
+            let values = values_from(&all_but_last(last_value));
+            assert_eq!(
+                all.eval(&values).as_str(),
+                expected,
+                "{last} = {last_value}"
+            );
+        }
+        assert_eq!(all.eval(&values_from("")).as_str(), "n");
+        assert_eq!(all.symbols().len(), TERMS);
+        // Printed as it was written, and parsed back to the same tree.
+        assert_eq!(any.to_string(), flat_chain(TERMS, "||"));
+        // A `||` chain of `&&` chains, and a parenthesised chain first in a chain.
+        let mixed = format!(
+            "({}) || {}",
+            flat_chain(3_000, "||"),
+            flat_chain(3_000, "&&")
+        );
+        let expression = parse_and_round_trip(&mixed);
+        assert!(matches!(&expression, Expr::Or(terms) if terms.len() == 3_001));
+        // Errors deep in a long chain point at the right byte.
+        let broken = format!("{} || $", flat_chain(TERMS, "||"));
+        check_error(&broken, broken.len() - 1, "unexpected character `$`");
+        let unclosed = format!("{} && (A", flat_chain(TERMS, "&&"));
+        check_error(&unclosed, unclosed.len(), "expected `)`");
     }
 
     /// Random sources built from tokens and near-tokens: parsing must not panic, errors

@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod bounded;
 mod classify;
 mod cli;
 mod cli_errors;
