@@ -14,13 +14,13 @@ use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
 use crate::config::{Config, OnError, WantedFlag};
 use crate::error::{BadInput, io_message};
-use crate::exit::{DEPTH_VAR, EXIT_ERROR, EXIT_NOT_FOUND};
+use crate::exit::{DEPTH_VAR, EXIT_ERROR};
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
 use crate::invocation::Invocation;
 use crate::paths;
-use crate::probe::{ProbeAnswer, ProbeMode, ProbeRequest, Prober};
+use crate::probe::{ProbeAnswer, ProbeError, ProbeMode, ProbeRequest, Prober};
 use crate::record::build_probe::is_build_system_probe;
-use crate::response_file::expand_response_files;
+use crate::response_file::{self, ExpansionProblem};
 use crate::route::Chain;
 use crate::shim::ShimError;
 use crate::warning::Warning;
@@ -89,9 +89,15 @@ fn is_quiet_call(classification: Classification, build_system_probe: bool) -> bo
 pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimError> {
     let cwd = &invocation.cwd;
     let rest = &unchanged.args;
-    let expanded = expand_response_files(rest, cwd);
+    let expansion = response_file::expand(rest, cwd);
+    let expanded = expansion.args;
     let compile_args = CompileArgs::parse(&expanded);
-    let classification = compile_args.classification();
+    // Words in a pipe or device (`@/dev/stdin`) are the compiler's to read:
+    // what they say is unknown, so no record may claim a compile.
+    let classification = match expansion.problem {
+        Some(ExpansionProblem::NotRegular { .. }) => Classification::Other,
+        _ => compile_args.classification(),
+    };
     let absolute = |path: &OsStr| {
         if path == "-" {
             PathBuf::from(path)
@@ -135,6 +141,16 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
     }
 
     let decision = config.evaluate(&kconfig_values);
+    let wants_flags = !decision.cflags.is_empty() || !decision.ldflags.is_empty();
+    // Past libiberty's limits, or with words secwrap may not read while
+    // rules want flags: the line cannot be planned, which is bad input
+    // (strict: stop; passthrough: the compiler unchanged, with a warning).
+    match &expansion.problem {
+        Some(problem) if problem.stops_expansion() || wants_flags => {
+            return Err(bad_input(problem.bad_input(), on_error));
+        }
+        _ => {}
+    }
     let sources = compile_args
         .inputs
         .iter()
@@ -142,7 +158,6 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         .filter(|(input, _)| input.language != Language::LinkerInput)
         .map(|(_, path)| path.as_path());
     // Only a job that would get flags needs the exclusion globs matched.
-    let wants_flags = !decision.cflags.is_empty() || !decision.ldflags.is_empty();
     let excluded =
         wants_flags && config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
     let mut injection = inject::plan(
@@ -167,9 +182,11 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         Unsupported::Required(message) => ShimError::fatal(EXIT_ERROR, message),
         // No compiler at all behind this name (or a loop back to secwrap):
         // report it as the missing compiler it is, whatever on_error says.
-        Unsupported::CannotProbe(error) if error.compiler_missing => {
-            ShimError::fatal(EXIT_NOT_FOUND, error.message)
-        }
+        Unsupported::CannotProbe(ProbeError {
+            shell_status: Some(status),
+            message,
+            ..
+        }) => ShimError::fatal(status, message),
         Unsupported::CannotProbe(error) => bad_input(
             BadInput {
                 path: chain.compiler.clone(),

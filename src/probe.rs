@@ -182,15 +182,13 @@ pub struct ProbeRequest<'a> {
 #[error("{message}")]
 pub struct ProbeError {
     pub message: String,
-    /// The compiler exited 127, as a shell does for a missing command (and
-    /// an inner secwrap does for a loop back to itself), or could not be
-    /// started for want of a file (`ENOENT`: gone, or a `#!` interpreter
-    /// that is not there).
-    pub compiler_missing: bool,
-    /// The compiler could not be started at all: the status a shell gives
-    /// for that (127 for `compiler_missing`, 126 when `execve` refuses the
-    /// file: `EACCES`, `ENOEXEC`...). The caller exits with it whatever
-    /// `on_error` says, as the compile itself would have failed so.
+    /// The compiler is missing or could not be started: the status a shell
+    /// gives for that. 127 when it exited 127 (as a shell does for a missing
+    /// command, and an inner secwrap for a loop back to itself) or could not
+    /// be started for want of a file (`ENOENT`: gone, or a `#!` interpreter
+    /// that is not there); 126 when `execve` refuses the file (`EACCES`,
+    /// `ENOEXEC`...). The caller exits with it whatever `on_error` says, as
+    /// the compile itself would have failed so.
     pub shell_status: Option<i32>,
 }
 
@@ -199,7 +197,6 @@ impl ProbeError {
     fn other(message: String) -> ProbeError {
         ProbeError {
             message,
-            compiler_missing: false,
             shell_status: None,
         }
     }
@@ -213,7 +210,6 @@ impl ProbeError {
         );
         ProbeError {
             message,
-            compiler_missing: missing,
             shell_status: Some(if missing {
                 crate::exit::EXIT_NOT_FOUND
             } else {
@@ -280,7 +276,6 @@ impl Prober {
                         status,
                         stderr.trim().lines().last().unwrap_or("no message")
                     ),
-                    compiler_missing: missing,
                     shell_status: missing.then_some(crate::exit::EXIT_NOT_FOUND),
                 });
             }

@@ -58,7 +58,9 @@ pub enum ExpansionProblem {
     TooLarge { path: PathBuf },
     /// `path` exists but is not a regular file (a FIFO, a pipe, a device,
     /// a directory): left, unread, for the compiler.
-    #[error("not a regular file: left unread for the compiler")]
+    #[error(
+        "not a regular file: its words are left unread for the compiler, so no flag can be planned for them"
+    )]
     NotRegular { path: PathBuf },
 }
 

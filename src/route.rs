@@ -114,7 +114,7 @@ pub fn route(invocation: &Invocation) -> Result<Route, ShimError> {
         use_launchers,
         invocation.word_index == 0,
     )
-    .map_err(|not_found| ShimError::compiler_not_found(&not_found.name))?;
+    .map_err(|not_found| ShimError::compiler_not_found(&not_found))?;
     let chain = Chain {
         launcher: explicit_launcher
             .map(|(launcher, _)| launcher)

@@ -11,6 +11,7 @@
 use std::ffi::{OsStr, OsString};
 use std::time::SystemTime;
 
+use crate::compiler::{NotFound, NotFoundReason};
 use crate::config::OnError;
 use crate::error::{BadInput, io_message};
 use crate::exec;
@@ -77,17 +78,13 @@ impl ShimError {
         }
     }
 
-    /// No program behind the compiler word.
-    pub fn compiler_not_found(name: &OsStr) -> ShimError {
+    /// No program behind the compiler word, or none that can run: the
+    /// shell's status for it (127 or 126).
+    pub fn compiler_not_found(not_found: &NotFound) -> ShimError {
         ShimError {
-            missing_program: Some(name.to_os_string()),
-            ..ShimError::fatal(
-                EXIT_NOT_FOUND,
-                format!(
-                    "compiler `{}` not found on PATH (secwrap itself skipped)",
-                    name.to_string_lossy()
-                ),
-            )
+            missing_program: (not_found.reason == NotFoundReason::NotOnPath)
+                .then(|| not_found.name.clone()),
+            ..ShimError::fatal(not_found.exit_code(), not_found.to_string())
         }
     }
 }
@@ -144,7 +141,7 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
     )
     .map_err(|error| {
         ShimError::fatal(
-            EXIT_CANNOT_RUN,
+            shell_status(&error),
             format!("cannot run `{}`: {}", program.display(), io_message(&error)),
         )
     })?;
@@ -249,15 +246,20 @@ pub fn main(
 fn pass_through(chain: &Chain, depth: Option<&str>) -> ! {
     let (program, args) = chain.command();
     let error = exec::exec_replace(&program, &args, depth.map(|depth| (DEPTH_VAR, depth)));
-    let code = if error.kind() == std::io::ErrorKind::NotFound {
+    fail(
+        shell_status(&error),
+        &format!("cannot run `{}`: {}", program.display(), io_message(&error)),
+    )
+}
+
+/// A shell's status for a program it cannot start: 127 when `execve`
+/// finds nothing (a missing `#!` interpreter too), 126 otherwise.
+fn shell_status(error: &std::io::Error) -> i32 {
+    if error.kind() == std::io::ErrorKind::NotFound {
         EXIT_NOT_FOUND
     } else {
         EXIT_CANNOT_RUN
-    };
-    fail(
-        code,
-        &format!("cannot run `{}`: {}", program.display(), io_message(&error)),
-    )
+    }
 }
 
 /// secwrap's own error: one line on stderr, and the exit code.

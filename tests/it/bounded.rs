@@ -5,11 +5,13 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use secwrap::inject::SkipReason;
+
 use crate::common::*;
 
 /// `CC ARGS...` run directly, for the status and stderr secwrap must give.
 fn direct(t: &TestEnv, cc: &str, args: &[&str]) -> Out {
-    t.run_program(real(cc), args)
+    t.run_program(real(cc), args).unchecked().go()
 }
 
 compiler_tests! {
@@ -20,10 +22,18 @@ compiler_tests! {
     fn self_including_response_file_ends(cc) {
         let t = TestEnv::livepatch()
             .file("self2.rsp", "-c a.c -o a.o @self2.rsp @self2.rsp\n");
-        let expected = direct(&t, cc, &["@self2.rsp"]).code();
-        let out = t.run(&[cc, "@self2.rsp"]);
-        assert_ne!(expected, Some(0), "the compiler accepted the loop");
-        assert_eq!(out.code(), expected, "{}", out.stderr_text());
+        let expected = direct(&t, cc, &["@self2.rsp"]);
+        assert_ne!(expected.code(), Some(0), "the compiler accepted the loop");
+        // gcc stops at 2000 @-files, and so does secwrap, which then cannot
+        // plan the line: strict stops with its own error; passthrough
+        // leaves the compiler to fail as it does alone.
+        t.run(&[cc, "@self2.rsp"])
+            .status(2)
+            .stderr_contains("too many @-files (libiberty's limit, 2000)")
+            .go();
+        let t = t.env("SECWRAP_ON_ERROR", "passthrough");
+        let out = t.run(&[cc, "@self2.rsp"]).failure().stderr_contains("secwrap: warning: ").go();
+        assert_eq!(out.code(), expected.code(), "{}", out.stderr_text());
     }
 
     /// `CC @/dev/stdin` with a pipe on stdin: secwrap does not read the
@@ -41,11 +51,24 @@ compiler_tests! {
                 .expect("write stdin");
             wait_output(child, cc)
         };
-        let out = t.run_stdin(&[cc, "@/dev/stdin"], b"-c a.c -o piped.o\n");
+        // A rule wants flags for words secwrap may not read: strict stops.
+        t.run(&[cc, "@/dev/stdin"])
+            .stdin("-c a.c -o piped.o\n")
+            .status(2)
+            .stderr_contains("/dev/stdin: not a regular file")
+            .go();
+        assert!(!t.exists("piped.o"));
+        // With no rule that applies, the compiler reads the pipe itself.
+        t.write(".config", NO_LIVEPATCH);
+        let out = t
+            .run(&[cc, "@/dev/stdin"])
+            .stdin("-c a.c -o piped.o\n")
+            .unchecked()
+            .go();
         assert_eq!(out.code(), expected.code(), "{}", out.stderr_text());
         assert_eq!(t.exists("piped.o"), t.exists("direct.o"), "the pipe was read by secwrap");
         let record = t.only_record();
-        assert_ne!(text(&record, "kind"), "compile");
+        assert!(record.kind.is(secwrap::classify::Classification::Other), "{:?}", record.kind);
         assert_injected_nothing(&record);
     }
 
@@ -58,24 +81,22 @@ compiler_tests! {
             let mut args = vec![cc, "-c", "a.c"];
             args.extend_from_slice(tail);
             let expected = direct(&t, cc, &args[1..]);
-            let out = t.run(&args);
             assert_ne!(expected.code(), Some(0), "{args:?} works without secwrap");
-            assert_eq!(out.code(), expected.code(), "{args:?}: {}", out.stderr_text());
-            assert_eq!(out.stderr_text(), expected.stderr_text(), "{args:?}");
+            t.run(&args).like(&expected).go();
             for flag in SPLIT_FLAGS {
                 assert!(!t.exists(flag), "{args:?} wrote `{flag}`");
             }
             let record = t.only_record();
             assert_injected_nothing(&record);
-            let reasons: Vec<String> = skipped(&record).into_iter().map(|(_, reason)| reason).collect();
-            assert_eq!(reasons, ["missing_value", "missing_value"], "{args:?}");
+            let reasons: Vec<SkipReason> = skipped(&record).into_iter().map(|(_, reason)| reason).collect();
+            assert_eq!(reasons, [SkipReason::MissingValue, SkipReason::MissingValue], "{args:?}");
         }
     }
 }
 
 /// `@/dev/zero`: libiberty sizes it as 0 bytes, so gcc takes it as empty;
-/// secwrap reads nothing from it (it used to read 2 GB) and the compile
-/// ends as gcc's does. (Not clang: clang reads a device to its end.)
+/// secwrap reads nothing from it (it used to read 2 GB). (Not clang: clang
+/// reads a device to its end.)
 #[test]
 fn dev_zero_response_file_is_not_read() {
     if !require_compiler("gcc") {
@@ -83,11 +104,22 @@ fn dev_zero_response_file_is_not_read() {
     }
     let t = TestEnv::livepatch();
     let args = ["-c", "a.c", "-o", "a.o", "@/dev/zero"];
-    let expected = direct(&t, "gcc", &args).code();
+    let expected = direct(&t, "gcc", &args);
     let mut with_secwrap = vec!["gcc"];
     with_secwrap.extend_from_slice(&args);
-    let out = t.run(&with_secwrap);
-    assert_eq!(out.code(), expected, "{}", out.stderr_text());
+    // Not read: strict refuses to plan a line it cannot see whole, and
+    // passthrough runs it unchanged, ending as gcc's does.
+    t.run(&with_secwrap)
+        .status(2)
+        .stderr("secwrap: error: /dev/zero: not a regular file: its words are left unread for the compiler, so no flag can be planned for them\n")
+        .go();
+    let t = t.env("SECWRAP_ON_ERROR", "passthrough");
+    let out = t.run(&with_secwrap).unchecked().go();
+    assert_eq!(out.code(), expected.code(), "{}", out.stderr_text());
+    assert!(
+        out.stderr_text()
+            .starts_with("secwrap: warning: /dev/zero: not a regular file")
+    );
 }
 
 /// A compiler that cannot be run, at `bin/gcc`, and the config around it.
@@ -119,13 +151,18 @@ fn broken_compiler_tree(setup: Setup) -> TestEnv {
 fn assert_exits_like_the_shell(t: &TestEnv, setup: Setup, expected: i32) {
     let shell = t
         .run_program("sh", &["-c", "./bin/gcc -c a.c -o a.o"])
-        .code();
-    assert_eq!(shell, Some(expected), "the shell's own status");
-    let out = t.run(&["./bin/gcc", "-c", "a.c", "-o", "a.o"]);
-    assert_eq!(out.code(), shell, "{setup:?}: {}", out.stderr_text());
+        .status(expected)
+        .stderr_any()
+        .go();
+    assert_eq!(shell.code(), Some(expected), "the shell's own status");
+    let out = t
+        .run(&["./bin/gcc", "-c", "a.c", "-o", "a.o"])
+        .status(expected)
+        .stderr_contains("secwrap: error: ")
+        .go();
     assert!(
-        out.stderr_text().starts_with("secwrap: error: "),
-        "{}",
+        out.stderr_text().starts_with("secwrap: error: ") && out.stderr_text().lines().count() == 1,
+        "{setup:?}: {}",
         out.stderr_text()
     );
 }
@@ -166,9 +203,43 @@ fn unrunnable_compiler_is_refused_before_anything_runs() {
             std::fs::set_permissions(t.path("bin/gcc"), std::fs::Permissions::from_mode(0o644))
                 .expect("chmod");
         }
-        let out = t.run(&["./bin/gcc", "-c", "a.c", "-o", "a.o"]);
-        assert_ne!(out.code(), Some(0), "{make}");
+        t.run(&["./bin/gcc", "-c", "a.c", "-o", "a.o"])
+            .status(126)
+            .stderr_contains("secwrap: error: ")
+            .go();
         assert!(!t.exists("a.o"), "{make}");
         assert!(t.records().is_empty(), "{make}");
     }
+}
+
+/// A directory at the path: `execve` says `EACCES`, the shell 126
+/// ("Permission denied"), whatever the config.
+#[test]
+fn directory_as_compiler_exits_126() {
+    for setup in [Setup::RuleApplies, Setup::NoRule, Setup::Passthrough] {
+        let t = broken_compiler_tree(setup);
+        std::fs::create_dir_all(t.path("bin/gcc")).expect("bin/gcc/");
+        assert_exits_like_the_shell(&t, setup, 126);
+    }
+}
+
+/// A file without an execute bit: 126, whatever the config.
+#[test]
+fn compiler_without_execute_bit_exits_126() {
+    for setup in [Setup::RuleApplies, Setup::NoRule, Setup::Passthrough] {
+        let t = broken_compiler_tree(setup);
+        t.write("bin/gcc", "#!/bin/sh\nexit 0\n");
+        std::fs::set_permissions(t.path("bin/gcc"), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        assert_exits_like_the_shell(&t, setup, 126);
+    }
+}
+
+/// A missing `#!` interpreter and no rule: the compile's own spawn fails
+/// with `ENOENT`, and the shell's status is 127.
+#[test]
+fn missing_interpreter_exits_127_unprobed() {
+    let t = broken_compiler_tree(Setup::NoRule);
+    t.executable("bin/gcc", "#!/nonexistent/sh\n");
+    assert_exits_like_the_shell(&t, Setup::NoRule, 127);
 }
