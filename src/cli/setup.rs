@@ -120,6 +120,7 @@ pub(super) fn show_config(out: &mut dyn Write) -> Result<CommandStatus> {
                 &file.origin
             ))
     )?;
+    writeln!(out, "trust:        {}", config.trust)?;
     writeln!(out, "root:         {}", config.root.display())?;
     writeln!(
         out,

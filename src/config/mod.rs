@@ -166,6 +166,8 @@ pub struct Sourced<T> {
 pub struct Config {
     /// The file read, if any, and why it was chosen.
     pub file: Option<Sourced<PathBuf>>,
+    /// What that file was allowed to set, and why (README, "Trust").
+    pub trust: FileTrust,
     /// The directory relative paths and `exclude` globs are relative to:
     /// the file's directory, else the working directory.
     pub root: PathBuf,
@@ -185,6 +187,35 @@ pub struct Config {
     pub keep_originals: Option<PathBuf>,
     pub on_error: Sourced<OnError>,
     pub override_user_choice: bool,
+}
+
+/// What a config file may set (README, "Trust").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileTrust {
+    /// No file: the built-in defaults.
+    NoFile,
+    /// Named by `SECWRAP_CONFIG`: every key.
+    Named,
+    /// The user's own `~/.config/secwrap/secwrap.toml`: every key.
+    UserConfig,
+    /// Found upward and passed the owner and mode checks: no unsafe key.
+    Found,
+    /// Found upward in a tree the user's `safe_dirs` names: every key.
+    FoundInSafeDir,
+}
+
+impl fmt::Display for FileTrust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileTrust::NoFile => "-",
+            FileTrust::Named => "every key (named by SECWRAP_CONFIG)",
+            FileTrust::UserConfig => "every key (your own config)",
+            FileTrust::Found => {
+                "found upward: owner, mode and the directories on the way checked; no unsafe keys (launcher, flags off the safe list, files written outside its tree) unless your `safe_dirs` names its tree"
+            }
+            FileTrust::FoundInSafeDir => "every key (found upward in a tree your `safe_dirs` names)",
+        })
+    }
 }
 
 /// The process environment the config depends on, gathered once so the
@@ -388,6 +419,12 @@ impl Config {
         let found_upward = file
             .as_ref()
             .is_some_and(|file| file.origin == Origin::Discovered);
+        let mut trust = match file.as_ref().map(|file| &file.origin) {
+            None => FileTrust::NoFile,
+            Some(Origin::Discovered) => FileTrust::Found,
+            Some(Origin::Env(CONFIG_VAR)) => FileTrust::Named,
+            Some(_) => FileTrust::UserConfig,
+        };
         if found_upward && let Some((span, what)) = refuse_unsafe_keys(&parsed, &root) {
             let safe_dir = |dir: &PathBuf| root.starts_with(dir);
             if what.starts_with("`safe_dirs`") || !user_safe_dirs(env).iter().any(safe_dir) {
@@ -396,9 +433,11 @@ impl Config {
                     format!("not trusted: {what} in a file found upward (see README \"Trust\")"),
                 ));
             }
+            trust = FileTrust::FoundInSafeDir;
         }
         Ok(Config {
             file,
+            trust,
             root,
             kconfig,
             rules,
