@@ -569,9 +569,10 @@ fn parse_number_value(value: &str, value_column: usize) -> Result<KconfigValue, 
         return Ok(KconfigValue::Hex(value.to_owned()));
     }
     if is_decimal_literal(value) {
-        return value.parse::<i64>().map(KconfigValue::Int).map_err(|_| {
-            LineError::new(value_column, "integer out of range")
-        });
+        return value
+            .parse::<i64>()
+            .map(KconfigValue::Int)
+            .map_err(|_| LineError::new(value_column, "integer out of range"));
     }
     Err(LineError::new(value_column, INVALID_VALUE))
 }

@@ -21,6 +21,7 @@ mod modes;
 mod probe;
 mod probe_pipes;
 mod record;
+mod signals;
 mod snapshots;
 mod transparency;
 mod trust;
