@@ -21,7 +21,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitStatus};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// Signals a user or build tool sends to stop a job.
@@ -38,6 +38,50 @@ pub enum SignalPolicy {
     /// the terminal's process group; a second SIGINT would make `make` stop
     /// waiting for its jobs and leave compiles unrecorded.
     LikeSystem,
+}
+
+/// Which of fds 0, 1, 2 were closed when secwrap started (bits 0-2), set
+/// once by [`note_closed_stdio`]: the compiler gets them closed too.
+static CLOSED_STDIO: AtomicU8 = AtomicU8::new(0);
+
+/// Notes which standard fds are closed and opens `/dev/null` on them, so
+/// that no file secwrap opens later takes their number (std's runtime
+/// does the same, but forgets they were closed). For the process entry
+/// only, before anything else opens a file.
+pub fn note_closed_stdio() {
+    let mut closed = 0u8;
+    for fd in 0..3 {
+        // SAFETY: fcntl(F_GETFD) on a small integer only queries it.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            closed |= 1 << fd;
+            // SAFETY: open(2) with a static path; it takes the lowest
+            // free fd, which is `fd` as the lower ones are open.
+            unsafe {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+    CLOSED_STDIO.store(closed, Ordering::SeqCst);
+}
+
+/// Closes, in the child, the standard fds that were closed on entry. Only
+/// then does the spawn take std's fork path instead of `posix_spawn`.
+fn close_stdio_closed_on_entry(command: &mut Command) {
+    let closed = CLOSED_STDIO.load(Ordering::SeqCst);
+    if closed == 0 {
+        return;
+    }
+    // SAFETY: close(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(move || {
+            for fd in 0..3 {
+                if closed & (1 << fd) != 0 {
+                    libc::close(fd);
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// The compiler's pid while it runs, for the signal handler.
@@ -96,6 +140,7 @@ pub fn run(
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
+    close_stdio_closed_on_entry(&mut command);
     let started = Instant::now();
     install_handlers(policy);
     let mut child = command.spawn()?;
@@ -130,6 +175,7 @@ pub fn exec_replace(
     if let Some((key, value)) = env_guard {
         command.env(key, value);
     }
+    close_stdio_closed_on_entry(&mut command);
     command.exec()
 }
 

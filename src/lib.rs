@@ -35,6 +35,24 @@ pub mod warning;
 use std::ffi::OsString;
 use std::path::Path;
 
+/// The process entry (`src/main.rs` is `#![no_main]`). std's `lang_start`
+/// would first reopen closed fds 0-2 on `/dev/null` and ignore SIGPIPE:
+/// then a compile with stdout closed (`gcc -E a.c >&-`, which fails) would
+/// write into `/dev/null` and succeed, and the compiler would not start
+/// with the state the build tool gave secwrap. So secwrap notes which
+/// standard fds were closed (`exec` closes them again for the compiler,
+/// and occupies them meanwhile so no file secwrap opens lands on them),
+/// and only the subcommands ignore SIGPIPE, as std would, so that a closed
+/// pipe is an error they turn into a quiet exit.
+pub fn start() -> ! {
+    exec::note_closed_stdio();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    // A panic must not unwind out of the C `main`: exit as std's runtime
+    // does after printing it (the panic hook has printed it).
+    let _ = std::panic::catch_unwind(move || main(argv));
+    std::process::exit(101)
+}
+
 /// Decides the mode before any option parser sees the arguments: a
 /// compiler's `-o`, `--version` and `-v` must never reach clap.
 ///
@@ -54,6 +72,12 @@ pub fn main(argv: Vec<OsString>) -> ! {
     }
     match argv.get(1) {
         Some(word) if !cli::is_cli_word(word) => shim::main(argv, 1, cli::suggest_subcommand),
-        _ => std::process::exit(cli::main(argv)),
+        _ => {
+            // SAFETY: setting a disposition before any thread exists.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            }
+            std::process::exit(cli::main(argv))
+        }
     }
 }

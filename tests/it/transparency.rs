@@ -152,3 +152,39 @@ fn sigint_is_forwarded() {
     let record = t.only_record();
     assert_eq!((record.status, record.signal), (None, Some(libc::SIGINT)));
 }
+
+/// Closes `fd` in the child before it runs, as `>&-` or `<&-` in a shell.
+fn closing(fd: libc::c_int) -> impl Fn(&mut std::process::Command) {
+    move |command| {
+        // SAFETY: close(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(command, move || {
+                libc::close(fd);
+                Ok(())
+            });
+        }
+    }
+}
+
+compiler_tests! {
+    /// A compile whose stdout (or stdin) the build tool closed fails as it
+    /// does without secwrap: std's runtime would have reopened the fd on
+    /// `/dev/null`, and `-E` would have "succeeded" into it.
+    fn closed_standard_fds_stay_closed(cc) {
+        let t = TestEnv::livepatch();
+        for (fd, args) in [(1, &[cc, "-E", "a.c"][..]), (0, &[cc, "-x", "c", "-E", "-"])] {
+            let direct = t
+                .run_program(real(cc), &args[1..])
+                .unchecked()
+                .spawn_with(closing(fd))
+                .wait();
+            // gcc fails on a closed stream (clang -E does not mind one).
+            if cc == "gcc" {
+                assert_ne!(direct.code(), Some(0), "{args:?} with fd {fd} closed");
+            }
+            let wrapped = t.run(args).unchecked().spawn_with(closing(fd)).wait();
+            assert_eq!(wrapped.code(), direct.code(), "{args:?}: {}", wrapped.stderr_text());
+            assert_eq!(wrapped.stderr_text(), direct.stderr_text());
+        }
+    }
+}
