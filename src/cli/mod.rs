@@ -30,7 +30,7 @@ mod setup;
 use livepatch::{check, diff, diff_build};
 use log::{log_builds, log_changed, log_export, log_show, run_build};
 use probe::{cache, probe_flags};
-use setup::{init, show_config};
+use setup::{init, show_config, trust_dir};
 
 mod shims;
 
@@ -149,6 +149,16 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Let a tree's own secwrap.toml set every key (README, "Trust").
+    ///
+    /// Adds DIR to `safe_dirs` in your own config
+    /// (`~/.config/secwrap/secwrap.toml`), as git's `safe.directory`: a
+    /// secwrap.toml found upward in DIR may then name any launcher, flags
+    /// off the safe list and files outside its tree.
+    Trust {
+        /// The tree to trust (made absolute and physical).
+        dir: PathBuf,
+    },
     /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
     ///
     /// Exits 0 when every NAME is one, 1 otherwise.
@@ -249,6 +259,7 @@ const SUBCOMMANDS: &[&str] = &[
     "log",
     "probe",
     "run",
+    "trust",
 ];
 
 /// Whether `word` (argv[1] when called as `secwrap`) selects the CLI.
@@ -312,6 +323,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             force,
         } => init(&kconfig, &dir, &log, force, out),
         Command::Config => show_config(out),
+        Command::Trust { dir } => trust_dir(&dir, out),
         Command::Probe {
             cc,
             disable_warning,

@@ -3,7 +3,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{CONFIG_FILE_NAME, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag};
+use crate::atomic;
+use crate::config::{
+    CONFIG_FILE_NAME, ConfigEnv, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag, user_config_path,
+};
+use crate::trust;
 use anyhow::{Context as _, Result, bail};
 
 use crate::error::BadInput;
@@ -221,6 +225,64 @@ fn none_or_join(values: &[String]) -> String {
     } else {
         values.join(" ")
     }
+}
+
+/// `secwrap trust DIR`: DIR into `safe_dirs` of the user's own config,
+/// edited in place (comments and layout kept, through toml_edit) and
+/// written atomically.
+pub(super) fn trust_dir(dir: &Path, out: &mut dyn Write) -> Result<CommandStatus> {
+    let cwd = current_dir()?;
+    let dir =
+        std::fs::canonicalize(cwd.join(dir)).with_context(|| format!("`{}`", dir.display()))?;
+    if !dir.is_dir() {
+        bail!("`{}` is not a directory", dir.display());
+    }
+    let env = ConfigEnv::from_process(cwd);
+    let path =
+        user_config_path(&env).context("no config directory (set XDG_CONFIG_HOME or HOME)")?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            trust::check_file(&path, env.users)
+                .map_err(|why| anyhow::anyhow!("`{}`: not trusted: {why}", path.display()))?;
+            text
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error).with_context(|| format!("`{}`", path.display())),
+    };
+    let mut document: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("`{}`", path.display()))?;
+    let entry = dir.to_string_lossy().into_owned();
+    let safe_dirs = document
+        .entry("safe_dirs")
+        .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
+        .as_array_mut()
+        .with_context(|| format!("`{}`: `safe_dirs` is not an array", path.display()))?;
+    if safe_dirs
+        .iter()
+        .any(|value| value.as_str() == Some(entry.as_str()))
+    {
+        writeln!(
+            out,
+            "{} is already in safe_dirs of {}",
+            dir.display(),
+            path.display()
+        )?;
+        return Ok(CommandStatus::Success);
+    }
+    safe_dirs.push(entry);
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent).with_context(|| format!("`{}`", parent.display()))?;
+    let text = document.to_string();
+    atomic::write_atomic(&path, |file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("`{}`", path.display()))?;
+    writeln!(
+        out,
+        "added {} to safe_dirs of {}",
+        dir.display(),
+        path.display()
+    )?;
+    Ok(CommandStatus::Success)
 }
 
 #[cfg(test)]

@@ -521,7 +521,7 @@ fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, BadInpu
 }
 
 /// `$XDG_CONFIG_HOME/secwrap/secwrap.toml`, else `~/.config/...`.
-fn user_config_path(env: &ConfigEnv) -> Option<PathBuf> {
+pub fn user_config_path(env: &ConfigEnv) -> Option<PathBuf> {
     let dir = env
         .xdg_config_home
         .as_ref()

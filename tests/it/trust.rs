@@ -216,3 +216,49 @@ fn bump_line(position: &str) -> String {
     let (line, column) = position.split_once(':').expect("line:column");
     format!("{}:{column}", line.parse::<usize>().expect("line") + 1)
 }
+
+/// `secwrap trust DIR` lists the tree in `safe_dirs` of the user's own
+/// config, keeping what the file already says; the tree's own file may
+/// then set unsafe keys.
+#[test]
+fn secwrap_trust_marks_a_tree_safe() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch().config(
+        "kconfig = \".config\"\n[[rule]]\nwhen = \"LIVEPATCH\"\nldflags = [\"-Wl,--gc-sections\"]\n",
+    );
+    t.run(&["gcc", "-c", "a.c"])
+        .status(2)
+        .stderr_contains("not trusted")
+        .go();
+    let user_config = t.path("xdg/config/secwrap/secwrap.toml");
+    t.write(&user_config, "# my settings\non_error = \"strict\"\n");
+    let root = t.root().display().to_string();
+    t.run(&["trust", "."])
+        .stdout(format!(
+            "added {root} to safe_dirs of {}\n",
+            user_config.display()
+        ))
+        .go();
+    t.run(&["trust", &root])
+        .stdout(format!(
+            "{root} is already in safe_dirs of {}\n",
+            user_config.display()
+        ))
+        .go();
+    let text = t.read_text(&user_config);
+    assert!(
+        text.starts_with("# my settings\non_error = \"strict\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("safe_dirs = [\"{root}\"]")),
+        "{text}"
+    );
+    t.run(&["gcc", "-c", "a.c"]).go();
+    t.run(&["trust", "no-such-dir"])
+        .status(2)
+        .stderr_contains("secwrap: error: `no-such-dir`: No such file or directory")
+        .go();
+}
