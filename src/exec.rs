@@ -84,6 +84,65 @@ fn close_stdio_closed_on_entry(command: &mut Command) {
     }
 }
 
+/// Whether [`adopt_orphans`] made this process a child subreaper.
+static SUBREAPER: AtomicBool = AtomicBool::new(false);
+
+/// Makes secwrap the subreaper of the compiler's descendants
+/// (`PR_SET_CHILD_SUBREAPER`): when the driver dies, its `cc1` and `as`
+/// become secwrap's children instead of init's, so that
+/// [`run`] can end them when the driver was killed. Orphans otherwise
+/// finish objects after `make` has seen the compile fail, and make takes
+/// those objects as up to date later, with no record describing them.
+pub fn adopt_orphans() {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes an integer flag only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0 {
+        SUBREAPER.store(true, Ordering::SeqCst);
+    }
+}
+
+/// After the driver died of a signal: kills and reaps every descendant it
+/// left to secwrap (only then: a driver that exits normally may leave a
+/// daemon on purpose, as sccache starts its server).
+fn end_adopted_descendants() {
+    if !SUBREAPER.load(Ordering::SeqCst) {
+        return;
+    }
+    // Killing one may orphan its own children to us: a few rounds.
+    for _ in 0..16 {
+        let adopted = children_of(std::process::id());
+        if adopted.is_empty() {
+            return;
+        }
+        for &pid in &adopted {
+            // SAFETY: kill and waitpid on our own children.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// The pids whose parent is `parent`, from `/proc/<pid>/stat` (its fourth
+/// field, after the parenthesised command name, which may hold anything).
+fn children_of(parent: u32) -> Vec<libc::pid_t> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: libc::pid_t = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+            let after_name = &stat[stat.iter().rposition(|&byte| byte == b')')? + 1..];
+            let ppid = std::str::from_utf8(after_name)
+                .ok()?
+                .split_whitespace()
+                .nth(1)?;
+            (ppid.parse::<u32>().ok()? == parent).then_some(pid)
+        })
+        .collect()
+}
+
 /// The compiler's pid while it runs, for the signal handler.
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 /// A stop signal that arrived before the pid was known, to forward then.
@@ -157,6 +216,12 @@ pub fn run(
     }
     let status = child.wait();
     CHILD_PID.store(0, Ordering::SeqCst);
+    if status
+        .as_ref()
+        .is_ok_and(|status| status.signal().is_some())
+    {
+        end_adopted_descendants();
+    }
     Ok(Run {
         outcome: Outcome::from_status(status?),
         duration: started.elapsed(),

@@ -42,6 +42,10 @@ pub struct Invocation {
     pub session: (i32, i32),
     /// secwrap's own executable, so that it is never taken for the compiler.
     pub me: SelfIdentity,
+    /// This is the whole process (not a test calling the shim in-process):
+    /// process-wide settings such as adopting the compiler's orphans
+    /// (`exec::adopt_orphans`) are secwrap's to make.
+    pub owns_process: bool,
 }
 
 impl Invocation {
@@ -77,6 +81,7 @@ impl Invocation {
             state_dir: crate::state::default_dir(),
             session: session(),
             me,
+            owns_process: true,
             cwd,
         })
     }

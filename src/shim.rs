@@ -131,6 +131,9 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
     })?;
     let (program, args) = plan.chain.command();
+    if invocation.owns_process {
+        exec::adopt_orphans();
+    }
     let started = SystemTime::now();
     let run = exec::run(
         &program,

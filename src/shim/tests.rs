@@ -55,6 +55,7 @@ fn invocation(dir: &Path, words: &[&str]) -> Invocation {
         state_dir: Some(dir.join("state")),
         session: (1, 1),
         me: SelfIdentity::of(std::env::current_exe().unwrap()).unwrap(),
+        owns_process: false,
     }
 }
 

@@ -185,3 +185,92 @@ fn a_process_group_sigint_ends_the_compile() {
     assert_eq!((record.status, record.signal), (None, Some(libc::SIGINT)));
     assert!(!t.exists("a.o"));
 }
+
+/// A fake driver that starts a fake `cc1` (a child that writes the object
+/// after 3 s) and waits for it; both write their pids first.
+const FORKING_DRIVER: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void write_pid(const char *dir, const char *name) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *file = fopen(tmp, "w");
+    fprintf(file, "%d\n", (int)getpid());
+    fclose(file);
+    rename(tmp, path);
+}
+
+int main(int argc, char **argv) {
+    const char *output = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "/dev/null") == 0) return 0;
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) output = argv[i + 1];
+    }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        puts("gcc (fake) 1.0");
+        return 0;
+    }
+    const char *dir = getenv("FAKE_DIR");
+    pid_t cc1 = fork();
+    if (cc1 == 0) {
+        write_pid(dir, "cc1.pid");
+        sleep(3);
+        FILE *object = fopen(output, "w");
+        if (object) fclose(object);
+        return 0;
+    }
+    write_pid(dir, "driver.pid");
+    int status;
+    waitpid(cc1, &status, 0);
+    return 0;
+}
+"#;
+
+fn read_pid(t: &TestEnv, name: &str) -> libc::pid_t {
+    let path = t.path(name);
+    wait_for_file(&path);
+    t.read_text(&path).trim().parse().expect("a pid")
+}
+
+fn is_alive(pid: libc::pid_t) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// The driver killed (SIGKILL, as the OOM killer or a `kill -9` of gcc):
+/// the `cc1` it leaves is secwrap's to end, so no object appears after the
+/// compile has been recorded as killed.
+#[test]
+fn a_killed_drivers_orphans_are_ended() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch().file("driver.c", FORKING_DRIVER);
+    std::fs::create_dir_all(t.path("bin")).expect("bin/");
+    let driver = t.path("bin/gcc");
+    t.run_program("gcc", &["-O", "-o", driver.to_str().unwrap(), "driver.c"])
+        .go();
+    let root = t.root().to_path_buf();
+    let t = t.env("FAKE_DIR", &root);
+    let running = t
+        .run(&[driver.to_str().unwrap(), "-c", "a.c", "-o", "a.o"])
+        .signal(libc::SIGKILL)
+        .spawn_with(default_stop_signals);
+    let cc1 = read_pid(&t, "cc1.pid");
+    send_signal(read_pid(&t, "driver.pid") as u32, libc::SIGKILL);
+    running.wait();
+    let orphan_lived = is_alive(cc1);
+    if orphan_lived {
+        // SAFETY: the orphan this test's fake started.
+        unsafe { libc::kill(cc1, libc::SIGKILL) };
+    }
+    assert!(!orphan_lived, "cc1 outlived the killed driver and secwrap");
+    assert!(!t.exists("a.o"));
+    let record = t.only_record();
+    assert_eq!((record.status, record.signal), (None, Some(libc::SIGKILL)));
+}
