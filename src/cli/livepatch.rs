@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::exit::EXIT_ERROR;
 use crate::livepatch::check::{
-    Finding, check_image, check_special_names, check_split, stale_objects,
+    Finding, check_image, check_special_names, check_split, stale_objects, unrecorded_writes,
 };
 use crate::livepatch::diff::{diff_kept, diff_objects, diff_trees, render};
 use crate::livepatch::elf::ObjectError;
@@ -72,6 +72,7 @@ pub(super) fn check(
         if let Some(fingerprint) = &build.fingerprint {
             results.push(Ok(stale_objects(&as_of_build, fingerprint, id)));
         }
+        results.push(Ok(unrecorded_writes(&latest)));
     }
     for image in images {
         results.push(check_image(image));

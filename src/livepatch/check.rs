@@ -556,6 +556,35 @@ pub fn stale_objects(
         .collect()
 }
 
+/// How long after its recorded compile ended an object may still be
+/// written by the build's own steps on it (Xen's `objcopy` of `.x.o.tmp`,
+/// recordmcount, `ld -r` in place) before the write counts as unrecorded.
+pub const POST_PROCESSING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Objects written after their last successful record ended (by more than
+/// [`POST_PROCESSING_GRACE`]): no record describes what they hold. A
+/// compile killed with secwrap (`kill -9`) before it could record, whose
+/// `cc1`/`as` finished the object anyway, leaves exactly this, and make
+/// later takes the object as up to date.
+pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<Finding> {
+    latest
+        .iter()
+        .filter_map(|(object, record)| {
+            let modified = std::fs::metadata(object).ok()?.modified().ok()?;
+            let started = humantime::parse_rfc3339(&record.time).ok()?;
+            let ended = started + std::time::Duration::from_secs_f64(record.duration_ms.max(0.0) / 1000.0);
+            (modified > ended + POST_PROCESSING_GRACE).then(|| Finding {
+                subject: object.clone(),
+                item: "record".to_string(),
+                message: format!(
+                    "written after its last recorded compile ({}) ended: no record describes it (a compile killed before secwrap could record it?), so rebuild it",
+                    record.time
+                ),
+            })
+        })
+        .collect()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, ObjectError> {
     std::fs::read(path).map_err(|error| ObjectError::Io {
         path: path.to_path_buf(),

@@ -215,3 +215,33 @@ fn diff_build_against_kept_originals() {
         .stderr_contains("keep_originals")
         .go();
 }
+
+/// An object written after its last recorded compile ended (as `cc1`/`as`
+/// finish one when secwrap was killed before it could record): `check
+/// --build` names it; an object as its compile left it is not named.
+#[test]
+fn objects_written_after_their_record_are_found() {
+    if !crate::common::require_compiler("gcc") || !crate::common::require_program("make") {
+        return;
+    }
+    let t = tree("");
+    build(&t, "first");
+    t.run(&["check", "--build", "first"]).go();
+    // Two minutes on: past the grace left for a build's own steps
+    // (objcopy, recordmcount) on a fresh object.
+    t.run_program("touch", &["-d", "+120 seconds", "b.o"]).go();
+    let out = t
+        .run(&["check", "--build", "first"])
+        .status(1)
+        .stdout_any()
+        .go();
+    let stdout = out.stdout_text();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{}: record: written after its last recorded compile (",
+            t.path("b.o").display()
+        )),
+        "{stdout}"
+    );
+}
