@@ -148,7 +148,10 @@ impl fmt::Display for Origin {
             Origin::File { line, column } => write!(f, "config file, line {line} column {column}"),
             Origin::ConfigFile => write!(f, "config file"),
             Origin::Env(name) => write!(f, "environment variable {name}"),
-            Origin::Discovered => write!(f, "found upward from the working directory"),
+            Origin::Discovered => write!(
+                f,
+                "found upward from the working directory, owner and mode checked"
+            ),
             Origin::Default => write!(f, "built-in default"),
         }
     }
