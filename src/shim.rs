@@ -148,6 +148,9 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
             format!("cannot run `{}`: {}", program.display(), io_message(&error)),
         )
     })?;
+    if matches!(run.outcome, exec::Outcome::Signaled(_)) && invocation.owns_process {
+        remove_outputs_written_since(&plan.outputs, started);
+    }
     if let Some(log) = log {
         record(invocation, &mut plan, log, &run, started)?;
     }
@@ -156,6 +159,25 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         outcome: run.outcome,
         warning,
     })
+}
+
+/// A driver killed by a signal leaves what it was writing: gcc removes its
+/// outputs when a signal stops it (its `delete_failure_queue`), which a
+/// driver killed by SIGKILL cannot do, and its orphaned `as` may have
+/// finished one before `exec` ended it. So secwrap removes the job's
+/// outputs written since the compile started, and only those.
+fn remove_outputs_written_since(outputs: &[std::path::PathBuf], started: SystemTime) {
+    for output in outputs {
+        let written_since = std::fs::symlink_metadata(output).is_ok_and(|metadata| {
+            metadata.is_file()
+                && metadata
+                    .modified()
+                    .is_ok_and(|modified| modified >= started)
+        });
+        if written_since {
+            let _ = std::fs::remove_file(output);
+        }
+    }
 }
 
 /// Appends the call's record. A record that cannot

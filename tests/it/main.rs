@@ -13,6 +13,7 @@ mod cli_errors;
 mod elf_analysis;
 mod errors;
 mod examples;
+mod faults;
 mod history;
 mod inject;
 mod livepatch_cli;

@@ -981,3 +981,13 @@ pub const OLD_RECORD: &str = concat!(
     r#""status":0,"signal":null,"duration_ms":1.0}"#,
     "\n"
 );
+
+/// Serialises the tests that saturate both cores (the fault harness, the
+/// load test), so that they neither slow each other past the harness's
+/// timeout nor measure each other.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ALONE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
