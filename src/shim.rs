@@ -116,8 +116,9 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
     let mut plan = plan(invocation, &unchanged)?;
     // Opened before the compiler runs: a log that cannot be written is bad
     // input, and the compile must not happen unrecorded.
+    let users = invocation.config_env.users;
     let log = match &plan.log {
-        Some(path) => Some(LogWriter::open(path).map_err(|error| {
+        Some(path) => Some(LogWriter::open(path, users).map_err(|error| {
             let error = BadInput {
                 path: path.clone(),
                 position: None,
