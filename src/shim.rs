@@ -128,7 +128,7 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         })?),
         None => None,
     };
-    plan.keep_originals().map_err(|error| {
+    plan.keep_originals(users).map_err(|error| {
         ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
     })?;
     let (program, args) = plan.chain.command();
