@@ -25,3 +25,4 @@ mod snapshots;
 mod transparency;
 mod trust;
 mod warnings;
+mod written_files;
