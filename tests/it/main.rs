@@ -16,6 +16,7 @@ mod examples;
 mod history;
 mod inject;
 mod livepatch_cli;
+mod load;
 mod mklinks;
 mod modes;
 mod probe;
