@@ -7,12 +7,19 @@
 //! its answer depends on (file identities: path, device, inode, size,
 //! mtime), and:
 //! - the directory is created private to the user (0700); a directory or an
-//!   entry owned by someone else is not used;
+//!   entry owned by someone else is not used, nor a directory others can
+//!   write (sticky or not: they could plant and hold the lock files, whose
+//!   names are predictable), nor a symlink in the directory's place;
 //! - entries are written to a temporary file and renamed into place, and
 //!   hold their full key: a truncated, corrupt or colliding entry is a
 //!   miss, never trusted;
 //! - under `make -j` with a cold cache, concurrent secwraps wait on a
-//!   per-key lock file, so each answer is computed once.
+//!   per-key lock file, so each answer is computed once. The wait has a
+//!   deadline ([`LOCK_DEADLINE`]): a holder that is stopped, stuck in a
+//!   probe, or another user's, costs a computation without the lock, which
+//!   [`DiskCache::lock_given_up`] reports, never a hung build (ccache's
+//!   `util::LockFile` breaks a lock whose holder shows no activity for 2 s
+//!   in the same spirit).
 //!
 //! A key is a struct its caller owns (`probe::ProbeKey`,
 //! `config::rules::KconfigKey`), serialised to JSON: the entry's file name
@@ -26,10 +33,12 @@
 //! Where: `SECWRAP_CACHE_DIR`, else `$XDG_CACHE_HOME/secwrap`, else
 //! `~/.cache/secwrap`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -49,18 +58,34 @@ pub fn default_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache/secwrap")))
 }
 
+/// How long a process waits for another to compute an answer before it
+/// computes the answer itself: a cold probe takes milliseconds, a slow
+/// compiler's `--version` well under a second.
+pub const LOCK_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The longest pause between two tries at a held lock (ccache's
+/// `util::LockFile` sleeps at most 50 ms too).
+const LOCK_MAX_PAUSE: Duration = Duration::from_millis(50);
+
 /// A usable cache directory.
 #[derive(Clone, Debug)]
 pub struct DiskCache {
     dir: PathBuf,
+    lock_deadline: Duration,
+    /// The first lock this cache, or a clone of it, gave up waiting for.
+    /// Shared by the clones, so that whoever asks last (the plan, after
+    /// the Kconfig values and the probes) hears of every stage's wait.
+    gave_up: Arc<Mutex<Option<PathBuf>>>,
 }
 
 impl DiskCache {
     /// The cache at `dir`, created (0700) if needed; `None` when it cannot
-    /// be created or belongs to someone else: secwrap then works uncached.
+    /// be created, is not a directory (a symlink in its place included),
+    /// belongs to someone else or others can write it: secwrap then works
+    /// uncached.
     pub fn open(dir: PathBuf) -> Option<DiskCache> {
-        // One stat on the usual path (the directory exists).
-        let metadata = match std::fs::metadata(&dir) {
+        // One lstat on the usual path (the directory exists).
+        let metadata = match std::fs::symlink_metadata(&dir) {
             Ok(metadata) => metadata,
             Err(_) => {
                 std::fs::DirBuilder::new()
@@ -68,20 +93,56 @@ impl DiskCache {
                     .mode(0o700)
                     .create(&dir)
                     .ok()?;
-                std::fs::metadata(&dir).ok()?
+                std::fs::symlink_metadata(&dir).ok()?
             }
         };
-        (metadata.is_dir() && metadata.uid() == effective_uid()).then_some(DiskCache { dir })
+        // Others who can write the directory can create and flock the next
+        // cold key's lock file (hardening review 9), sticky bit or not.
+        let private = metadata.is_dir()
+            && metadata.uid() == effective_uid()
+            && metadata.mode() & OTHERS_WRITE == 0;
+        private.then(|| DiskCache {
+            dir,
+            lock_deadline: LOCK_DEADLINE,
+            gave_up: Arc::default(),
+        })
+    }
+
+    /// The same cache with another lock deadline (tests).
+    pub fn with_lock_deadline(self, lock_deadline: Duration) -> DiskCache {
+        DiskCache {
+            lock_deadline,
+            ..self
+        }
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The lock file this cache (or a clone) stopped waiting for at the
+    /// deadline, computing the answer without it; for a warning that says
+    /// so once.
+    pub fn lock_given_up(&self) -> Option<PathBuf> {
+        self.gave_up.lock().ok()?.clone()
+    }
+
+    /// [`DiskCache::lock_given_up`] as the warning's text.
+    pub fn lock_given_up_message(&self) -> Option<String> {
+        self.lock_given_up().map(|lock| {
+            format!(
+                "waited {:?} for the cache lock `{}`, computed without it",
+                self.lock_deadline,
+                lock.display()
+            )
+        })
+    }
+
     /// The value stored for `key`, or `compute()`'s, stored under the key's
     /// lock so concurrent processes compute it once. `kind` prefixes the
     /// entry's file name. Returns the value and whether it came from the
-    /// cache. Errors are not stored.
+    /// cache. Errors are not stored. A lock not had by the deadline is
+    /// given up on (`lock_given_up`) and the value computed all the same.
     pub fn get_or_compute<K, T, E, F>(
         &self,
         kind: &str,
@@ -104,13 +165,28 @@ impl DiskCache {
             return Ok((value, true));
         }
         // Cold: one process computes, the others wait here and then read.
+        let lock_path = self.dir.join(format!("{name}.lock"));
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .open(self.dir.join(format!("{name}.lock")));
-        let _guard = lock.as_ref().ok().filter(|file| file.lock().is_ok());
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&lock_path);
+        let _guard = match lock {
+            Ok(file) => match lock_by(&file, self.lock_deadline) {
+                Locked::Yes => Some(file),
+                Locked::GaveUp => {
+                    if let Ok(mut gave_up) = self.gave_up.lock() {
+                        gave_up.get_or_insert(lock_path);
+                    }
+                    None
+                }
+                Locked::Failed => None,
+            },
+            // No lock file (a full disk): compute, as without a cache.
+            Err(_) => None,
+        };
         if let Some(value) = read_entry(&entry_path, &key) {
             return Ok((value, true));
         }
@@ -118,6 +194,42 @@ impl DiskCache {
         // A cache that cannot be written only costs another computation later.
         let _ = write_entry(&entry_path, &key, &value);
         Ok((value, false))
+    }
+}
+
+/// `S_IWOTH`.
+const OTHERS_WRITE: u32 = 0o002;
+
+/// How waiting for a lock ended.
+enum Locked {
+    Yes,
+    /// Still held by another at the deadline.
+    GaveUp,
+    /// `flock` itself failed (a file system without locks): as before
+    /// deadlines, the value is computed without the lock, quietly.
+    Failed,
+}
+
+/// Takes `file`'s exclusive lock, trying until `deadline` has passed, with
+/// pauses growing from 1 ms to [`LOCK_MAX_PAUSE`]: most waits are for a
+/// probe of a few milliseconds.
+fn lock_by(file: &File, deadline: Duration) -> Locked {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Locked::Yes,
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(_)) => return Locked::Failed,
+        }
+        let Some(left) = deadline
+            .checked_sub(start.elapsed())
+            .filter(|left| !left.is_zero())
+        else {
+            return Locked::GaveUp;
+        };
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(LOCK_MAX_PAUSE);
     }
 }
 
@@ -278,5 +390,58 @@ mod tests {
         let failed: Result<(u32, bool), &str> =
             cache.get_or_compute("probe", "other", || Err("no"));
         assert_eq!(failed, Err("no"));
+        assert_eq!(cache.lock_given_up(), None);
+    }
+
+    #[test]
+    fn a_held_lock_is_given_up_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path().join("cache"))
+            .unwrap()
+            .with_lock_deadline(Duration::from_millis(30));
+        // Another holder: flock is per open file description, so a second
+        // open in this process contends like another process.
+        let lock = dir
+            .path()
+            .join("cache")
+            .join(format!("probe-{}.lock", short_hash("\"k\"")));
+        let holder = File::create(&lock).unwrap();
+        holder.lock().unwrap();
+        let clone = cache.clone();
+        let first: Result<(u32, bool), ()> = clone.get_or_compute("probe", "k", || Ok(7));
+        assert_eq!(first, Ok((7, false)));
+        // Said by every clone (the plan asks the one the prober holds).
+        assert_eq!(cache.lock_given_up(), Some(lock.clone()));
+        assert_eq!(
+            cache.lock_given_up_message().unwrap(),
+            format!(
+                "waited 30ms for the cache lock `{}`, computed without it",
+                lock.display()
+            )
+        );
+        // The value was stored all the same: the next call reads it.
+        let second: Result<(u32, bool), ()> = cache.get_or_compute("probe", "k", || Ok(8));
+        assert_eq!(second, Ok((7, true)));
+    }
+
+    #[test]
+    fn a_directory_others_can_write_or_a_symlink_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("cache");
+        let fresh = DiskCache::open(dir.clone()).unwrap();
+        assert_eq!(
+            std::fs::metadata(fresh.dir()).unwrap().permissions().mode() & 0o7777,
+            0o700
+        );
+        for mode in [0o777, 0o1777, 0o703] {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(DiskCache::open(dir.clone()).is_none(), "mode {mode:o}");
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(DiskCache::open(dir.clone()).is_some());
+        let link = temp.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        assert!(DiskCache::open(link).is_none());
     }
 }

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use crate::args::end_of_options;
+use crate::atomic;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
 use crate::config::{Config, OnError, WantedFlag};
@@ -23,6 +24,7 @@ use crate::record::build_probe::is_build_system_probe;
 use crate::response_file::{self, ExpansionProblem};
 use crate::route::Chain;
 use crate::shim::ShimError;
+use crate::trust::TrustedUsers;
 use crate::warning::Warning;
 
 /// What the call will run, and why.
@@ -67,11 +69,11 @@ impl Plan {
     /// when `[livepatch] keep_originals` asks for them: the last step before
     /// the compiler runs, once the log is open, so that no copy is made for
     /// a compile that is then stopped unrecorded.
-    pub fn keep_originals(&mut self) -> Result<(), BadInput> {
+    pub fn keep_originals(&mut self, users: TrustedUsers) -> Result<(), BadInput> {
         if let (Some(keep_dir), Classification::Compile) =
             (&self.keep_originals, self.classification)
         {
-            self.originals = keep_originals(keep_dir, &self.root, &self.outputs)?;
+            self.originals = keep_originals(keep_dir, &self.root, &self.outputs, users)?;
         }
         Ok(())
     }
@@ -215,7 +217,17 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         log: config.log.map(|log| log.value),
         on_error,
         root: config.root,
-        warnings: Vec::new(),
+        // A cache lock someone held past the deadline: the answers were
+        // computed without it; worth saying, once per build.
+        warnings: prober
+            .cache_lock_given_up()
+            .map(|message| Warning {
+                message,
+                once_per_build: Some("cache-lock"),
+                on_quiet_calls: false,
+            })
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -262,10 +274,20 @@ fn configured_launcher(
 /// first compile of a patched build keeps the original build's object
 /// (kpatch-cc copies to `orig/` the same way). Returns (object, copy) for
 /// each copy made.
+///
+/// The copies are files secwrap writes by itself (`atomic.rs`): the keep
+/// directory and the directories on the way must be fit to hold them
+/// (trusted owners, none writable by others unless sticky; missing ones
+/// created 0700, as kpatch-build's private `~/.kpatch/tmp/orig`), and a
+/// copy already there must be a regular file of a trusted user. Anything
+/// else in its place (a symlink, another user's "original") is an error,
+/// never taken as kept: `secwrap diff` would read a planted original as
+/// the truth about what the patch changes.
 fn keep_originals(
     keep_dir: &Path,
     root: &Path,
     outputs: &[PathBuf],
+    users: TrustedUsers,
 ) -> Result<Vec<(PathBuf, PathBuf)>, BadInput> {
     let mut kept = Vec::new();
     for object in outputs
@@ -277,20 +299,30 @@ fn keep_originals(
         }
         let relative = paths::relative_to(&object, root);
         let copy = keep_dir.join(relative.strip_prefix("/").unwrap_or(&relative));
-        // Already kept (by an earlier build, or anything at all in its
-        // place, not followed): skip the copy. `copy_noclobber` decides
-        // the race with a concurrent compile of the same object.
-        if std::fs::symlink_metadata(&copy).is_ok() {
-            continue;
-        }
         let failed = |error: std::io::Error| BadInput {
             path: copy.clone(),
             position: None,
             message: format!("cannot keep the original object: {}", io_message(&error)),
         };
-        std::fs::create_dir_all(copy.parent().unwrap_or(keep_dir)).map_err(failed)?;
-        if crate::atomic::copy_noclobber(&object, &copy).map_err(failed)? {
+        let directory =
+            atomic::prepare_directory(copy.parent().unwrap_or(keep_dir), users).map_err(failed)?;
+        // Already kept (by an earlier build) when a copy of ours is there;
+        // `copy_noclobber` decides the race with a concurrent compile of
+        // the same object, and the winner's copy is judged the same way.
+        let already_kept = |copy: &Path| match std::fs::symlink_metadata(copy) {
+            Ok(metadata) => atomic::check_owned(&metadata, users, &directory)
+                .map(|()| true)
+                .map_err(|refused| failed(refused.into())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(failed(error)),
+        };
+        if already_kept(&copy)? {
+            continue;
+        }
+        if atomic::copy_noclobber(&object, &copy).map_err(failed)? {
             kept.push((object, copy));
+        } else {
+            already_kept(&copy)?;
         }
     }
     Ok(kept)

@@ -311,6 +311,13 @@ impl Prober {
         .map(|(answer, cached)| ProbeAnswer { cached, ..answer })
     }
 
+    /// Whether a cache lock was given up on at its deadline, by the probes
+    /// or by anyone else sharing this prober's cache (the Kconfig values):
+    /// the text of the warning that says so, once per build.
+    pub fn cache_lock_given_up(&self) -> Option<String> {
+        self.cache.as_ref()?.lock_given_up_message()
+    }
+
     fn cached<K, T, F>(&self, kind: &str, key: &K, compute: F) -> Result<(T, bool), ProbeError>
     where
         K: Serialize,

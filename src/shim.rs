@@ -116,8 +116,9 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
     let mut plan = plan(invocation, &unchanged)?;
     // Opened before the compiler runs: a log that cannot be written is bad
     // input, and the compile must not happen unrecorded.
+    let users = invocation.config_env.users;
     let log = match &plan.log {
-        Some(path) => Some(LogWriter::open(path).map_err(|error| {
+        Some(path) => Some(LogWriter::open(path, users).map_err(|error| {
             let error = BadInput {
                 path: path.clone(),
                 position: None,
@@ -127,7 +128,7 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         })?),
         None => None,
     };
-    plan.keep_originals().map_err(|error| {
+    plan.keep_originals(users).map_err(|error| {
         ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
     })?;
     let (program, args) = plan.chain.command();

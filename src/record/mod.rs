@@ -14,15 +14,19 @@
 //! Under `make -j` many secwraps append to one file. Each record is
 //! serialised first and written with one `write` on an `O_APPEND` file
 //! descriptor while holding an exclusive `flock` on it (ccache needed both
-//! after `ccache/ccache#350`), so records never interleave. A process killed
-//! in the middle of a write can leave a torn last line; [`read_log`] skips
-//! it and reports it instead of failing.
+//! after `ccache/ccache#350`), so records never interleave. Under the lock
+//! the writer notes the file's length: a write that fails part-way (a full
+//! disk) is truncated back to it, removing only that writer's own bytes,
+//! and a record always starts on a fresh line. A process killed in the
+//! middle of a write can still leave a torn line; the next record starts
+//! after it, and [`read_log`] skips it and reports it instead of failing.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -35,6 +39,7 @@ use crate::inject::SkipReason;
 use crate::invocation::Invocation;
 use crate::plan::Plan;
 use crate::probe::ProbeMode;
+use crate::trust::TrustedUsers;
 
 pub mod build_probe;
 pub mod export;
@@ -323,18 +328,15 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Opens (creating it and its directory if needed) for appending; never
-    /// truncates, so nothing already recorded is lost.
-    pub fn open(path: &Path) -> std::io::Result<LogWriter> {
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-            && !parent.is_dir()
-        {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
+    /// Opens (creating it, and its missing directories 0700) for appending;
+    /// never truncates what is there. The log is a file secwrap writes by
+    /// itself, so `atomic::open_for_append` judges it and its directories
+    /// for `users` (no symlink at the end, a regular file of a trusted
+    /// user with one link, no directory others could swap it in): a
+    /// refusal is an error that says why.
+    pub fn open(path: &Path, users: TrustedUsers) -> std::io::Result<LogWriter> {
         Ok(LogWriter {
-            file,
+            file: crate::atomic::open_for_append(path, users)?,
             path: path.to_path_buf(),
         })
     }
@@ -343,15 +345,58 @@ impl LogWriter {
         &self.path
     }
 
-    /// Appends one record as one line, under an exclusive lock.
+    /// Appends one record as one line with one `write`, under an exclusive
+    /// lock.
     pub fn append(&mut self, record: &InvocationRecord) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         self.file.lock()?;
-        let written = self.file.write_all(&line);
+        let written = self.append_locked(&line);
         let unlocked = self.file.unlock();
         written.and(unlocked)
     }
+
+    /// The append proper, under the lock: every writer holds it, so the
+    /// length noted here is where this record starts.
+    fn append_locked(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let length = self.file.metadata()?.len();
+        // A writer killed mid-write (or a hand-made fragment) leaves a line
+        // without its newline: start on a fresh line, so the fragment stays
+        // one bad line and never swallows this record (hardening review 7).
+        let mut last = [0u8];
+        let fresh_line =
+            length == 0 || (self.file.read_at(&mut last, length - 1)? == 1 && last[0] == b'\n');
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        if !fresh_line {
+            bytes.push(b'\n');
+        }
+        bytes.extend_from_slice(line);
+        match write_whole(&mut self.file, &bytes) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                // A full disk (ENOSPC) or a quota stops the write part-way:
+                // take back our own partial bytes, and only ours (nothing
+                // else was written since `length`, under the lock), so that
+                // no fragment is left for the next record.
+                let _ = self.file.set_len(length);
+                Err(error)
+            }
+        }
+    }
+}
+
+/// `write_all`, which stops at the first error: one `write` in the usual
+/// case, a short one followed by the rest (or its error) on a full disk.
+fn write_whole(file: &mut File, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match file.write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// A line of the log that is not a record.
@@ -376,10 +421,16 @@ pub fn read_log(path: &Path) -> std::io::Result<(Vec<InvocationRecord>, Vec<BadL
             Ok(record) => records.push(record),
             Err(error) => bad_lines.push(BadLine {
                 line: index + 1,
-                message: if lines.peek().is_none() && error.is_eof() {
-                    "torn last line (a writer was killed mid-write); skipped".to_string()
-                } else {
-                    format!("not a record: {error}")
+                message: match (lines.peek().is_none(), error.is_eof()) {
+                    (true, true) => {
+                        "torn last line (a writer was killed mid-write); skipped".to_string()
+                    }
+                    // Cut short, with a record after it: the next writer
+                    // started on a fresh line.
+                    (false, true) => {
+                        "torn line (a writer was killed mid-write); skipped".to_string()
+                    }
+                    _ => format!("not a record: {error}"),
                 },
             }),
         }
@@ -434,6 +485,34 @@ mod tests {
     }
 
     /// README's field table names exactly the fields a record can have.
+    #[test]
+    fn a_record_starts_on_a_fresh_line_after_a_fragment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let users = TrustedUsers::effective_user();
+        LogWriter::open(&path, users)
+            .unwrap()
+            .append(&full_record())
+            .unwrap();
+        // A writer killed mid-write: its fragment has no newline.
+        let mut text = std::fs::read(&path).unwrap();
+        text.extend_from_slice(b"{\"version\":1,\"sec");
+        std::fs::write(&path, &text).unwrap();
+        let mut writer = LogWriter::open(&path, users).unwrap();
+        writer.append(&full_record()).unwrap();
+        writer.append(&full_record()).unwrap();
+        let (records, bad_lines) = read_log(&path).unwrap();
+        assert_eq!(records, vec![full_record(); 3]);
+        assert_eq!(
+            bad_lines,
+            [BadLine {
+                line: 2,
+                message: "torn line (a writer was killed mid-write); skipped".into()
+            }]
+        );
+        assert!(std::fs::read(&path).unwrap().ends_with(b"}\n"));
+    }
+
     #[test]
     fn readme_schema_table_matches_the_record() {
         let readme = include_str!("../../README.md");

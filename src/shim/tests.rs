@@ -188,17 +188,44 @@ fn bad_input_stops_strict_and_falls_back_unchanged_in_passthrough() {
     assert!(run(&preprocess).unwrap_err().fallback.unwrap().quiet_call);
 }
 
+/// Makes `path` a sparse file as large as its file system allows, so that
+/// the next append fails (`EFBIG`) after the open succeeded: a regular
+/// file of ours, as the log must be (`/dev/full` is refused at the open).
+fn at_its_largest_size(path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let (mut fits, mut too_large) = (0u64, i64::MAX as u64 + 1);
+    while too_large - fits > 1 {
+        let size = fits + (too_large - fits) / 2;
+        match file.set_len(size) {
+            Ok(()) => fits = size,
+            Err(_) => too_large = size,
+        }
+    }
+    file.set_len(fits).unwrap();
+}
+
 #[test]
 fn a_lost_record_fails_strict_and_warns_in_passthrough() {
     let dir = tree();
     let words = ["gcc", "-c", "a.c", "-o", "a.o"];
     let mut strict = invocation(dir.path(), &words);
-    strict.config_env.secwrap_log = Some("/dev/full".into());
+    let log = dir.path().join("full.jsonl");
+    at_its_largest_size(&log);
+    let size = std::fs::metadata(&log).unwrap().len();
+    strict.config_env.secwrap_log = Some(log.clone().into());
     let error = run(&strict).unwrap_err();
     assert_eq!(error.code, EXIT_ERROR);
     assert_eq!(
         error.message,
-        "/dev/full: cannot append the invocation record: No space left on device"
+        format!(
+            "{}: cannot append the invocation record: File too large",
+            log.display()
+        )
+    );
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        size,
+        "truncated back"
     );
 
     let mut passthrough = strict.clone();
