@@ -133,6 +133,18 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         .map_err(|error| bad_input(error, invocation.config_env.on_error_before_file()))?;
     let on_error = config.on_error.value;
     let cache = invocation.cache_dir.clone().and_then(DiskCache::open);
+    // Uncached is slower, not wrong; still worth saying once per build.
+    let mut warnings: Vec<Warning> = match (&invocation.cache_dir, &cache) {
+        (Some(dir), None) => vec![Warning {
+            message: format!(
+                "cache directory `{}` is not a private directory of yours (or cannot be made one): working without a cache",
+                dir.display()
+            ),
+            once_per_build: Some("cache-unusable"),
+            on_quiet_calls: false,
+        }],
+        _ => Vec::new(),
+    };
     let kconfig_values = config
         .load_rule_values(cache.as_ref())
         .map_err(|error| bad_input(error, on_error))?;
@@ -198,6 +210,13 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
             on_error,
         ),
     })?;
+    // A cache lock someone held past the deadline: the answers were
+    // computed without it; worth saying, once per build.
+    warnings.extend(prober.cache_lock_given_up().map(|message| Warning {
+        message,
+        once_per_build: Some("cache-lock"),
+        on_quiet_calls: false,
+    }));
     let response_file_ends_options =
         end_of_options(rest).is_none() && end_of_options(&expanded).is_some();
     chain.args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
@@ -217,17 +236,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         log: config.log.map(|log| log.value),
         on_error,
         root: config.root,
-        // A cache lock someone held past the deadline: the answers were
-        // computed without it; worth saying, once per build.
-        warnings: prober
-            .cache_lock_given_up()
-            .map(|message| Warning {
-                message,
-                once_per_build: Some("cache-lock"),
-                on_quiet_calls: false,
-            })
-            .into_iter()
-            .collect(),
+        warnings,
     })
 }
 

@@ -43,3 +43,39 @@ compiler_tests! {
         t.run(&["log", "changed"]).stdout("a.o\n").go();
     }
 }
+
+/// A once-per-build warning (an unusable cache) shows on the first call of
+/// a build only, and every call's record carries it; a new build shows it
+/// again.
+#[test]
+fn once_per_build_warnings_show_once() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch();
+    std::fs::set_permissions(
+        t.path("cache"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let warning = format!(
+        "cache directory `{}` is not a private directory of yours (or cannot be made one): working without a cache",
+        t.path("cache").display()
+    );
+    let t = t.env("SECWRAP_BUILD_ID", "one");
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"])
+        .stderr(format!("secwrap: warning: {warning}\n"))
+        .go();
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    let t = t.env("SECWRAP_BUILD_ID", "two");
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"])
+        .stderr(format!("secwrap: warning: {warning}\n"))
+        .go();
+    let records = t.records();
+    assert_eq!(records.len(), 3);
+    assert!(
+        records
+            .iter()
+            .all(|record| record.warnings == [warning.clone()])
+    );
+}
