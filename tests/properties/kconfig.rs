@@ -16,6 +16,12 @@ proptest! {
     fn reading_any_bytes(text in kconfig_text()) {
         check_kconfig_bytes(&text);
     }
+}
+
+proptest! {
+    // Fewer cases: up to 24 symbols with long strings each, about 7 ms a
+    // case in a debug build.
+    #![proptest_config(crate::budget(1000))]
 
     #[test]
     fn dot_config_round_trips(values in dot_config_values()) {
