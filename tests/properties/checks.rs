@@ -627,7 +627,8 @@ pub fn check_log(dir: &Path, records: &[InvocationRecord], garbage: &[Vec<u8>]) 
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => panic!("remove {}: {error}", path.display()),
     }
-    let mut writer = LogWriter::open(&path).expect("open the log");
+    let mut writer = LogWriter::open(&path, secwrap::trust::TrustedUsers::effective_user())
+        .expect("open the log");
     let mut raw = std::fs::OpenOptions::new()
         .append(true)
         .open(&path)

@@ -754,13 +754,13 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
     )
 }
 
-/// Whole milliseconds, up to ten days. Not every duration the shim
-/// computes (`Duration::as_secs_f64() * 1000.0`): serde_json without its
-/// `float_roundtrip` feature reads about one in nine of those back one ULP
-/// off (15 ns is written `0.000014999999999999999`, read as `1.5e-5`);
-/// CONTRIBUTING.md, "Properties and fuzzing", keeps the case.
+/// Durations as the shim computes them (`Duration::as_secs_f64() *
+/// 1000.0`), up to ten days at nanosecond resolution: they must read back
+/// exactly, which serde_json does with its `float_roundtrip` feature (15 ns
+/// used to be written `0.000014999999999999999` and read as `1.5e-5`).
 fn duration_ms() -> impl Strategy<Value = f64> {
-    (0..10 * 86_400 * 1000u64).prop_map(|ms| ms as f64)
+    (0..10 * 86_400 * 1_000_000_000u64)
+        .prop_map(|ns| std::time::Duration::from_nanos(ns).as_secs_f64() * 1000.0)
 }
 
 /// What a crash or another program leaves between records.
