@@ -11,13 +11,30 @@ use std::process::Command;
 use crate::common::*;
 
 /// A fake `gcc`: answers `--version` and flag probes, writes its
-/// `SigBlk`/`SigIgn` lines to `$FAKE_STATUS`, then (with `$FAKE_PID`) writes
-/// its pid and sleeps, or writes the `-o` output and exits 0.
+/// `SigBlk`/`SigIgn` lines to `$FAKE_STATUS`; then with `$FAKE_PID` writes
+/// its pid and sleeps; with `$FAKE_DIR` starts a fake `cc1` (a child that
+/// writes the object after 3 s), both writing their pids there first, and
+/// waits for it; otherwise writes the `-o` output and exits 0.
 const FAKE_GCC: &str = r#"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+static void write_pid(const char *path) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *file = fopen(tmp, "w");
+    fprintf(file, "%d\n", (int)getpid());
+    fclose(file);
+    rename(tmp, path);
+}
+
+static void write_output(const char *output) {
+    FILE *object = output ? fopen(output, "w") : NULL;
+    if (object) fclose(object);
+}
 
 int main(int argc, char **argv) {
     const char *output = NULL;
@@ -41,18 +58,25 @@ int main(int argc, char **argv) {
     }
     const char *pid_path = getenv("FAKE_PID");
     if (pid_path) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", pid_path);
-        FILE *pid = fopen(tmp, "w");
-        fprintf(pid, "%d\n", (int)getpid());
-        fclose(pid);
-        rename(tmp, pid_path);
+        write_pid(pid_path);
         sleep(30);
     }
-    if (output) {
-        FILE *object = fopen(output, "w");
-        if (object) fclose(object);
+    const char *dir = getenv("FAKE_DIR");
+    if (dir) {
+        char path[4096];
+        pid_t cc1 = fork();
+        snprintf(path, sizeof path, "%s/%s", dir, cc1 == 0 ? "cc1.pid" : "driver.pid");
+        write_pid(path);
+        if (cc1 == 0) {
+            sleep(3);
+            write_output(output);
+            return 0;
+        }
+        int status;
+        waitpid(cc1, &status, 0);
+        return 0;
     }
+    write_output(output);
     return 0;
 }
 "#;
@@ -186,51 +210,6 @@ fn a_process_group_sigint_ends_the_compile() {
     assert!(!t.exists("a.o"));
 }
 
-/// A fake driver that starts a fake `cc1` (a child that writes the object
-/// after 3 s) and waits for it; both write their pids first.
-const FORKING_DRIVER: &str = r#"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static void write_pid(const char *dir, const char *name) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *file = fopen(tmp, "w");
-    fprintf(file, "%d\n", (int)getpid());
-    fclose(file);
-    rename(tmp, path);
-}
-
-int main(int argc, char **argv) {
-    const char *output = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "/dev/null") == 0) return 0;
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) output = argv[i + 1];
-    }
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        puts("gcc (fake) 1.0");
-        return 0;
-    }
-    const char *dir = getenv("FAKE_DIR");
-    pid_t cc1 = fork();
-    if (cc1 == 0) {
-        write_pid(dir, "cc1.pid");
-        sleep(3);
-        FILE *object = fopen(output, "w");
-        if (object) fclose(object);
-        return 0;
-    }
-    write_pid(dir, "driver.pid");
-    int status;
-    waitpid(cc1, &status, 0);
-    return 0;
-}
-"#;
-
 fn read_pid(t: &TestEnv, name: &str) -> libc::pid_t {
     let path = t.path(name);
     wait_for_file(&path);
@@ -250,11 +229,7 @@ fn a_killed_drivers_orphans_are_ended() {
     if !require_compiler("gcc") {
         return;
     }
-    let t = TestEnv::livepatch().file("driver.c", FORKING_DRIVER);
-    std::fs::create_dir_all(t.path("bin")).expect("bin/");
-    let driver = t.path("bin/gcc");
-    t.run_program("gcc", &["-O", "-o", driver.to_str().unwrap(), "driver.c"])
-        .go();
+    let (t, driver) = tree();
     let root = t.root().to_path_buf();
     let t = t.env("FAKE_DIR", &root);
     let running = t
