@@ -114,23 +114,7 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         Route::Wrap(chain) => chain,
     };
     let mut plan = plan(invocation, &unchanged)?;
-    // Opened before the compiler runs: a log that cannot be written is bad
-    // input, and the compile must not happen unrecorded.
-    let users = invocation.config_env.users;
-    let log = match &plan.log {
-        Some(path) => Some(LogWriter::open(path, users).map_err(|error| {
-            let error = BadInput {
-                path: path.clone(),
-                position: None,
-                message: format!("cannot open the invocation log: {}", io_message(&error)),
-            };
-            ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
-        })?),
-        None => None,
-    };
-    plan.keep_originals(users).map_err(|error| {
-        ShimError::bad_input(&error, plan.on_error, &unchanged, plan.is_quiet_call())
-    })?;
+    let log = prepare_writes(invocation, &mut plan, &unchanged)?;
     let (program, args) = plan.chain.command();
     if invocation.owns_process {
         exec::adopt_orphans();
@@ -160,6 +144,35 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         outcome: run.outcome,
         warning,
     })
+}
+
+/// The files the shim writes, readied just before the compiler runs: the
+/// log opened (one that cannot be written is bad input: the compile must
+/// not happen unrecorded), then the originals kept (none is copied for a
+/// compile that is stopped unrecorded).
+fn prepare_writes(
+    invocation: &Invocation,
+    plan: &mut Plan,
+    unchanged: &Chain,
+) -> Result<Option<LogWriter>, ShimError> {
+    let users = invocation.config_env.users;
+    let bad_input = |error: &BadInput, plan: &Plan| {
+        ShimError::bad_input(error, plan.on_error, unchanged, plan.is_quiet_call())
+    };
+    let log = match &plan.log {
+        Some(path) => Some(LogWriter::open(path, users).map_err(|error| {
+            let error = BadInput {
+                path: path.clone(),
+                position: None,
+                message: format!("cannot open the invocation log: {}", io_message(&error)),
+            };
+            bad_input(&error, plan)
+        })?),
+        None => None,
+    };
+    plan.keep_originals(users)
+        .map_err(|error| bad_input(&error, plan))?;
+    Ok(log)
 }
 
 /// A driver killed by a signal leaves what it was writing: gcc removes its
