@@ -262,3 +262,25 @@ fn secwrap_trust_marks_a_tree_safe() {
         .stderr_contains("secwrap: error: `no-such-dir`: No such file or directory")
         .go();
 }
+
+/// A Kconfig file the config merely names may be anyone's (`/etc/shadow`,
+/// a secret): its errors name the file, line and column, never a value.
+#[test]
+fn kconfig_errors_never_print_what_they_read() {
+    let t = TestEnv::new()
+        .file("a.c", A_C)
+        .file(
+            "elsewhere/secret.conf",
+            "CONFIG_DB_PASSWORD=hunter2-s3cret\n",
+        )
+        .config("kconfig = \"elsewhere/secret.conf\"\n");
+    let out = t
+        .run(&["gcc", "-c", "a.c"])
+        .status(2)
+        .stderr(format!(
+            "secwrap: error: {}:1:20: invalid value: not `y`, `m`, `n`, a number or a quoted string\n",
+            t.path("elsewhere/secret.conf").display()
+        ))
+        .go();
+    assert!(!out.stderr_text().contains("hunter2"));
+}
