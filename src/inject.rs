@@ -37,6 +37,17 @@ pub struct InjectionPolicy<'a> {
     pub excluded: bool,
     /// Add flags even when the user wrote their opposite.
     pub override_user_choice: bool,
+    /// The flags will go first on the line ([`flags_go_first`]): a setting
+    /// the user wrote later wins whatever `override_user_choice` says, so
+    /// it is respected (and planning again adds nothing).
+    pub flags_go_first: bool,
+}
+
+/// Whether the added flags must go first on the line: a response file, not
+/// the line itself, holds the `--` after which words are inputs. `original`
+/// is the line as received, `expanded` with its response files read.
+pub fn flags_go_first(original: &[OsString], expanded: &[OsString]) -> bool {
+    end_of_options(original).is_none() && end_of_options(expanded).is_some()
 }
 
 /// Why a wanted flag was not added. Serialised in the record's `skipped`
@@ -94,12 +105,13 @@ pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injecti
         None
     };
     let link_gate = (!compile_args.links()).then_some(SkipReason::NotLink);
+    let override_user_choice = policy.override_user_choice && !policy.flags_go_first;
     let missing_value = compile_args
         .missing_value
         .is_some()
         .then_some(SkipReason::MissingValue);
     for (wanted_flags, gate) in [(policy.cflags, compile_gate), (policy.ldflags, link_gate)] {
-        for wanted in wanted_flags {
+        for (index, wanted) in wanted_flags.iter().enumerate() {
             let reason = gate
                 .or(missing_value)
                 .or(policy.excluded.then_some(SkipReason::Excluded))
@@ -107,15 +119,19 @@ pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injecti
                     line_state(
                         &compile_args.option_words,
                         &wanted.flag,
-                        policy.override_user_choice,
+                        override_user_choice,
                     )
                 })
                 .or_else(|| {
-                    // Two rules may want the same flag: add it once.
-                    injection
-                        .added
-                        .contains(&wanted.flag)
-                        .then_some(SkipReason::Present)
+                    // Two rules may want the same flag, or two settings of
+                    // one switch (`-ffunction-sections` and its `-fno-`):
+                    // the first wanted decides the switch, so planning again
+                    // over the injected line adds nothing more.
+                    let switch = FlagSetting::of(wanted.flag.as_bytes()).key;
+                    let decided = wanted_flags[..index]
+                        .iter()
+                        .any(|earlier| FlagSetting::of(earlier.flag.as_bytes()).key == switch);
+                    decided.then_some(SkipReason::Present)
                 });
             match reason {
                 None => injection.added.push(wanted.flag.clone()),
@@ -131,16 +147,16 @@ pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injecti
 
 /// The argv to run: `original` (as received, response files unexpanded)
 /// with `added` inserted before the first `--`, or appended. When a response
-/// file holds the `--`, the flags go first instead, where they are still
-/// options.
+/// file holds the `--` ([`flags_go_first`]), the flags go first instead,
+/// where they are still options.
 pub fn injected_argv(
     original: &[OsString],
     added: &[OsString],
-    response_file_ends_options: bool,
+    flags_go_first: bool,
 ) -> Vec<OsString> {
     let at = match end_of_options(original) {
         Some(index) => index,
-        None if response_file_ends_options => 0,
+        None if flags_go_first => 0,
         None => original.len(),
     };
     let mut argv = Vec::with_capacity(original.len() + added.len());
@@ -238,6 +254,7 @@ mod tests {
         let cflags = wanted(cflags);
         let ldflags = wanted(ldflags);
         let policy = InjectionPolicy {
+            flags_go_first: false,
             cflags: &cflags,
             ldflags: &ldflags,
             excluded,
@@ -323,6 +340,37 @@ mod tests {
         );
     }
 
+    /// A response file holds the `--`, so the flags go first: the user's
+    /// later `-fno-` wins even with `override_user_choice`, and is recorded
+    /// so (found by the injection property, tests/properties).
+    #[test]
+    fn flags_that_go_first_cannot_override() {
+        let original: Vec<OsString> = ["@rsp", "-fno-function-sections"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let expanded: Vec<OsString> = ["-c", "--", "a.c", "-fno-function-sections"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert!(flags_go_first(&original, &expanded));
+        assert!(!flags_go_first(&expanded, &expanded));
+        let compile_args = CompileArgs::parse(&["-c", "a.c", "-fno-function-sections"]);
+        let cflags = wanted(&["-ffunction-sections"]);
+        let injection = plan(
+            &compile_args,
+            &InjectionPolicy {
+                cflags: &cflags,
+                ldflags: &[],
+                excluded: false,
+                override_user_choice: true,
+                flags_go_first: true,
+            },
+        );
+        assert!(injection.added.is_empty());
+        assert_eq!(injection.skipped[0].reason, SkipReason::UserChoice);
+    }
+
     #[test]
     fn is_idempotent() {
         check(
@@ -340,6 +388,25 @@ mod tests {
             false,
             false,
             "+-ffunction-sections --ffunction-sections:present",
+        );
+        // Two settings of one switch from the rules, even overriding the
+        // user: the first is added, and a second pass adds nothing (found
+        // by the injection property, tests/properties).
+        check_with(
+            "-c a.c",
+            &["-ffunction-sections", "-fno-function-sections"],
+            &[],
+            false,
+            true,
+            "+-ffunction-sections --fno-function-sections:present",
+        );
+        check_with(
+            "-c a.c -ffunction-sections",
+            &["-ffunction-sections", "-fno-function-sections"],
+            &[],
+            false,
+            true,
+            "--ffunction-sections:present --fno-function-sections:present",
         );
     }
 

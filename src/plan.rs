@@ -9,7 +9,6 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use crate::args::end_of_options;
 use crate::atomic;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
@@ -174,6 +173,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
     // Only a job that would get flags needs the exclusion globs matched.
     let excluded =
         wants_flags && config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
+    let flags_go_first = inject::flags_go_first(rest, &expanded);
     let mut injection = inject::plan(
         &compile_args,
         &InjectionPolicy {
@@ -181,6 +181,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
             ldflags: &decision.ldflags,
             excluded,
             override_user_choice: config.override_user_choice,
+            flags_go_first,
         },
     );
     let child_depth = (invocation.depth + 1).to_string();
@@ -217,9 +218,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         once_per_build: Some("cache-lock"),
         on_quiet_calls: false,
     }));
-    let response_file_ends_options =
-        end_of_options(rest).is_none() && end_of_options(&expanded).is_some();
-    chain.args = inject::injected_argv(rest, &injection.added, response_file_ends_options);
+    chain.args = inject::injected_argv(rest, &injection.added, flags_go_first);
 
     Ok(Plan {
         compile_args,

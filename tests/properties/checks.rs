@@ -15,10 +15,10 @@ use std::io::Write as _;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use secwrap::args::{Arg, ArgForm, DriverArgs, end_of_options};
+use secwrap::args::{Arg, ArgForm, DriverArgs};
 use secwrap::classify::CompileArgs;
 use secwrap::config::{Config, ConfigEnv, WantedFlag};
-use secwrap::inject::{InjectionPolicy, injected_argv, plan};
+use secwrap::inject::{self, InjectionPolicy, injected_argv, plan};
 use secwrap::kconfig::expr::{Expr, MAXIMUM_DEPTH};
 use secwrap::kconfig::{KconfigFormat, KconfigValue, KconfigValues, Tristate};
 use secwrap::record::{InvocationRecord, LogWriter, read_log};
@@ -181,13 +181,15 @@ pub fn check_injection(
         .filter(|wanted| is_plain_flag(&wanted.flag))
         .cloned()
         .collect();
+    let expanded = expand(original, dir).args;
+    let flags_go_first = inject::flags_go_first(original, &expanded);
     let policy = InjectionPolicy {
         cflags: &wanted,
         ldflags: &wanted,
         excluded,
         override_user_choice,
+        flags_go_first,
     };
-    let expanded = expand(original, dir).args;
     let before = CompileArgs::parse(&expanded);
     let injection = plan(&before, &policy);
     assert_eq!(
@@ -198,9 +200,7 @@ pub fn check_injection(
     if before.missing_value.is_some() {
         assert!(injection.added.is_empty(), "added after a dangling option");
     }
-    let response_file_ends_options =
-        end_of_options(original).is_none() && end_of_options(&expanded).is_some();
-    let injected = injected_argv(original, &injection.added, response_file_ends_options);
+    let injected = injected_argv(original, &injection.added, flags_go_first);
     let added = injection.added.len();
     assert_eq!(injected.len(), original.len() + added);
     let inserted_at = (0..=original.len()).find(|&at| {

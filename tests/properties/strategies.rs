@@ -165,20 +165,6 @@ const FLAGS: &[&str] = &[
     "-mindirect-branch=thunk",
 ];
 
-/// The switch a flag sets: `-ffunction-sections`, `-fno-function-sections`
-/// and `-ffunction-sections=x` all set `function-sections` of `-f`.
-fn switch(flag: &[u8]) -> Vec<u8> {
-    let name = flag.split(|&byte| byte == b'=').next().unwrap_or_default();
-    for family in [&b"-f"[..], b"-m", b"-W"] {
-        if let Some(rest) = name.strip_prefix(family) {
-            let mut key = family.to_vec();
-            key.extend_from_slice(rest.strip_prefix(b"no-").unwrap_or(rest));
-            return key;
-        }
-    }
-    name.to_vec()
-}
-
 pub fn wanted_flags() -> impl Strategy<Value = Vec<WantedFlag>> {
     let flag = prop_oneof![
         4 => select(FLAGS).prop_map(OsString::from),
@@ -187,19 +173,10 @@ pub fn wanted_flags() -> impl Strategy<Value = Vec<WantedFlag>> {
         1 => select(&["-o", "-c", "-m32", "-flto", "--", "@rsp0", "x.c"][..]).prop_map(OsString::from),
     ];
     vec(flag, 0..4).prop_map(|flags| {
-        // One setting per switch: a config that wants both
-        // `-ffunction-sections` and `-fno-function-sections` with
-        // `override_user_choice` gets both added, and the first again on
-        // every further pass (CONTRIBUTING.md, "Properties and fuzzing").
-        let mut seen = Vec::new();
+        // Two settings of one switch are kept on purpose: `inject::plan`
+        // lets the first decide it (this property found it did not).
         flags
             .into_iter()
-            .filter(|flag| {
-                let key = switch(flag.as_bytes());
-                let same_switch = seen.iter().any(|(k, f)| *k == key && f != flag);
-                seen.push((key, flag.clone()));
-                !same_switch
-            })
             .map(|flag| WantedFlag {
                 flag,
                 rule: "property".to_string(),
