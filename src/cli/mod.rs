@@ -51,8 +51,11 @@ enum Command {
     /// Write a secwrap.toml for a tree, naming its Kconfig values.
     Init {
         /// The tree's `.config`, `include/config/auto.conf` or `include/generated/autoconf.h`.
-        #[arg(long)]
-        kconfig: PathBuf,
+        #[arg(long, required_unless_present = "always")]
+        kconfig: Option<PathBuf>,
+        /// No Kconfig: one rule, `when = "y"`, that gives every compile of the tree the split flags (most distribution packages).
+        #[arg(long, conflicts_with = "kconfig")]
+        always: bool,
         /// Where to write secwrap.toml.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -318,10 +321,11 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
     match command {
         Command::Init {
             kconfig,
+            always: _,
             dir,
             log,
             force,
-        } => init(&kconfig, &dir, &log, force, out),
+        } => init(kconfig.as_deref(), &dir, &log, force, out),
         Command::Config => show_config(out),
         Command::Trust { dir } => trust_dir(&dir, out),
         Command::Probe {

@@ -16,8 +16,10 @@ use crate::paths::normalize;
 
 use super::{CommandStatus, current_dir, load_config};
 
+/// `secwrap init`: a secwrap.toml naming the tree's Kconfig values, or,
+/// with no Kconfig (`--always`), one rule that always applies.
 pub(super) fn init(
-    kconfig: &Path,
+    kconfig: Option<&Path>,
     dir: &Path,
     log: &str,
     force: bool,
@@ -25,6 +27,24 @@ pub(super) fn init(
 ) -> Result<CommandStatus> {
     let cwd = current_dir()?;
     let dir = normalize(&cwd.join(dir));
+    let target = dir.join(CONFIG_FILE_NAME);
+    if target.exists() && !force {
+        bail!(
+            "{} already exists (use --force to replace it)",
+            target.display()
+        );
+    }
+    let Some(kconfig) = kconfig else {
+        let text = ALWAYS_TEMPLATE.replacen("{log}", &toml_string(log), 1);
+        std::fs::write(&target, text).with_context(|| target.display().to_string())?;
+        writeln!(
+            out,
+            "wrote {} (rule `always-split`: every compile gets {})",
+            target.display(),
+            SPLIT_FLAGS.join(" ")
+        )?;
+        return Ok(CommandStatus::Success);
+    };
     let kconfig = normalize(&cwd.join(kconfig));
     let text = std::fs::read(&kconfig).with_context(|| kconfig.display().to_string())?;
     let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
@@ -35,13 +55,6 @@ pub(super) fn init(
             message: first.message.clone(),
         }
         .into());
-    }
-    let target = dir.join(CONFIG_FILE_NAME);
-    if target.exists() && !force {
-        bail!(
-            "{} already exists (use --force to replace it)",
-            target.display()
-        );
     }
     let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
     let text = init_toml(&relative.to_string_lossy(), log);
@@ -71,6 +84,21 @@ path = {log}
 # name = "split-sections"
 # when = "CC_SPLIT_SECTIONS || LIVEPATCH"
 # cflags = ["-ffunction-sections", "-fdata-sections"]
+"#;
+
+/// What `secwrap init --always` writes: a tree without Kconfig (most
+/// distribution packages) whose every compile gets the split flags, as the
+/// documented "always" rule (README, "Configuration").
+const ALWAYS_TEMPLATE: &str = r#"# secwrap.toml, written by `secwrap init --always`. Paths are relative to this file.
+# No Kconfig: the one rule below applies to every compile (`when = "y"`).
+
+[log]
+path = {log}
+
+[[rule]]
+name = "always-split"
+when = "y"
+cflags = ["-ffunction-sections", "-fdata-sections"]
 "#;
 
 /// [`INIT_TEMPLATE`] filled in, each placeholder once and in order, so a

@@ -62,6 +62,31 @@ compiler_tests! {
     }
 }
 
+compiler_tests! {
+    /// `secwrap init --always`, in a tree with no Kconfig at all: every
+    /// compile is split and recorded.
+    fn init_always_splits_without_kconfig(cc) {
+        let t = TestEnv::new().file("a.c", A_C).env_remove("SECWRAP_LOG");
+        t.run(&["init", "--always"])
+            .stdout(format!(
+                "wrote {} (rule `always-split`: every compile gets -ffunction-sections -fdata-sections)\n",
+                t.path("secwrap.toml").display()
+            ))
+            .go();
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
+        t.assert_split("a.o");
+        let records = records_at(&t.path("secwrap.jsonl"));
+        assert_eq!(records.len(), 1);
+        assert_injected_split(&records[0]);
+        // One of the two is needed, and they do not go together.
+        t.run(&["init", "--force"]).status(2).stderr_contains("--kconfig").go();
+        t.run(&["init", "--always", "--kconfig", ".config", "--force"])
+            .status(2)
+            .stderr_contains("cannot be used with")
+            .go();
+    }
+}
+
 /// `init` does not replace an existing secwrap.toml without `--force`.
 #[test]
 fn init_refuses_to_overwrite_without_force() {
