@@ -47,12 +47,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use crate::trust::TrustedUsers;
-
-/// `S_IWOTH`: writable by others.
-const WORLD_WRITABLE: u32 = 0o002;
-/// `S_ISVTX`: in a directory, only an entry's owner may remove or rename it.
-const STICKY: u32 = 0o1000;
+use crate::trust::{TrustedUsers, WORLD_WRITABLE, effective_uid, others_may_replace};
 
 /// Why secwrap will not write a file it writes by itself, or use a
 /// directory on the way to it. Each message completes "cannot open X: ".
@@ -178,15 +173,14 @@ fn check_directories(dir: &Path, users: TrustedUsers) -> io::Result<bool> {
             }
             .into());
         }
-        if metadata.mode() & WORLD_WRITABLE != 0 {
-            if metadata.mode() & STICKY == 0 {
-                return Err(Refused::DirectoryWritable {
-                    dir: ancestor.to_path_buf(),
-                }
-                .into());
+        if others_may_replace(&metadata) {
+            return Err(Refused::DirectoryWritable {
+                dir: ancestor.to_path_buf(),
             }
-            shared |= depth == 0;
+            .into());
         }
+        // Writable by others, but sticky (as /tmp).
+        shared |= depth == 0 && metadata.mode() & WORLD_WRITABLE != 0;
     }
     Ok(shared)
 }
@@ -287,11 +281,6 @@ fn clear_nonblocking(file: &File) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 /// `path`'s directory, `.` for a bare name.

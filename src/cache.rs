@@ -41,6 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::trust::{WORLD_WRITABLE, effective_uid};
 use sha2::{Digest, Sha256};
 
 use crate::record::OsText;
@@ -100,7 +102,7 @@ impl DiskCache {
         // cold key's lock file (hardening review 9), sticky bit or not.
         let private = metadata.is_dir()
             && metadata.uid() == effective_uid()
-            && metadata.mode() & OTHERS_WRITE == 0;
+            && metadata.mode() & WORLD_WRITABLE == 0;
         private.then(|| DiskCache {
             dir,
             lock_deadline: LOCK_DEADLINE,
@@ -197,9 +199,6 @@ impl DiskCache {
     }
 }
 
-/// `S_IWOTH`.
-const OTHERS_WRITE: u32 = 0o002;
-
 /// How waiting for a lock ended.
 enum Locked {
     Yes,
@@ -272,11 +271,6 @@ struct Entry<K, T> {
     format: u32,
     key: K,
     value: T,
-}
-
-fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &serde_json::Value) -> Option<T> {

@@ -16,6 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::exit::STATE_DIR_VAR;
+use crate::trust::{WORLD_WRITABLE, effective_uid};
 
 /// The state directory the environment names.
 pub fn default_dir() -> Option<PathBuf> {
@@ -67,9 +68,9 @@ fn private_dir(dir: &Path) -> Option<&Path> {
             std::fs::symlink_metadata(dir).ok()?
         }
     };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    (metadata.is_dir() && metadata.uid() == euid && metadata.mode() & 0o022 == 0).then_some(dir)
+    // Stricter than the cache: not even the group may write it.
+    let writable_by_others = metadata.mode() & (WORLD_WRITABLE | 0o020) != 0;
+    (metadata.is_dir() && metadata.uid() == effective_uid() && !writable_by_others).then_some(dir)
 }
 
 #[cfg(test)]

@@ -24,9 +24,15 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// `S_IWOTH`: writable by others.
-const WORLD_WRITABLE: u32 = 0o002;
+pub const WORLD_WRITABLE: u32 = 0o002;
 /// `S_ISVTX`: only an entry's owner may remove or rename it.
-const STICKY: u32 = 0o1000;
+pub const STICKY: u32 = 0o1000;
+
+/// The effective uid: whose files secwrap's own are.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
 
 /// Who may own what secwrap finds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,16 +58,14 @@ impl TrustedUsers {
 
     /// The process's own: its effective uid, and `cwd`'s owner as root.
     pub fn of_process(cwd: &Path) -> TrustedUsers {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let euid = unsafe { libc::geteuid() };
+        let euid = effective_uid();
         let owner = std::fs::metadata(cwd).map_or(euid, |metadata| metadata.uid());
         TrustedUsers::new(euid, owner)
     }
 
     /// The effective user alone (and root): what a test's `ConfigEnv` gets.
     pub fn effective_user() -> TrustedUsers {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let euid = unsafe { libc::geteuid() };
+        let euid = effective_uid();
         TrustedUsers::new(euid, euid)
     }
 
@@ -199,7 +203,9 @@ fn check_directories_within(dir: &Path, path: &Path, users: TrustedUsers) -> Res
     Ok(())
 }
 
-fn others_may_replace(metadata: &Metadata) -> bool {
+/// Whether others may create, rename or remove entries of a directory:
+/// writable by them and not sticky.
+pub fn others_may_replace(metadata: &Metadata) -> bool {
     let mode = metadata.permissions().mode();
     mode & WORLD_WRITABLE != 0 && mode & STICKY == 0
 }
