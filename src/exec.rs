@@ -233,7 +233,7 @@ pub fn run(
 pub fn exec_replace(
     program: &Path,
     args: &[OsString],
-    env_guard: Option<(&str, &str)>,
+    env_guard: Option<(&str, &OsStr)>,
 ) -> std::io::Error {
     let mut command = Command::new(program);
     command.args(args);

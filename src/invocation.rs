@@ -5,7 +5,7 @@
 //! environment (as just's `run(args) -> Result<(), i32>` does), and a
 //! variable is read in exactly one place.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 use crate::compiler::SelfIdentity;
@@ -25,8 +25,13 @@ pub struct Invocation {
     pub cwd: PathBuf,
     /// `PATH`, as the compiler is looked up on it.
     pub path_var: Option<OsString>,
-    /// `SECWRAP_DEPTH`: how many secwraps are above this one.
+    /// `SECWRAP_DEPTH`: how many secwraps are above this one, when the
+    /// value comes from a live secwrap among this process's ancestors.
     pub depth: u32,
+    /// A `SECWRAP_DEPTH` that does not (a debugging shell's `export`, a
+    /// build started from inside another's compiler): ignored, so that it
+    /// cannot turn secwrap into a silent pass-through, and warned about.
+    pub stray_depth: Option<OsString>,
     /// `SECWRAP_DISABLE` set to anything but empty or `0`.
     pub disabled: bool,
     /// `SECWRAP_BUILD_ID`, set by `secwrap run`.
@@ -67,13 +72,19 @@ impl Invocation {
             )
         })?;
         let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+        let (depth, stray_depth) = match var(DEPTH_VAR) {
+            None => (0, None),
+            Some(value) => match parse_depth(&value) {
+                Some((depth, setter)) if is_ancestor(setter) => (depth, None),
+                _ => (0, Some(value)),
+            },
+        };
         Ok(Invocation {
             argv,
             word_index,
             path_var: std::env::var_os("PATH"),
-            depth: var(DEPTH_VAR)
-                .and_then(|value| value.to_str()?.parse().ok())
-                .unwrap_or(0),
+            depth,
+            stray_depth,
             disabled: var(DISABLE_VAR).is_some_and(|value| value != "0"),
             build_id: var(BUILD_ID_VAR).and_then(|value| value.into_string().ok()),
             config_env: ConfigEnv::from_process(cwd.clone()),
@@ -95,10 +106,109 @@ impl Invocation {
     pub fn rest(&self) -> &[OsString] {
         &self.argv[self.word_index + 1..]
     }
+
+    /// `SECWRAP_DEPTH` for what this secwrap starts.
+    pub fn child_depth(&self) -> OsString {
+        child_depth(self.depth)
+    }
+}
+
+/// The `SECWRAP_DEPTH` value a secwrap at `depth` gives its children:
+/// `DEPTH:PID`, the pid being this process, which stays an ancestor of
+/// any secwrap its compiler starts (`exec` keeps the pid in pass-through).
+pub fn child_depth(depth: u32) -> OsString {
+    format!("{}:{}", depth + 1, std::process::id()).into()
+}
+
+/// `DEPTH:PID` (see [`child_depth`]); anything else is not secwrap's.
+fn parse_depth(value: &OsStr) -> Option<(u32, u32)> {
+    let (depth, pid) = value.to_str()?.split_once(':')?;
+    Some((depth.parse().ok()?, pid.parse().ok()?))
+}
+
+/// Whether `pid` is this process or its parent, grandparent, ...: the
+/// secwrap that set `SECWRAP_DEPTH` is alive and above us (or became us
+/// by `exec`, as a wrapper's `exec gcc "$@"` does), as the recursion guard
+/// means. A pid reused since cannot be an ancestor started before us.
+fn is_ancestor(pid: u32) -> bool {
+    let mut current = std::process::id();
+    // Deep enough for any real chain (make, sh, ccache, the driver ...).
+    for _ in 0..64 {
+        if current == pid {
+            return true;
+        }
+        if current <= 1 {
+            return false;
+        }
+        match parent_of(current) {
+            Some(parent) => current = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The parent pid from `/proc/PID/stat`: the field after the command name,
+/// which is in parentheses and may itself hold `)` and spaces.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_parent(&stat)
+}
+
+fn parse_stat_parent(stat: &[u8]) -> Option<u32> {
+    let after_name = &stat[stat.iter().rposition(|&byte| byte == b')')? + 1..];
+    let mut fields = after_name
+        .split(|&byte| byte == b' ')
+        .filter(|f| !f.is_empty());
+    let _state = fields.next()?;
+    std::str::from_utf8(fields.next()?).ok()?.parse().ok()
 }
 
 fn session() -> (i32, i32) {
     // SAFETY: getpgrp and getsid(0) have no preconditions and cannot fail
     // for the calling process.
     unsafe { (libc::getpgrp(), libc::getsid(0)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_values() {
+        let cases: &[(&str, Option<(u32, u32)>)] = &[
+            ("1:4242", Some((1, 4242))),
+            ("3:1", Some((3, 1))),
+            // Written by a shell or an older secwrap: no setter to check.
+            ("1", None),
+            ("", None),
+            ("x:12", None),
+            ("1:", None),
+            ("1:-5", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse_depth(OsStr::new(value)), *expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn stat_parent_field() {
+        let cases: &[(&[u8], Option<u32>)] = &[
+            (b"123 (make) S 77 123 123 0", Some(77)),
+            // A command name with `) ` in it, as a program may name itself.
+            (b"9 (a) S 5 (b)) R 66 9 9", Some(66)),
+            (b"9 (sh)", None),
+        ];
+        for (stat, expected) in cases {
+            assert_eq!(parse_stat_parent(stat), *expected);
+        }
+    }
+
+    #[test]
+    fn this_process_sees_its_parent_as_an_ancestor() {
+        assert!(is_ancestor(std::os::unix::process::parent_id()));
+        assert!(is_ancestor(std::process::id()));
+        assert!(is_ancestor(1));
+        assert!(!is_ancestor(u32::MAX));
+    }
 }

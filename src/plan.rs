@@ -144,6 +144,16 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         }],
         _ => Vec::new(),
     };
+    if let Some(value) = &invocation.stray_depth {
+        warnings.push(Warning {
+            message: format!(
+                "ignoring {DEPTH_VAR}={}: no secwrap above this one set it (left over in the environment?); this call is wrapped and recorded",
+                value.to_string_lossy()
+            ),
+            once_per_build: Some("stray-depth"),
+            on_quiet_calls: false,
+        });
+    }
     let kconfig_values = config
         .load_rule_values(cache.as_ref())
         .map_err(|error| bad_input(error, on_error))?;
@@ -184,8 +194,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
             flags_go_first,
         },
     );
-    let child_depth = (invocation.depth + 1).to_string();
-    let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), child_depth.into())]);
+    let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), invocation.child_depth())]);
     let probes = check_support(
         &prober,
         &chain.compiler,

@@ -93,7 +93,10 @@ impl ShimError {
 #[derive(Debug)]
 pub enum Step {
     /// Replace secwrap with this chain (nothing recorded).
-    PassThrough { chain: Chain, guard: Option<String> },
+    PassThrough {
+        chain: Chain,
+        guard: Option<OsString>,
+    },
     /// The compiler ran: end as it ended, after printing the warning.
     Finished {
         outcome: exec::Outcome,
@@ -103,7 +106,7 @@ pub enum Step {
 
 /// Runs one invocation through the pipeline, in-process.
 pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
-    let child_depth = (invocation.depth + 1).to_string();
+    let child_depth = invocation.child_depth();
     let unchanged = match route(invocation)? {
         Route::PassThrough { chain, guard } => {
             return Ok(Step::PassThrough {
@@ -123,7 +126,7 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
     let run = exec::run(
         &program,
         &args,
-        &[(DEPTH_VAR, OsStr::new(&child_depth))],
+        &[(DEPTH_VAR, child_depth.as_os_str())],
         Some(&invocation.cwd),
         exec::SignalPolicy::ForwardAll,
     )
@@ -282,7 +285,7 @@ pub fn main(
 }
 
 /// Replaces secwrap with the chain, arguments unchanged.
-fn pass_through(chain: &Chain, depth: Option<&str>) -> ! {
+fn pass_through(chain: &Chain, depth: Option<&OsStr>) -> ! {
     let (program, args) = chain.command();
     let error = exec::exec_replace(&program, &args, depth.map(|depth| (DEPTH_VAR, depth)));
     fail(

@@ -43,7 +43,10 @@ pub(super) fn probe_flags(
     } else {
         cache::default_dir().and_then(DiskCache::open)
     };
-    let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), "1".into())]);
+    let prober = Prober::new(
+        cache,
+        vec![(DEPTH_VAR.into(), crate::invocation::child_depth(0))],
+    );
     let (mut supported, mut all) = (Vec::new(), true);
     for argument in flags {
         let mut group: Vec<OsString> = argument

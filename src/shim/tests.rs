@@ -44,6 +44,7 @@ fn invocation(dir: &Path, words: &[&str]) -> Invocation {
         cwd: dir.to_path_buf(),
         path_var: Some("/usr/bin:/bin".into()),
         depth: 0,
+        stray_depth: None,
         disabled: false,
         build_id: None,
         config_env: ConfigEnv {
@@ -114,7 +115,8 @@ fn routes_that_only_pass_through() {
     // Under another secwrap: the guard goes on, one deeper.
     let mut inner = invocation(dir.path(), &["gcc", "-c", "a.c"]);
     inner.depth = 1;
-    assert_eq!(pass_through(&inner).1.as_deref(), Some("2"));
+    let guard = format!("2:{}", std::process::id());
+    assert_eq!(pass_through(&inner).1, Some(guard.into()));
 
     // Not a compiler (CROSS_COMPILE="secwrap " sends objcopy too).
     let objcopy = fake_program(dir.path(), "objcopy");

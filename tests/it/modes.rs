@@ -283,3 +283,68 @@ fn loop_through_foreign_wrapper_fails_clearly() {
     assert!(stderr.starts_with("secwrap: error: "), "{stderr}");
     assert!(!t.exists("a.o"));
 }
+
+/// A `SECWRAP_DEPTH` left in the environment (a debugging shell's
+/// `export`, an old secwrap's plain number, a setter that is not an
+/// ancestor): ignored with a warning, the call wrapped and recorded.
+#[test]
+fn stray_depth_is_ignored_with_a_warning() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    // pid 2 (kthreadd, or nothing in a pid namespace) is never our ancestor.
+    for (build, value) in [("plain", "1"), ("foreign", "1:2"), ("garbage", "x")] {
+        let t = TestEnv::livepatch()
+            .env("SECWRAP_DEPTH", value)
+            .env("SECWRAP_BUILD_ID", build);
+        let warning = format!(
+            "ignoring SECWRAP_DEPTH={value}: no secwrap above this one set it (left over in the environment?); this call is wrapped and recorded"
+        );
+        t.run(&["gcc", "-c", "a.c", "-o", "a.o"])
+            .stderr(format!("secwrap: warning: {warning}\n"))
+            .go();
+        // Once per build.
+        t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+        t.assert_split("a.o");
+        let records = t.records();
+        assert_eq!(records.len(), 2, "{value}");
+        assert!(
+            records
+                .iter()
+                .all(|record| record.warnings == [warning.clone()])
+        );
+    }
+}
+
+/// The guard a secwrap sets names it, and is honoured from any depth of
+/// its descendants: a foreign wrapper that runs `gcc` as a child (not by
+/// `exec`) after secwrap on PATH is still caught as a loop, never recorded
+/// over and over.
+#[test]
+fn loop_through_a_wrapper_that_forks_is_caught() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch();
+    let mask = symlink_dir(&t, "mask", "gcc");
+    std::fs::create_dir_all(t.path("wrapper")).unwrap();
+    // A compiled wrapper: `system("gcc ...")` puts a shell and the wrapper
+    // between the outer secwrap and the inner one.
+    t.write(
+        "wrapper.c",
+        "#include <stdlib.h>\n#include <string.h>\n\
+         int main(int c, char **v) { char cmd[4096] = \"gcc\"; \
+         for (int i = 1; i < c; i++) { strcat(cmd, \" \"); strcat(cmd, v[i]); } \
+         return system(cmd) == 0 ? 0 : 1; }\n",
+    );
+    t.run_program(real("gcc"), &["wrapper.c", "-o", "wrapper/gcc"])
+        .go();
+    let path = path_with_first(&[&mask, &t.path("wrapper")]);
+    let t = t.env("PATH", path);
+    t.run_program("gcc", &["-c", "a.c", "-o", "a.o"])
+        .status(2)
+        .stderr_contains("`gcc` leads back to secwrap 4 times")
+        .go();
+    // Found by the outer secwrap's probe, before anything ran or was written.
+    assert!(!t.exists("a.o") && !t.exists("log.jsonl"));
+}
