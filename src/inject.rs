@@ -33,6 +33,11 @@ pub struct InjectionPolicy<'a> {
     pub cflags: &'a [WantedFlag],
     /// Flags for jobs that link.
     pub ldflags: &'a [WantedFlag],
+    /// Flags rules reading Kconfig symbols would want, had Kconfig values
+    /// been found: never added, recorded as `no_kconfig` where they would
+    /// have gone on the line.
+    pub cflags_without_kconfig: &'a [WantedFlag],
+    pub ldflags_without_kconfig: &'a [WantedFlag],
     /// A source or the output matched an `exclude` glob.
     pub excluded: bool,
     /// Add flags even when the user wrote their opposite.
@@ -74,6 +79,9 @@ pub enum SkipReason {
     /// added flag would become that value, and the driver's error ("missing
     /// filename after `-o`") must stay the outcome.
     MissingValue,
+    /// Its rule reads Kconfig symbols and no Kconfig values were found, so
+    /// whether the rule applies is unknown.
+    NoKconfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -110,7 +118,21 @@ pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injecti
         .missing_value
         .is_some()
         .then_some(SkipReason::MissingValue);
-    for (wanted_flags, gate) in [(policy.cflags, compile_gate), (policy.ldflags, link_gate)] {
+    let lists = [
+        (policy.cflags, compile_gate, None),
+        (policy.ldflags, link_gate, None),
+        (
+            policy.cflags_without_kconfig,
+            compile_gate,
+            Some(SkipReason::NoKconfig),
+        ),
+        (
+            policy.ldflags_without_kconfig,
+            link_gate,
+            Some(SkipReason::NoKconfig),
+        ),
+    ];
+    for (wanted_flags, gate, otherwise) in lists {
         for (index, wanted) in wanted_flags.iter().enumerate() {
             let reason = gate
                 .or(missing_value)
@@ -132,7 +154,8 @@ pub fn plan(compile_args: &CompileArgs, policy: &InjectionPolicy<'_>) -> Injecti
                         .iter()
                         .any(|earlier| FlagSetting::of(earlier.flag.as_bytes()).key == switch);
                     decided.then_some(SkipReason::Present)
-                });
+                })
+                .or(otherwise);
             match reason {
                 None => injection.added.push(wanted.flag.clone()),
                 Some(reason) => injection.skipped.push(Skipped {
@@ -257,6 +280,8 @@ mod tests {
             flags_go_first: false,
             cflags: &cflags,
             ldflags: &ldflags,
+            cflags_without_kconfig: &[],
+            ldflags_without_kconfig: &[],
             excluded,
             override_user_choice,
         };
@@ -362,6 +387,8 @@ mod tests {
             &InjectionPolicy {
                 cflags: &cflags,
                 ldflags: &[],
+                cflags_without_kconfig: &[],
+                ldflags_without_kconfig: &[],
                 excluded: false,
                 override_user_choice: true,
                 flags_go_first: true,
@@ -369,6 +396,76 @@ mod tests {
         );
         assert!(injection.added.is_empty());
         assert_eq!(injection.skipped[0].reason, SkipReason::UserChoice);
+    }
+
+    /// Flags of rules that could not be decided for want of Kconfig values:
+    /// recorded as `no_kconfig` exactly where they would have gone, and
+    /// under the reasons that keep them off the line anyway.
+    #[test]
+    fn flags_without_kconfig_are_recorded_never_added() {
+        let cases: &[(&str, bool, &str)] = &[
+            (
+                "-c a.c",
+                false,
+                "-ffunction-sections:no_kconfig -Wl,-z,now:not_link",
+            ),
+            (
+                "-c a.c -ffunction-sections",
+                false,
+                "-ffunction-sections:present -Wl,-z,now:not_link",
+            ),
+            (
+                "-c a.c",
+                true,
+                "-ffunction-sections:excluded -Wl,-z,now:not_link",
+            ),
+            (
+                "-E a.c",
+                false,
+                "-ffunction-sections:not_compile -Wl,-z,now:not_link",
+            ),
+            (
+                "-c a.S",
+                false,
+                "-ffunction-sections:language -Wl,-z,now:not_link",
+            ),
+            (
+                "a.o -o prog",
+                false,
+                "-ffunction-sections:not_compile -Wl,-z,now:no_kconfig",
+            ),
+        ];
+        let cflags = wanted(&["-ffunction-sections"]);
+        let ldflags = wanted(&["-Wl,-z,now"]);
+        for (argv, excluded, expected) in cases {
+            let args: Vec<&str> = argv.split_whitespace().collect();
+            let injection = plan(
+                &CompileArgs::parse(&args),
+                &InjectionPolicy {
+                    cflags: &[],
+                    ldflags: &[],
+                    cflags_without_kconfig: &cflags,
+                    ldflags_without_kconfig: &ldflags,
+                    excluded: *excluded,
+                    override_user_choice: false,
+                    flags_go_first: false,
+                },
+            );
+            assert!(injection.added.is_empty(), "{argv}");
+            let rendered: Vec<String> = injection
+                .skipped
+                .iter()
+                .map(|skipped| {
+                    let reason = serde_json::to_value(skipped.reason).unwrap();
+                    format!(
+                        "{}:{}",
+                        skipped.flag.to_string_lossy(),
+                        reason.as_str().unwrap()
+                    )
+                })
+                .collect();
+            assert_eq!(rendered.join(" "), *expected, "{argv}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
-use crate::config::{Config, OnError, WantedFlag};
+use crate::config::{Config, Decision, OnError, WantedFlag};
 use crate::error::{BadInput, io_message};
 use crate::exit::{DEPTH_VAR, EXIT_ERROR};
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
@@ -181,19 +181,38 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         .filter(|(input, _)| input.language != Language::LinkerInput)
         .map(|(_, path)| path.as_path());
     // Only a job that would get flags needs the exclusion globs matched.
-    let excluded =
-        wants_flags && config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
+    let undecided =
+        !decision.cflags_without_kconfig.is_empty() || !decision.ldflags_without_kconfig.is_empty();
+    let excluded = (wants_flags || undecided)
+        && config.is_excluded(sources.chain(outputs.iter().map(PathBuf::as_path)));
     let flags_go_first = inject::flags_go_first(rest, &expanded);
     let mut injection = inject::plan(
         &compile_args,
         &InjectionPolicy {
             cflags: &decision.cflags,
             ldflags: &decision.ldflags,
+            cflags_without_kconfig: &decision.cflags_without_kconfig,
+            ldflags_without_kconfig: &decision.ldflags_without_kconfig,
             excluded,
             override_user_choice: config.override_user_choice,
             flags_go_first,
         },
     );
+    if let Some(problem) = no_kconfig(&config, &decision, &injection, &invocation.cwd) {
+        // The user's own rules cannot be decided: as bad as bad input. The
+        // built-in rules (no file), a build system's test compile, or
+        // passthrough: recorded as `no_kconfig`, and said once per build.
+        match (&config.file, on_error) {
+            (Some(_), OnError::Strict) if !build_system_probe => {
+                return Err(bad_input(problem, on_error));
+            }
+            _ => warnings.push(Warning {
+                message: problem.to_string(),
+                once_per_build: Some("no-kconfig"),
+                on_quiet_calls: false,
+            }),
+        }
+    }
     let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), invocation.child_depth())]);
     let probes = check_support(
         &prober,
@@ -245,6 +264,46 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         on_error,
         root: config.root,
         warnings,
+    })
+}
+
+/// Why the rules could not decide this job's flags, when they could not:
+/// some rule reads Kconfig symbols, no Kconfig values were found, and the
+/// job would otherwise have taken its flags (`SkipReason::NoKconfig`).
+fn no_kconfig(
+    config: &Config,
+    decision: &Decision,
+    injection: &Injection,
+    cwd: &Path,
+) -> Option<BadInput> {
+    let mut rules: Vec<&str> = decision
+        .cflags_without_kconfig
+        .iter()
+        .chain(&decision.ldflags_without_kconfig)
+        .filter(|wanted| {
+            injection.skipped.iter().any(|skipped| {
+                skipped.reason == SkipReason::NoKconfig && skipped.flag == wanted.flag
+            })
+        })
+        .map(|wanted| wanted.rule.as_str())
+        .collect();
+    rules.dedup();
+    if rules.is_empty() {
+        return None;
+    }
+    let whose = match &config.file {
+        Some(_) => format!("rule `{}` reads", rules.join("`, `")),
+        None => "no secwrap.toml here, and the built-in rules read".to_string(),
+    };
+    Some(BadInput {
+        path: config
+            .file
+            .as_ref()
+            .map_or_else(|| cwd.to_path_buf(), |file| file.value.clone()),
+        position: None,
+        message: format!(
+            "{whose} Kconfig symbols, but no Kconfig values were found (no `kconfig` key, no include/config/auto.conf or .config upward): nothing added; name them with `kconfig = ...`, or split every compile with `when = \"y\"` (`secwrap init --always`)"
+        ),
     })
 }
 

@@ -51,6 +51,11 @@ pub struct WantedFlag {
 pub struct Decision {
     pub cflags: Vec<WantedFlag>,
     pub ldflags: Vec<WantedFlag>,
+    /// The flags of rules that read Kconfig symbols when no Kconfig values
+    /// were found: what the rules would have decided is unknown, and the
+    /// record must say so (`no_kconfig`) rather than show nothing.
+    pub cflags_without_kconfig: Vec<WantedFlag>,
+    pub ldflags_without_kconfig: Vec<WantedFlag>,
     /// Names of the rules whose condition held.
     pub fired: Vec<String>,
     pub fingerprint: String,
@@ -129,15 +134,28 @@ impl Config {
     pub fn evaluate(&self, values: &KconfigValues) -> Decision {
         let mut decision = Decision::default();
         for rule in &self.rules {
-            if rule.when.eval(values) == crate::kconfig::Tristate::N {
-                continue;
-            }
-            decision.fired.push(rule.name.clone());
             let wanted = |flag: &String| WantedFlag {
                 flag: OsString::from(flag),
                 rule: rule.name.clone(),
                 required: rule.required,
             };
+            if rule.when.eval(values) == crate::kconfig::Tristate::N {
+                if self.kconfig.is_none() && !rule.when.symbols().is_empty() {
+                    // Each flag once: the built-in rules want the same two.
+                    for (flags, undecided) in [
+                        (&rule.cflags, &mut decision.cflags_without_kconfig),
+                        (&rule.ldflags, &mut decision.ldflags_without_kconfig),
+                    ] {
+                        for flag in flags {
+                            if !undecided.iter().any(|seen| seen.flag == **flag) {
+                                undecided.push(wanted(flag));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            decision.fired.push(rule.name.clone());
             decision.cflags.extend(rule.cflags.iter().map(wanted));
             decision.ldflags.extend(rule.ldflags.iter().map(wanted));
         }

@@ -19,7 +19,7 @@ fn tree_with_big_log() -> Option<TestEnv> {
     if !require_compiler("gcc") {
         return None;
     }
-    let t = TestEnv::new().file("a.c", A_C);
+    let t = TestEnv::livepatch();
     t.run(&["gcc", "-c", "a.c"]).go();
     let log = t.read_text("log.jsonl");
     let record = log.lines().next().expect("one record");

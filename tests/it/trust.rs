@@ -7,6 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::common::*;
+use secwrap::inject::SkipReason;
 
 /// The uid of the planting user: no account is needed for a file to be
 /// owned by it.
@@ -138,9 +139,20 @@ fn the_search_stops_before_another_users_directory() {
         .file("mallory/tree/a.c", A_C)
         .cwd("mallory/tree");
     chown(&t.path("mallory"), MALLORY);
-    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    // Not silently: the built-in rules could not be decided, and say so.
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"])
+        .stderr_contains("no secwrap.toml here, and the built-in rules read Kconfig symbols, but no Kconfig values were found")
+        .go();
     t.assert_not_split("mallory/tree/a.o");
-    assert_injected_nothing(&t.only_record());
+    let record = t.only_record();
+    assert_injected_nothing(&record);
+    assert_eq!(
+        skipped(&record),
+        [
+            ("-ffunction-sections", SkipReason::NoKconfig),
+            ("-fdata-sections", SkipReason::NoKconfig)
+        ]
+    );
 }
 
 compiler_tests! {

@@ -186,6 +186,8 @@ pub fn check_injection(
     let policy = InjectionPolicy {
         cflags: &wanted,
         ldflags: &wanted,
+        cflags_without_kconfig: &[],
+        ldflags_without_kconfig: &[],
         excluded,
         override_user_choice,
         flags_go_first,
