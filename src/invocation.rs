@@ -72,6 +72,7 @@ impl Invocation {
             )
         })?;
         let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+        let config_env = ConfigEnv::from_process(cwd.clone());
         let (depth, stray_depth) = match var(DEPTH_VAR) {
             None => (0, None),
             Some(value) => match parse_depth(&value) {
@@ -87,9 +88,9 @@ impl Invocation {
             stray_depth,
             disabled: var(DISABLE_VAR).is_some_and(|value| value != "0"),
             build_id: var(BUILD_ID_VAR).and_then(|value| value.into_string().ok()),
-            config_env: ConfigEnv::from_process(cwd.clone()),
             cache_dir: crate::cache::default_dir(),
-            state_dir: crate::state::default_dir(),
+            state_dir: config_env.state_dir.clone(),
+            config_env,
             session: session(),
             me,
             owns_process: true,

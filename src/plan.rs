@@ -144,6 +144,13 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         }],
         _ => Vec::new(),
     };
+    if config.log.is_none() && !config.log_off {
+        warnings.push(Warning {
+            message: "not recording: no state directory for the default log (HOME and XDG_STATE_HOME unset); set `[log] path` or SECWRAP_LOG, or SECWRAP_LOG=off".to_string(),
+            once_per_build: Some("no-log"),
+            on_quiet_calls: false,
+        });
+    }
     if let Some(value) = &invocation.stray_depth {
         warnings.push(Warning {
             message: format!(

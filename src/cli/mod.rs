@@ -13,7 +13,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use crate::compiler::{LAUNCHERS, compiler_family};
@@ -427,10 +427,15 @@ fn load_config() -> Result<Config> {
 fn log_path(log: Option<PathBuf>) -> Result<PathBuf> {
     match log {
         Some(path) => Ok(current_dir()?.join(path)),
-        None => load_config()?
-            .log
-            .map(|log| log.value)
-            .context("no invocation log configured (give --log, set [log] path or SECWRAP_LOG)"),
+        None => {
+            let config = load_config()?;
+            if config.log_off {
+                bail!("recording is off (SECWRAP_LOG=off)");
+            }
+            config.log.map(|log| log.value).context(
+                "no invocation log: no `[log] path`, no SECWRAP_LOG, and no state directory for the default log (HOME and XDG_STATE_HOME unset); give --log",
+            )
+        }
     }
 }
 

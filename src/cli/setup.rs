@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::atomic;
 use crate::config::{
-    CONFIG_FILE_NAME, ConfigEnv, DEFAULT_RULES, SPLIT_FLAGS, WantedFlag, user_config_path,
+    CONFIG_FILE_NAME, ConfigEnv, DEFAULT_RULES, Origin, SPLIT_FLAGS, WantedFlag, user_config_path,
 };
 use crate::trust;
 use anyhow::{Context as _, Result, bail};
@@ -171,12 +171,21 @@ pub(super) fn show_config(out: &mut dyn Write) -> Result<CommandStatus> {
     writeln!(
         out,
         "log:          {}",
-        config
-            .log
-            .as_ref()
-            .map_or("none (set [log] path or SECWRAP_LOG)".to_string(), |log| {
-                sourced(&log.value, &log.origin)
-            })
+        config.log.as_ref().map_or_else(
+            || if config.log_off {
+                "off (SECWRAP_LOG=off)".to_string()
+            } else {
+                "none: no state directory for the default log (set [log] path or SECWRAP_LOG)"
+                    .to_string()
+            },
+            |log| match log.origin {
+                Origin::Default => format!(
+                    "{} (default: this build tree's log in the state directory)",
+                    log.value.display()
+                ),
+                _ => sourced(&log.value, &log.origin),
+            },
+        )
     )?;
     writeln!(
         out,

@@ -16,7 +16,7 @@
 //! A missing file is not an error; a malformed one is, and names the file,
 //! line and column (sccache `try_read_config_file`; `deny_unknown_fields`).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -185,7 +185,12 @@ pub struct Config {
     pub launcher: Vec<OsString>,
     /// Line and column of the `launcher` key, for errors about it.
     pub launcher_position: Option<(usize, usize)>,
+    /// The invocation log: `SECWRAP_LOG`, `[log] path`, else this build
+    /// tree's default log in the state directory ([`default_log`]). `None`
+    /// when turned off (`log_off`) or when there is no state directory.
     pub log: Option<Sourced<PathBuf>>,
+    /// `SECWRAP_LOG=off`: no record, as the user asked.
+    pub log_off: bool,
     /// `[livepatch] keep_originals`, absolute.
     pub keep_originals: Option<PathBuf>,
     pub on_error: Sourced<OnError>,
@@ -233,6 +238,9 @@ pub struct ConfigEnv {
     pub secwrap_on_error: Option<OsString>,
     pub xdg_config_home: Option<OsString>,
     pub home: Option<OsString>,
+    /// secwrap's state directory (`state::default_dir`): where default
+    /// logs live.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl ConfigEnv {
@@ -246,6 +254,7 @@ impl ConfigEnv {
             secwrap_on_error: var(ON_ERROR_VAR),
             xdg_config_home: var("XDG_CONFIG_HOME"),
             home: var("HOME"),
+            state_dir: crate::state::default_dir(),
         }
     }
 
@@ -369,7 +378,9 @@ impl Config {
             globs.push(glob);
         }
 
+        let log_off = env.secwrap_log.as_deref() == Some(OsStr::new(LOG_OFF));
         let log = match (&env.secwrap_log, &parsed.log.path) {
+            _ if log_off => None,
             (Some(value), _) => Some(Sourced {
                 value: env.cwd.join(value),
                 origin: Origin::Env(LOG_VAR),
@@ -381,7 +392,20 @@ impl Config {
                     origin: Origin::File { line, column },
                 })
             }
-            (None, None) => None,
+            (None, None) => {
+                // The tree a build writes in: a config file of the tree
+                // (found or named, not the user's own), else the tree of
+                // the Kconfig values, else the working directory.
+                let tree = match (&file, &kconfig) {
+                    (Some(file), _) if file.origin != Origin::Env(USER_CONFIG_ORIGIN) => &root,
+                    (_, Some(kconfig)) => build_tree_of_kconfig(&kconfig.value),
+                    _ => &env.cwd,
+                };
+                env.state_dir.as_ref().map(|dir| Sourced {
+                    value: default_log(dir, tree),
+                    origin: Origin::Default,
+                })
+            }
         };
 
         let on_error = match (&env.secwrap_on_error, parsed.on_error) {
@@ -455,6 +479,7 @@ impl Config {
                 .unwrap_or_default(),
             launcher_position: parsed.launcher.as_ref().map(|words| at(words.span())),
             log,
+            log_off,
             keep_originals,
             on_error,
             override_user_choice: parsed.override_user_choice,
@@ -519,8 +544,62 @@ fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, BadInpu
     trust::check_file(&path, env.users).map_err(|why| not_trusted(&path, &why))?;
     Ok(Some(Sourced {
         value: path,
-        origin: Origin::Env("XDG_CONFIG_HOME or HOME"),
+        origin: Origin::Env(USER_CONFIG_ORIGIN),
     }))
+}
+
+/// How the user's own config is found, as its `Origin` says.
+const USER_CONFIG_ORIGIN: &str = "XDG_CONFIG_HOME or HOME";
+
+/// `SECWRAP_LOG=off`: record nothing.
+pub const LOG_OFF: &str = "off";
+
+/// The default log of the build tree `tree`:
+/// `<state dir>/logs/<tree's name>-<hash of its path>.jsonl`, one per tree,
+/// named so a user can tell them apart and no two trees share one.
+pub fn default_log(state_dir: &Path, tree: &Path) -> PathBuf {
+    use sha2::Digest as _;
+    use std::os::unix::ffi::OsStrExt;
+    let digest = sha2::Sha256::digest(tree.as_os_str().as_bytes());
+    let hash: String = digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let name: String = tree
+        .file_name()
+        .map(|name| name.to_string_lossy())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = if name.is_empty() {
+        "root".to_string()
+    } else {
+        name
+    };
+    state_dir.join("logs").join(format!("{name}-{hash}.jsonl"))
+}
+
+/// The top of the tree Kconfig values belong to: `.config`'s directory,
+/// or three up from `include/config/auto.conf` (and `autoconf.h`'s
+/// `include/generated/`).
+fn build_tree_of_kconfig(kconfig: &Path) -> &Path {
+    let parent = kconfig.parent().unwrap_or(kconfig);
+    let (include, above) = (parent.parent(), parent.parent().and_then(Path::parent));
+    match (parent.file_name(), include.and_then(Path::file_name), above) {
+        (Some(dir), Some(include), Some(tree))
+            if include == "include" && (dir == "config" || dir == "generated") =>
+        {
+            tree
+        }
+        _ => parent,
+    }
 }
 
 /// `$XDG_CONFIG_HOME/secwrap/secwrap.toml`, else `~/.config/...`.
@@ -907,6 +986,77 @@ mod tests {
             assert_eq!(config.on_error.value, on_error, "{env:?}");
             assert_eq!(config.on_error.origin, on_error_origin, "{env:?}");
         }
+    }
+
+    /// Without `SECWRAP_LOG` or `[log] path`: the build tree's default log
+    /// in the state directory, the tree being a tree config's directory,
+    /// else the Kconfig values' tree, else the working directory;
+    /// `SECWRAP_LOG=off` turns recording off whatever the file says.
+    #[test]
+    fn default_log_per_build_tree() {
+        let tree = Tree::new(&[
+            ("xen/secwrap.toml", "kconfig = \".config\"\n"),
+            ("xen/.config", "CONFIG_LIVEPATCH=y\n"),
+            ("linux/include/config/auto.conf", "CONFIG_X=y\n"),
+            ("plain/sub/x", ""),
+        ]);
+        let state = tree.path("state");
+        let cases = [
+            ("xen/arch/x86", "xen"),
+            ("linux/kernel", "linux"),
+            ("linux", "linux"),
+            ("plain/sub", "plain/sub"),
+        ];
+        for (cwd, expected_tree) in cases {
+            let env = ConfigEnv {
+                state_dir: Some(state.clone()),
+                ..tree.env(cwd)
+            };
+            let log = tree.load(&env).log.expect("a default log");
+            assert_eq!(log.origin, Origin::Default, "{cwd}");
+            assert_eq!(
+                log.value,
+                default_log(&state, &tree.path(expected_tree)),
+                "{cwd}"
+            );
+        }
+        let off = ConfigEnv {
+            state_dir: Some(state.clone()),
+            secwrap_log: Some("off".into()),
+            ..tree.env("xen")
+        };
+        let config = tree.load(&off);
+        assert!(config.log.is_none() && config.log_off);
+    }
+
+    #[test]
+    fn default_log_names() {
+        let state = Path::new("/state");
+        let xen = default_log(state, Path::new("/src/xen"));
+        let other = default_log(state, Path::new("/other/xen"));
+        let name = |path: &Path| path.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(xen.starts_with("/state/logs"));
+        assert!(name(&xen).starts_with("xen-") && name(&xen).ends_with(".jsonl"));
+        assert_ne!(xen, other, "one log per tree");
+        assert_eq!(xen, default_log(state, Path::new("/src/xen")));
+        assert!(name(&default_log(state, Path::new("/"))).starts_with("root-"));
+        assert!(name(&default_log(state, Path::new("/src/a b/ü"))).starts_with("_-"));
+        assert_eq!(
+            build_tree_of_kconfig(Path::new("/o/include/config/auto.conf")),
+            Path::new("/o")
+        );
+        assert_eq!(
+            build_tree_of_kconfig(Path::new("/o/include/generated/autoconf.h")),
+            Path::new("/o")
+        );
+        assert_eq!(
+            build_tree_of_kconfig(Path::new("/o/.config")),
+            Path::new("/o")
+        );
+        assert_eq!(
+            build_tree_of_kconfig(Path::new("/o/kc/config")),
+            Path::new("/o/kc")
+        );
     }
 
     #[test]

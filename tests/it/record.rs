@@ -3,6 +3,8 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use base64::Engine;
@@ -250,4 +252,89 @@ fn log_show_skips_torn_last_line() {
     let stderr = out.stderr_text();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("secwrap: warning: "), "{stderr}");
+}
+
+/// The default log files in the state directory's `logs/`.
+fn default_logs(t: &TestEnv) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(t.path("xdg/state/secwrap/logs")) else {
+        return Vec::new();
+    };
+    let mut logs: Vec<PathBuf> = entries.map(|entry| entry.unwrap().path()).collect();
+    logs.sort();
+    logs
+}
+
+compiler_tests! {
+    /// No log configured: each build tree records into its own default log
+    /// under `$XDG_STATE_HOME/secwrap/logs/`, a private directory; `secwrap
+    /// config` shows it and the readers use it. `SECWRAP_LOG=off` records
+    /// nothing, silently, as asked.
+    fn default_log_without_configuration(cc) {
+        let t = TestEnv::new()
+            .file("xen/a.c", A_C)
+            .file("xen/.config", LIVEPATCH)
+            .file("xen/secwrap.toml", KCONFIG_TOML)
+            .file("other/b.c", A_C)
+            .file("other/.config", LIVEPATCH)
+            .env_remove("SECWRAP_LOG")
+            .cwd("xen");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
+        t.assert_split("xen/a.o");
+        let logs = default_logs(&t);
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        let name = logs[0].file_name().unwrap().to_str().unwrap().to_string();
+        assert!(name.starts_with("xen-") && name.ends_with(".jsonl"), "{name}");
+        let mode = std::fs::metadata(t.path("xdg/state/secwrap/logs")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(records_at(&logs[0]).len(), 1);
+        t.run(&["config"])
+            .stdout_contains(&format!(
+                "log:          {} (default: this build tree's log in the state directory)\n",
+                logs[0].display()
+            ))
+            .go();
+        t.run(&["log", "changed"]).stdout("a.o\n").go();
+
+        // Another tree, another log; `secwrap run` there records into it.
+        let t = t.cwd("other");
+        let plain = real(cc);
+        let plain = plain.to_str().unwrap();
+        t.run(&["run", "--build-id", "b1", "--", plain, "-c", "b.c", "-o", "b.o"])
+            .stderr_contains("secwrap: build b1: no compiler invocations; log ")
+            .go();
+        assert_eq!(default_logs(&t).len(), 1, "a plain compiler was run, not secwrap");
+        t.run(&["run", "--build-id", "b2", "--", SECWRAP, cc, "-c", "b.c", "-o", "b.o"])
+            .stderr_contains("secwrap: build b2: 1 invocations")
+            .go();
+        assert_eq!(default_logs(&t).len(), 2);
+        t.run(&["log", "changed"]).stdout("b.o\n").go();
+
+        let t = t.env("SECWRAP_LOG", "off");
+        t.run(&[cc, "-c", "b.c", "-o", "c.o"]).go();
+        t.assert_split("other/c.o");
+        assert_eq!(default_logs(&t).iter().map(|log| records_at(log).len()).sum::<usize>(), 2);
+        t.run(&["config"]).stdout_contains("log:          off (SECWRAP_LOG=off)\n").go();
+        t.run(&["log", "show"])
+            .status(2)
+            .stderr("secwrap: error: recording is off (SECWRAP_LOG=off)\n")
+            .go();
+    }
+}
+
+/// No log configured and no state directory for a default one (no HOME,
+/// no XDG_STATE_HOME): the compile runs, and says it is not recorded.
+#[test]
+fn no_state_directory_for_the_default_log_is_said() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch()
+        .env_remove("SECWRAP_LOG")
+        .env_remove("HOME")
+        .env_remove("XDG_STATE_HOME");
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"])
+        .stderr("secwrap: warning: not recording: no state directory for the default log (HOME and XDG_STATE_HOME unset); set `[log] path` or SECWRAP_LOG, or SECWRAP_LOG=off\n")
+        .go();
+    t.assert_split("a.o");
+    assert!(default_logs(&t).is_empty() && !t.exists("log.jsonl"));
 }
