@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
-use crate::config::{Config, Decision, OnError, WantedFlag};
+use crate::config::{Config, ConfigEnv, Decision, OnError, WantedFlag};
 use crate::error::{BadInput, io_message};
 use crate::exit::{DEPTH_VAR, EXIT_ERROR};
 use crate::inject::{self, Injection, InjectionPolicy, SkipReason, Skipped};
@@ -128,8 +128,22 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         )
     };
 
-    let config = Config::load(&invocation.config_env)
-        .map_err(|error| bad_input(error, invocation.config_env.on_error_before_file()))?;
+    // Out-of-tree builds: the config may be found from the source's side.
+    let source_dir = compile_args
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .find(|(input, path)| {
+            // `-x c /dev/null` (Kbuild's probes) names no tree.
+            input.language.is_compiled() && path.is_absolute() && !path.starts_with("/dev")
+        })
+        .and_then(|(_, path)| paths::normalize(path).parent().map(Path::to_path_buf));
+    let config_env = ConfigEnv {
+        source_dir,
+        ..invocation.config_env.clone()
+    };
+    let config = Config::load(&config_env)
+        .map_err(|error| bad_input(error, config_env.on_error_before_file()))?;
     let on_error = config.on_error.value;
     let cache = invocation.cache_dir.clone().and_then(DiskCache::open);
     // Uncached is slower, not wrong; still worth saying once per build.

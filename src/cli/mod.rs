@@ -67,7 +67,12 @@ enum Command {
         force: bool,
     },
     /// Show the effective config, where each value came from, and the flags it adds.
-    Config,
+    Config {
+        /// Show what a compile of FILE from here would use: the config and
+        /// Kconfig are also searched from FILE's directory (out-of-tree builds).
+        #[arg(long = "for", value_name = "FILE")]
+        for_file: Option<PathBuf>,
+    },
     /// Ask the compiler which flags it accepts, exactly as Kbuild's `cc-option` does.
     ///
     /// Prints the supported flags space separated, as `$(call cc-option,...)`
@@ -326,7 +331,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             log,
             force,
         } => init(kconfig.as_deref(), &dir, &log, force, out),
-        Command::Config => show_config(out),
+        Command::Config { for_file } => show_config(for_file.as_deref(), out),
         Command::Trust { dir } => trust_dir(&dir, out),
         Command::Probe {
             cc,

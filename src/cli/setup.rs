@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::atomic;
 use crate::config::{
-    CONFIG_FILE_NAME, ConfigEnv, DEFAULT_RULES, Origin, SPLIT_FLAGS, WantedFlag, user_config_path,
+    CONFIG_FILE_NAME, Config, ConfigEnv, DEFAULT_RULES, Origin, SPLIT_FLAGS, WantedFlag,
+    user_config_path,
 };
 use crate::trust;
 use anyhow::{Context as _, Result, bail};
@@ -14,7 +15,7 @@ use crate::error::BadInput;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::paths::normalize;
 
-use super::{CommandStatus, current_dir, load_config};
+use super::{CommandStatus, current_dir};
 
 /// `secwrap init`: a secwrap.toml naming the tree's Kconfig values, or,
 /// with no Kconfig (`--always`), one rule that always applies.
@@ -135,8 +136,20 @@ fn toml_string(value: &str) -> String {
     toml::Value::String(value.to_string()).to_string()
 }
 
-pub(super) fn show_config(out: &mut dyn Write) -> Result<CommandStatus> {
-    let config = load_config()?;
+/// `secwrap config [--for FILE]`: with FILE, as a compile of FILE from the
+/// working directory would find it (the search also runs from FILE's
+/// directory, as for an out-of-tree build).
+pub(super) fn show_config(for_file: Option<&Path>, out: &mut dyn Write) -> Result<CommandStatus> {
+    let cwd = current_dir()?;
+    let source = for_file.map(|file| normalize(&cwd.join(file)));
+    let env = ConfigEnv {
+        source_dir: source
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf),
+        ..ConfigEnv::from_process(cwd)
+    };
+    let config = Config::load(&env)?;
     let values = config.load_kconfig()?;
     let decision = config.evaluate(&values);
     let sourced =
@@ -252,6 +265,35 @@ pub(super) fn show_config(out: &mut dyn Write) -> Result<CommandStatus> {
     };
     writeln!(out, "compile jobs get:  {}", flags(&decision.cflags))?;
     writeln!(out, "link jobs get:     {}", flags(&decision.ldflags))?;
+    if !decision.cflags_without_kconfig.is_empty() || !decision.ldflags_without_kconfig.is_empty() {
+        let undecided = [
+            decision.cflags_without_kconfig.as_slice(),
+            decision.ldflags_without_kconfig.as_slice(),
+        ]
+        .concat();
+        writeln!(
+            out,
+            "undecided:         {} (the rules read Kconfig symbols and no Kconfig values were found: {})",
+            flags(&undecided),
+            if config.file.is_some() {
+                "a compile stops (passthrough: warns)"
+            } else {
+                "a compile warns"
+            }
+        )?;
+    }
+    if let Some(source) = &source {
+        writeln!(
+            out,
+            "{}: {}",
+            source.display(),
+            if config.is_excluded([source.as_path()]) {
+                "excluded (an `exclude` glob matches it)"
+            } else {
+                "not excluded"
+            }
+        )?;
+    }
     writeln!(out, "fingerprint:  {}", decision.fingerprint)?;
     Ok(CommandStatus::Success)
 }

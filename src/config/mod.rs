@@ -126,8 +126,9 @@ pub enum Origin {
     ConfigFile,
     /// An environment variable.
     Env(&'static str),
-    /// Found by searching upward from the working directory.
-    Discovered,
+    /// Found by searching upward from the working directory, or (an
+    /// out-of-tree build) from the source's directory.
+    Discovered { from_source: bool },
     /// Built in.
     Default,
 }
@@ -148,9 +149,14 @@ impl fmt::Display for Origin {
             Origin::File { line, column } => write!(f, "config file, line {line} column {column}"),
             Origin::ConfigFile => write!(f, "config file"),
             Origin::Env(name) => write!(f, "environment variable {name}"),
-            Origin::Discovered => write!(
+            Origin::Discovered { from_source } => write!(
                 f,
-                "found upward from the working directory, owner and mode checked"
+                "found upward from the {}, owner and mode checked",
+                if *from_source {
+                    "source's directory"
+                } else {
+                    "working directory"
+                }
             ),
             Origin::Default => write!(f, "built-in default"),
         }
@@ -241,6 +247,10 @@ pub struct ConfigEnv {
     /// secwrap's state directory (`state::default_dir`): where default
     /// logs live.
     pub state_dir: Option<PathBuf>,
+    /// The directory of the source the compile reads (absolute), for an
+    /// out-of-tree build whose working directory is outside the tree
+    /// (`cmake -B /elsewhere`, `meson setup ../build`, Kbuild `O=`).
+    pub source_dir: Option<PathBuf>,
 }
 
 impl ConfigEnv {
@@ -255,6 +265,7 @@ impl ConfigEnv {
             xdg_config_home: var("XDG_CONFIG_HOME"),
             home: var("HOME"),
             state_dir: crate::state::default_dir(),
+            source_dir: None,
         }
     }
 
@@ -323,9 +334,9 @@ impl Config {
                     origin: Origin::File { line, column },
                 })
             }
-            None => discover_kconfig(env)?.map(|value| Sourced {
+            None => discover_kconfig(env)?.map(|(value, from_source)| Sourced {
                 value,
-                origin: Origin::Discovered,
+                origin: Origin::Discovered { from_source },
             }),
         };
 
@@ -445,10 +456,10 @@ impl Config {
         // own config names in `safe_dirs` (read only when needed).
         let found_upward = file
             .as_ref()
-            .is_some_and(|file| file.origin == Origin::Discovered);
+            .is_some_and(|file| matches!(file.origin, Origin::Discovered { .. }));
         let mut trust = match file.as_ref().map(|file| &file.origin) {
             None => FileTrust::NoFile,
-            Some(Origin::Discovered) => FileTrust::Found,
+            Some(Origin::Discovered { .. }) => FileTrust::Found,
             Some(Origin::Env(CONFIG_VAR)) => FileTrust::Named,
             Some(_) => FileTrust::UserConfig,
         };
@@ -532,10 +543,10 @@ fn find_config_file(env: &ConfigEnv) -> Result<Option<Sourced<PathBuf>>, BadInpu
             origin: Origin::Env(CONFIG_VAR),
         }));
     }
-    if let Some(path) = found(env, &[CONFIG_FILE_NAME])? {
+    if let Some((path, from_source)) = found(env, &[CONFIG_FILE_NAME])? {
         return Ok(Some(Sourced {
             value: path,
-            origin: Origin::Discovered,
+            origin: Origin::Discovered { from_source },
         }));
     }
     let Some(path) = user_config_path(env).filter(|path| path.exists()) else {
@@ -708,14 +719,38 @@ fn refuse_unsafe_keys(
 
 /// A file found upward, if trusted: `None` when the search found nothing,
 /// an error naming why when what it found is not to be used.
-fn found(env: &ConfigEnv, names: &[&str]) -> Result<Option<PathBuf>, BadInput> {
+///
+/// Searched from the working directory and from the source's directory
+/// (an out-of-tree build compiles in a build directory outside the tree),
+/// each judged the same way; whichever finds a file wins, and two searches
+/// finding two different files is an error: which one the user meant is
+/// not for secwrap to guess.
+fn found(env: &ConfigEnv, names: &[&str]) -> Result<Option<(PathBuf, bool)>, BadInput> {
     let ceilings = Ceilings {
         home: env.home.as_ref().map(PathBuf::from),
     };
-    match trust::search_upward(&env.cwd, names, env.users, &ceilings) {
+    let search = |start: &Path| match trust::search_upward(start, names, env.users, &ceilings) {
         Found::Nothing => Ok(None),
         Found::Trusted(path) => Ok(Some(path)),
         Found::Refused(path, why) => Err(not_trusted(&path, &why)),
+    };
+    let from_cwd = search(&env.cwd)?;
+    let from_source = match &env.source_dir {
+        Some(dir) if *dir != env.cwd => search(dir)?,
+        _ => None,
+    };
+    match (from_cwd, from_source) {
+        (Some(a), Some(b)) if a != b => Err(BadInput {
+            path: b.clone(),
+            position: None,
+            message: format!(
+                "found upward from the source, but `{}` was found upward from the working directory `{}`: name the one to use with SECWRAP_CONFIG or `kconfig`",
+                a.display(),
+                env.cwd.display()
+            ),
+        }),
+        (Some(a), _) => Ok(Some((a, false))),
+        (None, b) => Ok(b.map(|b| (b, true))),
     }
 }
 
@@ -731,7 +766,7 @@ fn not_trusted(path: &Path, why: &Untrusted) -> BadInput {
 /// the nearest directory upward with `include/config/auto.conf` (kept in
 /// sync with `.config` by Kbuild's syncconfig before any compile) or
 /// `.config`, found and judged as `secwrap.toml` is.
-fn discover_kconfig(env: &ConfigEnv) -> Result<Option<PathBuf>, BadInput> {
+fn discover_kconfig(env: &ConfigEnv) -> Result<Option<(PathBuf, bool)>, BadInput> {
     found(env, &["include/config/auto.conf", ".config"])
 }
 
@@ -835,7 +870,11 @@ mod tests {
                 "project/sub",
                 xdg(),
                 home(),
-                Some(("project", "project", Origin::Discovered)),
+                Some((
+                    "project",
+                    "project",
+                    Origin::Discovered { from_source: false },
+                )),
             ),
             (
                 None,
@@ -1029,6 +1068,49 @@ mod tests {
         assert!(config.log.is_none() && config.log_off);
     }
 
+    /// Out-of-tree builds: found from the source's directory when the
+    /// working directory finds nothing; the same file from both is fine;
+    /// two different files is an error naming both.
+    #[test]
+    fn search_from_the_source_side() {
+        let tree = Tree::new(&[
+            ("src/secwrap.toml", "[log]\npath = \"l.jsonl\"\n"),
+            ("src/.config", "CONFIG_LIVEPATCH=y\n"),
+            ("src/sub/a.c", ""),
+            ("build/x", ""),
+            ("other/secwrap.toml", ""),
+        ]);
+        let env = |cwd: &str, source: &str| ConfigEnv {
+            source_dir: Some(tree.path(source)),
+            ..tree.env(cwd)
+        };
+        let from_source = Origin::Discovered { from_source: true };
+        let config = tree.load(&env("build", "src/sub"));
+        let file = config.file.expect("found from the source");
+        assert_eq!(
+            (file.value, file.origin),
+            (tree.path("src/secwrap.toml"), from_source.clone())
+        );
+        let kconfig = config.kconfig.expect("Kconfig found from the source");
+        assert_eq!(
+            (kconfig.value, kconfig.origin),
+            (tree.path("src/.config"), from_source)
+        );
+        assert_eq!(config.root, tree.path("src"));
+
+        // In-tree: both searches find the same file.
+        let config = tree.load(&env("src", "src/sub"));
+        assert_eq!(
+            config.file.unwrap().origin,
+            Origin::Discovered { from_source: false }
+        );
+
+        assert_eq!(
+            tree.error(&env("other", "src/sub")),
+            "[ROOT]/src/secwrap.toml: found upward from the source, but `[ROOT]/other/secwrap.toml` was found upward from the working directory `[ROOT]/other`: name the one to use with SECWRAP_CONFIG or `kconfig`"
+        );
+    }
+
     #[test]
     fn default_log_names() {
         let state = Path::new("/state");
@@ -1122,7 +1204,7 @@ mod tests {
                 .map(|kconfig| (kconfig.value, kconfig.origin));
             assert_eq!(
                 found,
-                expected.map(|file| (tree.path(file), Origin::Discovered)),
+                expected.map(|file| (tree.path(file), Origin::Discovered { from_source: false })),
                 "{files:?} from {cwd}"
             );
         }

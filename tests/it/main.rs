@@ -20,6 +20,7 @@ mod livepatch_cli;
 mod load;
 mod mklinks;
 mod modes;
+mod out_of_tree;
 mod probe;
 mod probe_pipes;
 mod record;
