@@ -22,11 +22,13 @@ use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
 use crate::record::{BadLine, InvocationRecord, read_log};
 
+mod doctor;
 mod livepatch;
 mod log;
 mod probe;
 mod setup;
 
+use doctor::doctor;
 use livepatch::{check, diff, diff_build};
 use log::{log_builds, log_changed, log_export, log_show, run_build};
 use probe::{cache, probe_flags};
@@ -157,6 +159,21 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Why is this object unsplit or unrecorded? One report.
+    ///
+    /// The config and Kconfig a compile of FILE would use and why they are
+    /// trusted, secwrap's shim directory on PATH and launchers before it,
+    /// the compiler, and the last record for FILE (an object or a source).
+    /// Exit 1 when a problem is found.
+    Doctor {
+        /// An object or source file of the tree.
+        file: Option<PathBuf>,
+        /// The compiler to ask when no record names one (default: `cc`).
+        #[arg(long)]
+        cc: Option<String>,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Let a tree's own secwrap.toml set every key (README, "Trust").
     ///
     /// Adds DIR to `safe_dirs` in your own config
@@ -261,6 +278,7 @@ const SUBCOMMANDS: &[&str] = &[
     "check",
     "config",
     "diff",
+    "doctor",
     "help",
     "init",
     "is-compiler",
@@ -333,6 +351,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         } => init(kconfig.as_deref(), &dir, &log, force, out),
         Command::Config { for_file } => show_config(for_file.as_deref(), out),
         Command::Trust { dir } => trust_dir(&dir, out),
+        Command::Doctor { file, cc, log } => doctor(file.as_deref(), cc.as_deref(), log.log, out),
         Command::Probe {
             cc,
             disable_warning,
