@@ -219,7 +219,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
             flags_go_first,
         },
     );
-    if let Some(problem) = no_kconfig(&config, &decision, &injection, &invocation.cwd) {
+    if let Some(problem) = no_kconfig(&config, &decision, &injection, &config_env) {
         // The user's own rules cannot be decided: as bad as bad input. The
         // built-in rules (no file), a build system's test compile, or
         // passthrough: recorded as `no_kconfig`, and said once per build.
@@ -295,7 +295,7 @@ fn no_kconfig(
     config: &Config,
     decision: &Decision,
     injection: &Injection,
-    cwd: &Path,
+    env: &ConfigEnv,
 ) -> Option<BadInput> {
     let mut rules: Vec<&str> = decision
         .cflags_without_kconfig
@@ -316,14 +316,24 @@ fn no_kconfig(
         Some(_) => format!("rule `{}` reads", rules.join("`, `")),
         None => "no secwrap.toml here, and the built-in rules read".to_string(),
     };
+    // Nothing found because the search stopped at someone else's directory.
+    let stopped: String = crate::config::searches_stopped(env)
+        .iter()
+        .map(|(dir, uid)| {
+            format!(
+                " (the search stopped before `{}`, owned by uid {uid})",
+                dir.display()
+            )
+        })
+        .collect();
     Some(BadInput {
         path: config
             .file
             .as_ref()
-            .map_or_else(|| cwd.to_path_buf(), |file| file.value.clone()),
+            .map_or_else(|| env.cwd.clone(), |file| file.value.clone()),
         position: None,
         message: format!(
-            "{whose} Kconfig symbols, but no Kconfig values were found (no `kconfig` key, no include/config/auto.conf or .config upward): nothing added; name them with `kconfig = ...`, or split every compile with `when = \"y\"` (`secwrap init --always`)"
+            "{whose} Kconfig symbols, but no Kconfig values were found (no `kconfig` key, no include/config/auto.conf or .config upward{stopped}): nothing added; name them with `kconfig = ...`, or split every compile with `when = \"y\"` (`secwrap init --always`)"
         ),
     })
 }

@@ -96,6 +96,10 @@ pub enum Untrusted {
 pub enum Found {
     /// Nothing found before the search stopped.
     Nothing,
+    /// Nothing found before a directory of an untrusted owner, where the
+    /// search stopped: worth saying when nothing was found (a tree inside
+    /// another user's directory reads nothing from above it).
+    Stopped { before: PathBuf, uid: u32 },
     /// A file that passed every check.
     Trusted(PathBuf),
     /// A file found but not to be used, and why.
@@ -125,7 +129,10 @@ pub fn search_upward(
             return Found::Nothing;
         };
         if !users.trusts(metadata.uid()) {
-            return Found::Nothing;
+            return Found::Stopped {
+                before: dir.to_path_buf(),
+                uid: metadata.uid(),
+            };
         }
         if writable_below.is_none() && others_may_replace(&metadata) {
             writable_below = Some(dir.to_path_buf());

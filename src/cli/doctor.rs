@@ -139,6 +139,13 @@ pub(super) fn doctor(
         )?,
         None => writeln!(out, "kconfig:      none found")?,
     }
+    for (dir, uid) in crate::config::searches_stopped(&env) {
+        writeln!(
+            out,
+            "search:       stopped before `{}`, owned by uid {uid}: nothing in or above it is read",
+            dir.display()
+        )?;
+    }
     let decision = config.evaluate(&values);
     let flags: Vec<String> = decision
         .cflags

@@ -730,7 +730,7 @@ fn found(env: &ConfigEnv, names: &[&str]) -> Result<Option<(PathBuf, bool)>, Bad
         home: env.home.as_ref().map(PathBuf::from),
     };
     let search = |start: &Path| match trust::search_upward(start, names, env.users, &ceilings) {
-        Found::Nothing => Ok(None),
+        Found::Nothing | Found::Stopped { .. } => Ok(None),
         Found::Trusted(path) => Ok(Some(path)),
         Found::Refused(path, why) => Err(not_trusted(&path, &why)),
     };
@@ -767,7 +767,32 @@ fn not_trusted(path: &Path, why: &Untrusted) -> BadInput {
 /// sync with `.config` by Kbuild's syncconfig before any compile) or
 /// `.config`, found and judged as `secwrap.toml` is.
 fn discover_kconfig(env: &ConfigEnv) -> Result<Option<(PathBuf, bool)>, BadInput> {
-    found(env, &["include/config/auto.conf", ".config"])
+    found(env, KCONFIG_NAMES)
+}
+
+/// What the Kconfig search looks for in each directory, in order.
+const KCONFIG_NAMES: &[&str] = &["include/config/auto.conf", ".config"];
+
+/// Where the searches for `secwrap.toml` and the Kconfig values stopped
+/// before a directory of an untrusted owner, finding nothing: the reason a
+/// tree inside another user's directory has no config, for messages that
+/// say why nothing was found (`no_kconfig`, `secwrap doctor`).
+pub fn searches_stopped(env: &ConfigEnv) -> Vec<(PathBuf, u32)> {
+    let ceilings = Ceilings {
+        home: env.home.as_ref().map(PathBuf::from),
+    };
+    let mut stops = Vec::new();
+    for start in std::iter::once(&env.cwd).chain(&env.source_dir) {
+        for names in [&[CONFIG_FILE_NAME][..], KCONFIG_NAMES] {
+            if let Found::Stopped { before, uid } =
+                trust::search_upward(start, names, env.users, &ceilings)
+                && !stops.contains(&(before.clone(), uid))
+            {
+                stops.push((before, uid));
+            }
+        }
+    }
+    stops
 }
 
 /// 1-based line and column of byte `offset` in `text`.

@@ -142,6 +142,17 @@ fn the_search_stops_before_another_users_directory() {
     // Not silently: the built-in rules could not be decided, and say so.
     t.run(&["gcc", "-c", "a.c", "-o", "a.o"])
         .stderr_contains("no secwrap.toml here, and the built-in rules read Kconfig symbols, but no Kconfig values were found")
+        .stderr_contains(&format!(
+            "(the search stopped before `{}`, owned by uid {MALLORY})",
+            t.path("mallory").display()
+        ))
+        .go();
+    t.run(&["doctor", "a.c"])
+        .status(1)
+        .stdout_contains(&format!(
+            "search:       stopped before `{}`, owned by uid {MALLORY}: nothing in or above it is read\n",
+            t.path("mallory").display()
+        ))
         .go();
     t.assert_not_split("mallory/tree/a.o");
     let record = t.only_record();
