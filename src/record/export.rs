@@ -31,17 +31,42 @@ const EXPORTED_KINDS: &[Classification] = &[
     Classification::Assemble,
 ];
 
+/// Whether build-system probes get entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probes {
+    /// The default: a probe compiles `/dev/null` or a test program, not a
+    /// source of the tree, and Kbuild alone runs hundreds of them
+    /// (real-trees.md: 329 in one Xen build), so they are left out.
+    LeaveOut,
+    /// `--include-probes`: as Bear, which records every compiler call.
+    Include,
+}
+
+/// What [`compile_commands`] made of the records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub entries: Vec<CompileCommand>,
+    /// Compiles left out because they were build-system probes.
+    pub probes_left_out: usize,
+}
+
 /// Entries for every source compiled by `records`, one per source, with
 /// the arguments as run (injected flags included, launcher dropped, other
 /// sources of a multi-source job removed). Identical entries are dropped;
 /// two different compiles of one source both stay (Bear 3.1.1 keeps only
 /// the first per file and output, which hides the second command line).
-pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
+/// Build-system probes (`record::build_probe`) as `probes` says.
+pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export {
     let mut entries: Vec<CompileCommand> = Vec::new();
+    let mut probes_left_out = 0;
     for record in records
         .iter()
         .filter(|record| matches!(&record.kind, Term::Known(kind) if EXPORTED_KINDS.contains(kind)))
     {
+        if probes == Probes::LeaveOut && record.is_build_system_probe() {
+            probes_left_out += 1;
+            continue;
+        }
         let text = |value: &OsText| value.display();
         let directory = text(&record.cwd);
         let mut exec: Vec<OsString> = record
@@ -89,7 +114,10 @@ pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
             }
         }
     }
-    entries
+    Export {
+        entries,
+        probes_left_out,
+    }
 }
 
 /// Merges `new` into `old`: a new entry replaces an old one for the same
