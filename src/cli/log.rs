@@ -408,14 +408,14 @@ fn left_out_report(
         }
     }
     let parts: Vec<String> = [
-        (probes, "build-system probes"),
-        (rebuilt, "rebuilt by every build"),
-        (excluded, "by --exclude"),
-        (not_linked, "not in the image"),
+        (probes, "build-system probe", "build-system probes"),
+        (rebuilt, "rebuilt by every build", "rebuilt by every build"),
+        (excluded, "by --exclude", "by --exclude"),
+        (not_linked, "not in the image", "not in the image"),
     ]
     .iter()
-    .filter(|(count, _)| *count > 0)
-    .map(|(count, what)| format!("{count} {what}"))
+    .filter(|(count, _, _)| *count > 0)
+    .map(|(count, one, many)| format!("{count} {}", if *count == 1 { one } else { many }))
     .collect();
     report.push_str(&format!(
         "secwrap: left out {} of {total} objects{}{}\n",
@@ -496,6 +496,7 @@ pub(super) fn log_export(
         output.display(),
         match export.probes_left_out {
             0 => String::new(),
+            1 => "; left out 1 build-system probe (--include-probes keeps it)".to_string(),
             count =>
                 format!("; left out {count} build-system probes (--include-probes keeps them)"),
         }

@@ -46,7 +46,8 @@ pub enum Probes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Export {
     pub entries: Vec<CompileCommand>,
-    /// Compiles left out because they were build-system probes.
+    /// Compiles of a source left out because they were build-system
+    /// probes (configure's `conftest.c`, Xen's `efi/check.c`).
     pub probes_left_out: usize,
 }
 
@@ -63,10 +64,6 @@ pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export 
         .iter()
         .filter(|record| matches!(&record.kind, Term::Known(kind) if EXPORTED_KINDS.contains(kind)))
     {
-        if probes == Probes::LeaveOut && record.is_build_system_probe() {
-            probes_left_out += 1;
-            continue;
-        }
         let text = |value: &OsText| value.display();
         let directory = text(&record.cwd);
         let mut exec: Vec<OsString> = record
@@ -86,6 +83,12 @@ pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export 
                 _ => None,
             })
             .collect();
+        // A probe of `/dev/null` or stdin has no source, and so no entry to
+        // leave out: only those that would have one count.
+        if probes == Probes::LeaveOut && !sources.is_empty() && record.is_build_system_probe() {
+            probes_left_out += 1;
+            continue;
+        }
         let output = record.output.as_ref().map(text);
         for (index, source) in &sources {
             let mut arguments = vec![program.to_string_lossy().into_owned()];
