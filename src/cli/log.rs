@@ -229,27 +229,7 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
     let objects = history::compiled_objects(&records, &selected, &root);
     let total = objects.len();
     for object in objects {
-        let reason = if args.no_default_excludes {
-            None
-        } else if object.build_system_probe {
-            Some(LeftOut::BuildSystemProbe)
-        } else {
-            history::always_rebuilt(&object.relative).map(LeftOut::AlwaysRebuilt)
-        };
-        let reason =
-            match reason.or_else(|| excludes.matching(&object.relative).map(LeftOut::Excluded)) {
-                Some(reason) => Some(reason),
-                None if images.is_empty() => None,
-                None => {
-                    let items = defined_items(&object.absolute)
-                        .context("--image reads every object it judges")?;
-                    let in_an_image = images
-                        .iter()
-                        .any(|(_, symbols)| symbols.holds_any(items.iter().map(Vec::as_slice)));
-                    (!in_an_image).then_some(LeftOut::NotInImage)
-                }
-            };
-        match reason {
+        match leave_out(&object, !args.no_default_excludes, &excludes, &images)? {
             Some(reason) => left_out.push((object, reason)),
             None => kept.push(object),
         }
@@ -272,6 +252,36 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
         eprint!("{report}");
     }
     Ok(CommandStatus::Success)
+}
+
+/// Why `object` is left out, if it is: the default excludes (when
+/// `defaults`), then the `--exclude` globs, then the images (an object is
+/// read only when it is still in the list).
+fn leave_out<'a>(
+    object: &CompiledObject,
+    defaults: bool,
+    excludes: &UserExcludes<'a>,
+    images: &[(PathBuf, ImageSymbols)],
+) -> Result<Option<LeftOut<'a>>> {
+    if defaults {
+        if object.build_system_probe {
+            return Ok(Some(LeftOut::BuildSystemProbe));
+        }
+        if let Some(entry) = history::always_rebuilt(&object.relative) {
+            return Ok(Some(LeftOut::AlwaysRebuilt(entry)));
+        }
+    }
+    if let Some(glob) = excludes.matching(&object.relative) {
+        return Ok(Some(LeftOut::Excluded(glob)));
+    }
+    if images.is_empty() {
+        return Ok(None);
+    }
+    let items = defined_items(&object.absolute).context("--image reads every object it judges")?;
+    let in_an_image = images
+        .iter()
+        .any(|(_, symbols)| symbols.holds_any(items.iter().map(Vec::as_slice)));
+    Ok((!in_an_image).then_some(LeftOut::NotInImage))
 }
 
 /// How `log changed` prints its list.
