@@ -6,13 +6,17 @@
 //! An object is in the image when at least one function or data item it
 //! defines (global or local, `STT_FUNC`, `STT_OBJECT`, `STT_TLS` or common)
 //! has its name among the symbols the image defines. Names only, so a
-//! local name that another object of the image also uses (`init`,
-//! `__func__.0`) counts as a match: an object can be kept wrongly, never
-//! dropped wrongly, as long as the image keeps its symbol table (xen-syms,
-//! vmlinux, an unstripped program). Xen's `CONFIG_ENFORCE_UNIQUE_SYMBOLS`
-//! renames locals to `file.c#name` in the object and the image alike. An
-//! object that defines no function or data (only assembler labels) is not
-//! in any image.
+//! name the image defines for something else (a local `init` or
+//! `__func__.0` of another object, x86 boot code's own `memcpy`) counts as
+//! a match: an object can be kept wrongly, never dropped wrongly, as long
+//! as the image keeps its symbol table (xen-syms, vmlinux, a module, an
+//! unstripped program). A kept object that is not linked is a loud failure
+//! later (create-diff-object cannot find its symbols in the image), a
+//! dropped one a patch silently incomplete. Sizes are not compared: linker
+//! relaxation (RISC-V, LoongArch) shrinks functions. Xen's
+//! `CONFIG_ENFORCE_UNIQUE_SYMBOLS` renames locals to `file.c#name` in the
+//! object and the image alike. An object that defines no function or data
+//! (only assembler labels) is not in any image.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -232,11 +232,11 @@ pub struct AlwaysRebuilt {
 /// section 3. livepatch-build-tools' `livepatch-gcc` skips `version.o`,
 /// kpatch-build's `kpatch-cc` `init/version.o` and `arch/x86/boot/*`.
 ///
-/// Objects rebuilt for the same reason but whose code does not change are
-/// not here: Xen's `arch/x86/debug.o` and `common/efi/boot.o` include
-/// `xen/compile.h` without using what changes, so create-diff-object finds
-/// nothing in them, while a patch to them is a real change (`livepatch-gcc`
-/// skips `debug.o` by name, and with it such a patch).
+/// Objects rebuilt for the same reason whose code and data do not change
+/// are not here: Xen's `arch/x86/debug.o` and `arch/x86/efi/boot.o` include
+/// `xen/compile.h`, yet create-diff-object found nothing in them (section
+/// 3), while a patch to them is a real change (`livepatch-gcc` skips
+/// `debug.o` by name, and with it such a patch).
 pub const ALWAYS_REBUILT: &[AlwaysRebuilt] = &[
     AlwaysRebuilt {
         glob: "init/version-timestamp.o",
