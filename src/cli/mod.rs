@@ -226,7 +226,7 @@ enum LogCommand {
         /// Merge into an existing file: entries for the same source and output are replaced.
         #[arg(long)]
         merge: bool,
-        /// Also the build system's own test compiles (Kbuild `cc-option` on `/dev/null`, configure's `conftest.c`, ...), left out by default.
+        /// Also the build system's own test compiles of a source (configure's `conftest.c`, CMake's, Xen's EFI check), left out by default.
         #[arg(long)]
         include_probes: bool,
         #[command(flatten)]
