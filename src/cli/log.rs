@@ -2,43 +2,41 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, LOG_VAR};
-use crate::record::export::{CompileCommand, compile_commands, merge_compile_commands};
-use crate::record::history::{self, Build};
-use crate::record::{InvocationRecord, read_log};
+use crate::livepatch::linked::{ImageSymbols, defined_items};
+use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
+use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
+use crate::record::{InvocationRecord, OsText, read_log};
 
-use super::{CommandStatus, current_dir, log_path, read_records};
+use super::{ChangedArgs, CommandStatus, current_dir, log_path, read_records};
 
 pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
     let (_, records, bad_lines) = read_records(log)?;
     // One line per record: buffered, not a write per line.
     let mut out = BufWriter::new(out);
-    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut injected, mut failed) = (0, 0);
+    let mut tally = Tally::default();
     for record in &records {
-        *kinds.entry(record.kind.to_string()).or_default() += 1;
-        injected += usize::from(!record.injected.is_empty());
-        failed += usize::from(record.status != Some(0));
-        write_summary_line(&mut out, record)?;
+        let counts = tally.add(record);
+        write_summary_line(&mut out, record, counts.probe)?;
     }
-    let kinds: Vec<String> = kinds
-        .iter()
-        .map(|(kind, count)| format!("{count} {kind}"))
-        .collect();
     writeln!(
         out,
-        "{} records ({}); flags injected into {injected}; {failed} failed{}",
+        "{} records ({}); flags injected into {}; {} failed{}{}",
         records.len(),
-        if kinds.is_empty() {
-            "none".to_string()
+        tally.kinds_and_probes(),
+        tally.injected,
+        tally.failed,
+        if tally.probes == 0 {
+            String::new()
         } else {
-            kinds.join(", ")
+            format!("; {} of the probes failed", tally.probes_failed)
         },
         if bad_lines.is_empty() {
             String::new()
@@ -50,7 +48,66 @@ pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Comm
     Ok(CommandStatus::Success)
 }
 
-fn write_summary_line(out: &mut impl Write, record: &InvocationRecord) -> std::io::Result<()> {
+/// Counts for a summary, build-system probes apart from the tree's calls
+/// (a failed `cc-option` is an answer, not a broken build).
+#[derive(Default)]
+struct Tally {
+    kinds: BTreeMap<String, usize>,
+    injected: usize,
+    failed: usize,
+    probes: usize,
+    probes_failed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, record: &InvocationRecord) -> RecordCounts {
+        let counts = RecordCounts::of(record);
+        if counts.probe {
+            self.probes += 1;
+            self.probes_failed += usize::from(counts.failed);
+        } else {
+            *self.kinds.entry(record.kind.to_string()).or_default() += 1;
+            self.injected += usize::from(counts.injected);
+            self.failed += usize::from(counts.failed);
+        }
+        counts
+    }
+
+    fn of_build(build: &Build) -> Tally {
+        Tally {
+            kinds: build.kinds.clone(),
+            injected: build.injected,
+            failed: build.failed,
+            probes: build.probes,
+            probes_failed: build.probes_failed,
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.kinds.values().sum::<usize>() + self.probes
+    }
+
+    /// `2 compile, 1 link_only`, then `; 3 build-system probes` if any.
+    fn kinds_and_probes(&self) -> String {
+        let kinds: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(kind, count)| format!("{count} {kind}"))
+            .collect();
+        match (kinds.is_empty(), self.probes) {
+            (true, 0) => "none".to_string(),
+            (false, 0) => kinds.join(", "),
+            (true, probes) => format!("{probes} build-system probes"),
+            (false, probes) => format!("{}; {probes} build-system probes", kinds.join(", ")),
+        }
+    }
+}
+
+fn write_summary_line(
+    out: &mut impl Write,
+    record: &InvocationRecord,
+    probe: bool,
+) -> std::io::Result<()> {
     let target = record
         .output
         .as_ref()
@@ -77,6 +134,9 @@ fn write_summary_line(out: &mut impl Write, record: &InvocationRecord) -> std::i
             .map(|skipped| format!("{}({})", skipped.flag.display(), skipped.reason))
             .collect();
         write!(out, "  skipped[{}]", skipped.join(" "))?;
+    }
+    if probe {
+        write!(out, "  (build-system probe)")?;
     }
     writeln!(out)
 }
@@ -117,18 +177,18 @@ pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Resul
 }
 
 fn build_summary(build: &Build) -> String {
-    let total: usize = build.kinds.values().sum();
-    let kinds: Vec<String> = build
-        .kinds
-        .iter()
-        .map(|(kind, count)| format!("{count} {kind}"))
-        .collect();
-    format!(
-        "{total} invocations ({}), flags injected into {}, {} failed",
-        kinds.join(", "),
-        build.injected,
-        build.failed
-    )
+    let tally = Tally::of_build(build);
+    let mut summary = format!(
+        "{} invocations ({}), flags injected into {}, {} failed",
+        tally.total(),
+        tally.kinds_and_probes(),
+        tally.injected,
+        tally.failed
+    );
+    if tally.probes > 0 {
+        summary.push_str(&format!(", {} of the probes failed", tally.probes_failed));
+    }
+    summary
 }
 
 pub(super) fn log_builds(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
@@ -146,37 +206,249 @@ pub(super) fn log_builds(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Co
     Ok(CommandStatus::Success)
 }
 
-pub(super) fn log_changed(
-    since: Option<String>,
-    root: Option<PathBuf>,
-    log: Option<PathBuf>,
-    out: &mut dyn Write,
-) -> Result<CommandStatus> {
-    let (path, records, _) = read_records(log)?;
+pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<CommandStatus> {
+    let excludes = UserExcludes::new(&args.exclude)?;
+    let (path, records, _) = read_records(args.log.log)?;
     let cwd = current_dir()?;
-    let root = root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
+    let root = args.root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
     let builds = history::builds(&records);
-    let selected = history::builds_after(&builds, since.as_deref()).with_context(|| {
-        format!(
-            "no build `{}` in {}",
-            since.as_deref().unwrap_or(""),
-            path.display()
-        )
-    })?;
-    // Raw bytes: a path that is not UTF-8 must reach the livepatch tool intact.
+    let since = args.since.as_deref();
+    let selected = history::builds_after(&builds, since)
+        .with_context(|| format!("no build `{}` in {}", since.unwrap_or(""), path.display()))?;
+    let images: Vec<(PathBuf, ImageSymbols)> = args
+        .image
+        .iter()
+        .map(|image| {
+            let image = cwd.join(image);
+            ImageSymbols::read(&image).map(|symbols| (image, symbols))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let mut kept = Vec::new();
+    let mut left_out = Vec::new();
+    let objects = history::compiled_objects(&records, &selected, &root);
+    let total = objects.len();
+    for object in objects {
+        match leave_out(&object, !args.no_default_excludes, &excludes, &images)? {
+            Some(reason) => left_out.push((object, reason)),
+            None => kept.push(object),
+        }
+    }
+
+    let format = if args.null {
+        ListFormat::Nul
+    } else if args.json {
+        ListFormat::Json
+    } else {
+        ListFormat::Lines
+    };
+    write_objects(out, &kept, format)?;
+    if args.verbose || std::io::stderr().is_terminal() {
+        let image_names: Vec<String> = images
+            .iter()
+            .map(|(image, _)| format!("`{}`", image.display()))
+            .collect();
+        let report = left_out_report(&left_out, total, args.verbose, &image_names.join(", "));
+        eprint!("{report}");
+    }
+    Ok(CommandStatus::Success)
+}
+
+/// Why `object` is left out, if it is: the default excludes (when
+/// `defaults`), then the `--exclude` globs, then the images (an object is
+/// read only when it is still in the list).
+fn leave_out<'a>(
+    object: &CompiledObject,
+    defaults: bool,
+    excludes: &UserExcludes<'a>,
+    images: &[(PathBuf, ImageSymbols)],
+) -> Result<Option<LeftOut<'a>>> {
+    if defaults {
+        if object.build_system_probe {
+            return Ok(Some(LeftOut::BuildSystemProbe));
+        }
+        if let Some(entry) = history::always_rebuilt(&object.relative) {
+            return Ok(Some(LeftOut::AlwaysRebuilt(entry)));
+        }
+    }
+    if let Some(glob) = excludes.matching(&object.relative) {
+        return Ok(Some(LeftOut::Excluded(glob)));
+    }
+    if images.is_empty() {
+        return Ok(None);
+    }
+    let items = defined_items(&object.absolute).context("--image reads every object it judges")?;
+    let in_an_image = images
+        .iter()
+        .any(|(_, symbols)| symbols.holds_any(items.iter().map(Vec::as_slice)));
+    Ok((!in_an_image).then_some(LeftOut::NotInImage))
+}
+
+/// How `log changed` prints its list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    /// One path a line: the `changed_objs` file of livepatch-build-tools and
+    /// kpatch-build.
+    Lines,
+    /// `-0`: each path followed by a NUL byte, for `xargs -0`.
+    Nul,
+    /// `--json`: one JSON array, each path as the record writes paths.
+    Json,
+}
+
+/// Writes the paths (relative, as raw bytes: a path that is not UTF-8 must
+/// reach the livepatch tool intact).
+fn write_objects(
+    out: &mut dyn Write,
+    objects: &[CompiledObject],
+    format: ListFormat,
+) -> Result<()> {
     let mut out = BufWriter::new(out);
-    for object in history::changed_objects(&records, &selected, &root) {
-        out.write_all(object.as_os_str().as_encoded_bytes())?;
-        out.write_all(b"\n")?;
+    match format {
+        ListFormat::Lines | ListFormat::Nul => {
+            let end: &[u8] = if format == ListFormat::Nul {
+                b"\0"
+            } else {
+                b"\n"
+            };
+            for object in objects {
+                out.write_all(object.relative.as_os_str().as_encoded_bytes())?;
+                out.write_all(end)?;
+            }
+        }
+        ListFormat::Json => {
+            let paths: Vec<OsText> = objects
+                .iter()
+                .map(|object| OsText::new(object.relative.as_os_str()))
+                .collect();
+            serde_json::to_writer(&mut out, &paths).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()?;
-    Ok(CommandStatus::Success)
+    Ok(())
+}
+
+/// Why `log changed` left an object out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LeftOut<'a> {
+    BuildSystemProbe,
+    AlwaysRebuilt(&'static AlwaysRebuilt),
+    /// The `--exclude` glob it matched.
+    Excluded(&'a str),
+    /// Not one of its functions or data items is in an `--image`.
+    NotInImage,
+}
+
+/// The `--exclude` globs, compiled as `exclude` in secwrap.toml is.
+struct UserExcludes<'a> {
+    globs: &'a [String],
+    set: GlobSet,
+}
+
+impl<'a> UserExcludes<'a> {
+    fn new(globs: &'a [String]) -> Result<UserExcludes<'a>> {
+        let mut builder = GlobSetBuilder::new();
+        for glob in globs {
+            builder.add(
+                GlobBuilder::new(glob)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|error| anyhow!("bad --exclude glob `{glob}`: {}", error.kind()))?,
+            );
+        }
+        let set = builder
+            .build()
+            .map_err(|error| anyhow!("bad --exclude globs: {error}"))?;
+        Ok(UserExcludes { globs, set })
+    }
+
+    /// The first glob `path` matches.
+    fn matching(&self, path: &Path) -> Option<&'a str> {
+        let globs = self.globs;
+        self.set
+            .matches(path)
+            .first()
+            .and_then(|&index| globs.get(index))
+            .map(String::as_str)
+    }
+}
+
+/// What stderr gets about the objects left out: with `verbose`, a line per
+/// object and the count; without, the count only, and nothing when none
+/// was left out. `images` names the `--image`s.
+fn left_out_report(
+    left_out: &[(CompiledObject, LeftOut<'_>)],
+    total: usize,
+    verbose: bool,
+    images: &str,
+) -> String {
+    let mut report = String::new();
+    if left_out.is_empty() && !verbose {
+        return report;
+    }
+    let (mut probes, mut rebuilt, mut excluded, mut not_linked) = (0, 0, 0, 0);
+    for (object, reason) in left_out {
+        let why = match reason {
+            LeftOut::BuildSystemProbe => {
+                probes += 1;
+                "a build-system probe (--no-default-excludes keeps it)".to_string()
+            }
+            LeftOut::AlwaysRebuilt(entry) => {
+                rebuilt += 1;
+                format!(
+                    "rebuilt by every build: {} (--no-default-excludes keeps it)",
+                    entry.why
+                )
+            }
+            LeftOut::Excluded(glob) => {
+                excluded += 1;
+                format!("--exclude `{glob}`")
+            }
+            LeftOut::NotInImage => {
+                not_linked += 1;
+                format!("none of its functions or data is in {images}")
+            }
+        };
+        if verbose {
+            report.push_str(&format!(
+                "secwrap: left out {}: {why}\n",
+                object.relative.display()
+            ));
+        }
+    }
+    let parts: Vec<String> = [
+        (probes, "build-system probe", "build-system probes"),
+        (rebuilt, "rebuilt by every build", "rebuilt by every build"),
+        (excluded, "by --exclude", "by --exclude"),
+        (not_linked, "not in the image", "not in the image"),
+    ]
+    .iter()
+    .filter(|(count, _, _)| *count > 0)
+    .map(|(count, one, many)| format!("{count} {}", if *count == 1 { one } else { many }))
+    .collect();
+    report.push_str(&format!(
+        "secwrap: left out {} of {total} objects{}{}\n",
+        left_out.len(),
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(", "))
+        },
+        if verbose {
+            ""
+        } else {
+            "; --verbose names them"
+        }
+    ));
+    report
 }
 
 pub(super) fn log_export(
     build: Option<String>,
     output: &Path,
     merge: bool,
+    include_probes: bool,
     log: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
@@ -194,7 +466,15 @@ pub(super) fn log_export(
         }
         None => records,
     };
-    let mut entries = compile_commands(&selected);
+    let export = compile_commands(
+        &selected,
+        if include_probes {
+            Probes::Include
+        } else {
+            Probes::LeaveOut
+        },
+    );
+    let mut entries = export.entries;
     let output = current_dir()?.join(output);
     if merge && output.exists() {
         let old_text = std::fs::read(&output).with_context(|| output.display().to_string())?;
@@ -221,9 +501,15 @@ pub(super) fn log_export(
     write().with_context(|| output.display().to_string())?;
     writeln!(
         out,
-        "wrote {} entries to {}",
+        "wrote {} entries to {}{}",
         entries.len(),
-        output.display()
+        output.display(),
+        match export.probes_left_out {
+            0 => String::new(),
+            1 => "; left out 1 build-system probe (--include-probes keeps it)".to_string(),
+            count =>
+                format!("; left out {count} build-system probes (--include-probes keeps them)"),
+        }
     )?;
     Ok(CommandStatus::Success)
 }

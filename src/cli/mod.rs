@@ -226,16 +226,15 @@ enum LogCommand {
     /// Objects (re)compiled in the builds after BUILD (default: in the latest
     /// build), one path a line, relative to the build root: what livepatch
     /// tools read as `changed_objs`.
-    Changed {
-        /// List what was compiled after this build.
-        #[arg(long)]
-        since: Option<String>,
-        /// Paths are relative to this directory (default: the working directory).
-        #[arg(long)]
-        root: Option<PathBuf>,
-        #[command(flatten)]
-        log: LogArgs,
-    },
+    ///
+    /// Left out unless `--no-default-excludes`: build-system probes
+    /// (configure's `conftest.o`, Xen's `arch/x86/efi/check.o`) and the
+    /// version objects every build recompiles with its date
+    /// (`init/version-timestamp.o`, `init/version.o`,
+    /// `arch/x86/boot/version.o`, Xen's `common/version.o` or
+    /// `xen/common/version.o`). What is left out is counted on stderr when
+    /// it is a terminal, and named with `--verbose`; stdout is the list only.
+    Changed(ChangedArgs),
     /// Write the compiles as a compilation database.
     Export {
         #[arg(long, value_enum)]
@@ -249,9 +248,43 @@ enum LogCommand {
         /// Merge into an existing file: entries for the same source and output are replaced.
         #[arg(long)]
         merge: bool,
+        /// Also the build system's own test compiles of a source (configure's `conftest.c`, CMake's, Xen's EFI check), left out by default.
+        #[arg(long)]
+        include_probes: bool,
         #[command(flatten)]
         log: LogArgs,
     },
+}
+
+/// `secwrap log changed`.
+#[derive(Debug, clap::Args)]
+struct ChangedArgs {
+    /// List what was compiled after this build.
+    #[arg(long)]
+    since: Option<String>,
+    /// Paths are relative to this directory (default: the working directory).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Leave out the objects whose path, as printed, matches GLOB (`*` stays within one directory, `**` crosses them); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Keep build-system probes and the always-rebuilt version objects.
+    #[arg(long)]
+    no_default_excludes: bool,
+    /// Keep only the objects with a function or data item in IMAGE's symbol table (vmlinux, xen-syms, a module); repeatable: in any of them.
+    #[arg(long, value_name = "IMAGE")]
+    image: Vec<PathBuf>,
+    /// End each path with a NUL byte instead of a newline (for `xargs -0`).
+    #[arg(short = '0', long = "null", conflicts_with = "json")]
+    null: bool,
+    /// A JSON array of the paths; a path that is not UTF-8 is `{"bytes": "<base64>"}`, as in the record.
+    #[arg(long)]
+    json: bool,
+    /// Name every object left out, and why, on stderr.
+    #[arg(long, short)]
+    verbose: bool,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -380,14 +413,15 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         Command::Log { command } => match command {
             LogCommand::Show { log } => log_show(log.log, out),
             LogCommand::Builds { log } => log_builds(log.log, out),
-            LogCommand::Changed { since, root, log } => log_changed(since, root, log.log, out),
+            LogCommand::Changed(args) => log_changed(args, out),
             LogCommand::Export {
                 format: ExportFormat::CompileCommands,
                 build,
                 output,
                 merge,
+                include_probes,
                 log,
-            } => log_export(build, &output, merge, log.log, out),
+            } => log_export(build, &output, merge, include_probes, log.log, out),
         },
         Command::IsCompiler { names } => shims::is_compiler(&names, out),
     }

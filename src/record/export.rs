@@ -31,13 +31,35 @@ const EXPORTED_KINDS: &[Classification] = &[
     Classification::Assemble,
 ];
 
+/// Whether build-system probes get entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probes {
+    /// The default: a probe compiles `/dev/null` or a test program, not a
+    /// source of the tree, and Kbuild alone runs hundreds of them
+    /// (real-trees.md: 329 in one Xen build), so they are left out.
+    LeaveOut,
+    /// `--include-probes`: as Bear, which records every compiler call.
+    Include,
+}
+
+/// What [`compile_commands`] made of the records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub entries: Vec<CompileCommand>,
+    /// Compiles of a source left out because they were build-system
+    /// probes (configure's `conftest.c`, Xen's `efi/check.c`).
+    pub probes_left_out: usize,
+}
+
 /// Entries for every source compiled by `records`, one per source, with
 /// the arguments as run (injected flags included, launcher dropped, other
 /// sources of a multi-source job removed). Identical entries are dropped;
 /// two different compiles of one source both stay (Bear 3.1.1 keeps only
 /// the first per file and output, which hides the second command line).
-pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
+/// Build-system probes (`record::build_probe`) as `probes` says.
+pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export {
     let mut entries: Vec<CompileCommand> = Vec::new();
+    let mut probes_left_out = 0;
     for record in records
         .iter()
         .filter(|record| matches!(&record.kind, Term::Known(kind) if EXPORTED_KINDS.contains(kind)))
@@ -61,6 +83,12 @@ pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
                 _ => None,
             })
             .collect();
+        // A probe of `/dev/null` or stdin has no source, and so no entry to
+        // leave out: only those that would have one count.
+        if probes == Probes::LeaveOut && !sources.is_empty() && record.is_build_system_probe() {
+            probes_left_out += 1;
+            continue;
+        }
         let output = record.output.as_ref().map(text);
         for (index, source) in &sources {
             let mut arguments = vec![program.to_string_lossy().into_owned()];
@@ -89,7 +117,10 @@ pub fn compile_commands(records: &[InvocationRecord]) -> Vec<CompileCommand> {
             }
         }
     }
-    entries
+    Export {
+        entries,
+        probes_left_out,
+    }
 }
 
 /// Merges `new` into `old`: a new entry replaces an old one for the same

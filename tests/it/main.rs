@@ -19,6 +19,7 @@ mod history;
 mod inject;
 mod livepatch_cli;
 mod load;
+mod log_changed;
 mod mklinks;
 mod modes;
 mod out_of_tree;
