@@ -199,23 +199,45 @@ pub fn any_kept(records: &[InvocationRecord]) -> bool {
     records.iter().any(|record| !record.originals.is_empty())
 }
 
-/// The copy of `object` (final name, normalised) that `record` kept, if any.
-fn kept_copy(record: &InvocationRecord, object: &Path) -> Option<PathBuf> {
-    record.originals.iter().find_map(|original| {
-        let kept_object = original.object.to_os_string()?;
-        (normalize(Path::new(&kept_object)) == object)
-            .then(|| original.copy.to_os_string().map(PathBuf::from))
-            .flatten()
-    })
+/// What one record did to an object: kept a copy of it, or (successfully)
+/// compiled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Touch {
+    Kept(PathBuf),
+    Compiled,
 }
 
-/// Whether `record` is a successful compile that wrote `object`.
-fn compiled(record: &InvocationRecord, object: &Path) -> bool {
-    is_object_compile(record)
-        && written_objects(record)
-            .iter()
-            .filter_map(|output| final_object(output))
-            .any(|written| normalize(&written) == object)
+/// Every object's touches (final name, normalised), each with its
+/// record's index, in the log's order; a record that kept a copy before
+/// compiling over it has both, the copy first. One pass over the log, so
+/// that `diff --build` on a full rebuild is not objects × records.
+fn touches(records: &[InvocationRecord]) -> BTreeMap<PathBuf, Vec<(usize, Touch)>> {
+    let mut touches: BTreeMap<PathBuf, Vec<(usize, Touch)>> = BTreeMap::new();
+    for (index, record) in records.iter().enumerate() {
+        for original in &record.originals {
+            // Bad base64: no pair rather than a wrong one.
+            if let (Some(object), Some(copy)) =
+                (original.object.to_os_string(), original.copy.to_os_string())
+            {
+                touches
+                    .entry(normalize(Path::new(&object)))
+                    .or_default()
+                    .push((index, Touch::Kept(PathBuf::from(copy))));
+            }
+        }
+        if is_object_compile(record) {
+            for object in written_objects(record)
+                .iter()
+                .filter_map(|output| final_object(output))
+            {
+                touches
+                    .entry(normalize(&object))
+                    .or_default()
+                    .push((index, Touch::Compiled));
+            }
+        }
+    }
+    touches
 }
 
 /// The first record of the baseline's aftermath for `diff --build`: every
@@ -351,95 +373,89 @@ pub fn pair_with_originals(
     keeping: bool,
 ) -> Vec<KeptPair> {
     let until = records.len().min(patched.last_index + 1);
-    let objects = changed_objects(records, &[patched], Path::new(""));
-    objects
+    let start = baseline_start.min(until);
+    let touches = touches(records);
+    let build_at = |index: usize| build_of(&records[index]).to_string();
+    changed_objects(records, &[patched], Path::new(""))
         .into_iter()
-        .map(|object| KeptPair {
-            original: original_side(
-                records,
-                baseline_start.min(until),
-                until,
-                &object,
-                &patched.id,
-                keeping,
-            ),
-            patched: patched_side(&records[until..], &object),
-            object,
+        .map(|object| {
+            let touched = touches.get(&object).map_or(&[][..], Vec::as_slice);
+            let (before, after) =
+                touched.split_at(touched.partition_point(|(index, _)| *index < start));
+            let (between, later) =
+                after.split_at(after.partition_point(|(index, _)| *index < until));
+            KeptPair {
+                original: original_side(before, between, &build_at, start, &patched.id, keeping),
+                patched: patched_side(later, &build_at),
+                object,
+            }
         })
         .collect()
 }
 
+/// `before`, `between`: the object's touches before the baseline and
+/// from it to the end of the patched build.
 fn original_side(
-    records: &[InvocationRecord],
+    before: &[(usize, Touch)],
+    between: &[(usize, Touch)],
+    build_at: &dyn Fn(usize) -> String,
     start: usize,
-    until: usize,
-    object: &Path,
     patched_id: &str,
     keeping: bool,
 ) -> OriginalSide {
-    let after = &records[start..until];
-    let first_copy = after
+    let first_copy = between.iter().find_map(|(index, touch)| match touch {
+        Touch::Kept(copy) => Some((*index, copy)),
+        Touch::Compiled => None,
+    });
+    let first_compile = between
         .iter()
-        .enumerate()
-        .find_map(|(index, record)| Some((index, record, kept_copy(record, object)?)));
-    let first_compile = after
-        .iter()
-        .enumerate()
-        .find(|(_, record)| compiled(record, object));
+        .find(|(_, touch)| *touch == Touch::Compiled)
+        .map(|(index, _)| *index);
     match (first_copy, first_compile) {
-        (Some((copy_index, keeper, copy)), compile)
-            if compile.is_none_or(|(compile_index, compiler)| {
-                copy_index <= compile_index || build_of(compiler) == build_of(keeper)
+        (Some((copy_index, copy)), compile)
+            if compile.is_none_or(|compile_index| {
+                copy_index <= compile_index || build_at(compile_index) == build_at(copy_index)
             }) =>
         {
             OriginalSide::Kept {
-                copy,
-                build: build_of(keeper).to_string(),
+                copy: copy.clone(),
+                build: build_at(copy_index),
             }
         }
         _ if !keeping => OriginalSide::NothingKept,
         (_, compile) => {
             // No compile after the baseline at all: the patched build's
-            // own compile came before it (`--against` a build that ended
-            // later), and nothing was kept for it.
-            let build = compile.map_or(patched_id, |(_, record)| build_of(record));
-            match records[..start]
+            // own compile came before it, and nothing was kept for it.
+            let build = compile.map_or_else(|| patched_id.to_string(), build_at);
+            let compiled_before = before
                 .iter()
                 .rev()
-                .find(|record| compiled(record, object))
-            {
-                Some(before) => OriginalSide::NotKept {
-                    build: build.to_string(),
-                    compiled_before: build_of(before).to_string(),
+                .find(|(_, touch)| *touch == Touch::Compiled);
+            match compiled_before {
+                Some((index, _)) => OriginalSide::NotKept {
+                    build,
+                    compiled_before: build_at(*index),
                 },
                 // Never compiled before, by a log that holds the baseline.
-                None if start > 0 => OriginalSide::New {
-                    build: build.to_string(),
-                },
-                None => OriginalSide::NoHistory {
-                    build: build.to_string(),
-                },
+                None if start > 0 => OriginalSide::New { build },
+                None => OriginalSide::NoHistory { build },
             }
         }
     }
 }
 
-/// `later`: the records after the patched build.
-fn patched_side(later: &[InvocationRecord], object: &Path) -> PatchedSide {
-    for record in later {
-        if let Some(copy) = kept_copy(record, object) {
-            return PatchedSide::Kept {
-                copy,
-                build: build_of(record).to_string(),
-            };
-        }
-        if compiled(record, object) {
-            return PatchedSide::Overwritten {
-                build: build_of(record).to_string(),
-            };
-        }
+/// `later`: the object's touches after the patched build.
+fn patched_side(later: &[(usize, Touch)], build_at: &dyn Fn(usize) -> String) -> PatchedSide {
+    match later.first() {
+        Some((index, Touch::Kept(copy))) => PatchedSide::Kept {
+            copy: copy.clone(),
+            build: build_at(*index),
+        },
+        Some((index, Touch::Compiled)) => PatchedSide::Overwritten {
+            build: build_at(*index),
+        },
+        None => PatchedSide::Current,
     }
-    PatchedSide::Current
 }
 
 #[cfg(test)]
@@ -701,7 +717,7 @@ mod tests {
         let non_utf8 = PathBuf::from(OsString::from_vec(b"/t/\xff.o".to_vec()));
         let record = compile(
             "p1",
-            "",
+            "/t/sub/../.a.o.tmp",
             serde_json::json!([
                 // Normalised: the key is the object's final name.
                 {"object": "/t/./sub/../a.o", "copy": "/k/a.o"},
@@ -712,15 +728,20 @@ mod tests {
             ]),
         );
         assert_eq!(
-            kept_copy(&record, Path::new("/t/a.o")),
-            Some(PathBuf::from("/k/a.o"))
+            touches(&[unkept("orig", "a"), record.clone()]),
+            BTreeMap::from([
+                (
+                    PathBuf::from("/t/a.o"),
+                    vec![
+                        (0, Touch::Compiled),
+                        (1, Touch::Kept(PathBuf::from("/k/a.o"))),
+                        // The compile's own output, by its final name.
+                        (1, Touch::Compiled),
+                    ]
+                ),
+                (non_utf8, vec![(1, Touch::Kept(PathBuf::from("/k/ff.o")))]),
+            ])
         );
-        assert_eq!(
-            kept_copy(&record, &non_utf8),
-            Some(PathBuf::from("/k/ff.o"))
-        );
-        assert_eq!(kept_copy(&record, Path::new("/t/sub/a.o")), None);
-        assert_eq!(kept_copy(&record, Path::new("!")), None);
         assert!(any_kept(&[unkept("orig", "a"), record]));
         assert!(!any_kept(&[unkept("orig", "a")]));
     }
