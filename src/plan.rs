@@ -314,9 +314,10 @@ fn build_directory_name(build_id: Option<&str>) -> String {
 /// Copies each object a compile is about to overwrite into `keep_dir` (the
 /// build's own directory, [`build_directory_name`]), under its path
 /// relative to `root`, unless a copy is already there: the first compile of
-/// the object in a build keeps it as it was before that build (kpatch-cc
-/// copies to `orig/` the same way, once). Returns (object, copy) for each
-/// copy made.
+/// the object in a build keeps it as it was before that build. (kpatch-cc
+/// copies to `$TEMPDIR/orig/` before every compile; keeping the first copy
+/// means an object compiled twice in one build still has its original.)
+/// Returns (object, copy) for each copy made.
 ///
 /// The copies are files secwrap writes by itself (`atomic.rs`): the keep
 /// directory and the directories on the way must be fit to hold them

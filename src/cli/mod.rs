@@ -111,9 +111,11 @@ enum Command {
     /// Functions and data items that differ between split objects.
     ///
     /// Two objects, two trees of objects, or a build's objects against the
-    /// originals kept before it: changed, added, removed. Exit 0: none, 1:
-    /// some, 2: an object that differs could not be compared (not split,
-    /// LTO IR, not ELF, no original kept), or an error.
+    /// originals kept before it: changed, added, removed. Trees skip
+    /// identical files and, with a log, files not compiled from C with the
+    /// split flags, and count them on stderr. Exit 0: none, 1: some, 2: an
+    /// object that differs could not be compared (not split, LTO IR, not
+    /// ELF, no original kept), or an error.
     Diff {
         /// The original object, or directory of objects.
         #[arg(required_unless_present = "build")]
