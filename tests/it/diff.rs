@@ -1,7 +1,8 @@
 //! `secwrap diff` on iteration and on real trees (issue 10): `--build`
 //! after a second and a third patched build, `--against`, an object with
 //! no original, whole trees holding assembled objects, `ld -r` aggregates
-//! and blobs, with and without a log, and `--json`.
+//! and blobs, with and without a log, `--json`, and the keep directory of
+//! a build id that is no plain name.
 
 use crate::common::{SECWRAP, TestEnv, require_compiler, require_program};
 
@@ -458,4 +459,29 @@ fn diff_two_objects_as_json() {
             "\n"
         ))
         .go();
+}
+
+/// A build id is one directory under the keep directory, whatever it
+/// says: `../../escaped` keeps into `orig/%2E.%2F..%2Fescaped/`, not two
+/// levels up.
+#[test]
+fn a_build_id_is_one_directory_of_the_keep_directory() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch().config(&format!("kconfig = \".config\"\n{KEEP}"));
+    t.run_program("gcc", &["-c", "a.c", "-o", "a.o"]).go();
+    let first = t.read("a.o");
+    let t = t.env("SECWRAP_BUILD_ID", "../../escaped");
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    let copy = "orig/%2E.%2F..%2Fescaped/a.o";
+    assert!(t.read(copy) == first, "{copy} is not the object as it was");
+    let outside = t.root().parent().unwrap().join("escaped");
+    assert!(!outside.exists(), "{}", outside.display());
+    let record = t.only_record();
+    assert_eq!(record.build.as_deref(), Some("../../escaped"));
+    assert_eq!(
+        record.originals[0].copy,
+        secwrap::record::OsText::Text(t.path(copy).to_str().unwrap().to_string())
+    );
 }
