@@ -519,11 +519,17 @@ fn same_bytes(original: &Path, patched: &Path) -> Result<bool, DiffError> {
     Ok(original_bytes == patched_bytes)
 }
 
-/// Every item of an object on one side only: added or removed.
+/// Every item of an object on one side only: added or removed. One with
+/// no item at all is refused as [`DiffError::NoItems`]: it is a change that
+/// cannot be named, not "no change".
 fn all_items(path: &Path, change: Change) -> Result<ObjectDiff, DiffError> {
-    elf::read_items(path)
-        .map(|items| one_sided(&items, change))
-        .map_err(DiffError::Object)
+    let items = elf::read_items(path)?;
+    if items.items.is_empty() {
+        return Err(DiffError::NoItems {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(one_sided(&items, change))
 }
 
 /// The items of `path`, refusing an object with an item in a shared section.

@@ -329,6 +329,11 @@ fn diff_trees_judged_from_the_objects() {
 
     let t = TestEnv::new().env_remove("SECWRAP_LOG");
     two_trees(&t, true, false);
+    // A blob on the patched side only: no item to call added.
+    t.write("patched/only.bin", "new\n");
+    t.run_program("ld", &["-r", "-b", "binary", "only.bin", "-o", "only.o"])
+        .cwd("patched")
+        .go();
     let not_split = "is not split: function `sfunc` is in `.text`; compile it with -ffunction-sections -fdata-sections";
     t.run(&["diff", "orig", "patched"])
         .status(2)
@@ -337,6 +342,7 @@ fn diff_trees_judged_from_the_objects() {
             "secwrap: error: `orig/blob.o` is not an ELF file: pass objects written by gcc or clang\n\
              secwrap: error: `orig/built_in.o` {not_split}\n\
              secwrap: error: `patched/data.o` differs, but holds no function or data symbol to compare\n\
+             secwrap: error: `patched/only.o` differs, but holds no function or data symbol to compare\n\
              secwrap: error: `orig/s.o` {not_split}\n\
              secwrap: skipped 1 file: 1 identical\n"
         ))
@@ -355,7 +361,10 @@ fn diff_trees_judged_from_the_objects() {
         .iter()
         .map(|object| object["path"].as_str().unwrap())
         .collect();
-    assert_eq!(paths, ["b.o", "blob.o", "built_in.o", "data.o", "s.o"]);
+    assert_eq!(
+        paths,
+        ["b.o", "blob.o", "built_in.o", "data.o", "only.o", "s.o"]
+    );
     assert_eq!(
         document["objects"][3]["error"],
         "`patched/data.o` differs, but holds no function or data symbol to compare"
