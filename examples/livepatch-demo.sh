@@ -6,8 +6,9 @@
 #   3. rebuild (build "patched"): make rebuilds only drivers/timer.o;
 #   4. `secwrap log changed --since orig` names exactly that object, the
 #      list livepatch-build/kpatch read as `changed_objs`;
-#   5. `secwrap diff` on the kept original and the patched object names
-#      exactly the changed function;
+#   5. `secwrap diff --build patched` (each object the build compiled
+#      against the original kept in build/orig/patched/) names exactly the
+#      changed function;
 #   6. `secwrap check --build patched` finds nothing wrong with the split.
 #
 #   cargo build --release && examples/livepatch-demo.sh
@@ -48,9 +49,10 @@ changed=$("$secwrap" log changed --since orig)
 echo "$changed"
 [ "$changed" = "build/drivers/timer.o" ] || die "expected exactly build/drivers/timer.o"
 
-echo "--- secwrap diff build/orig/build/drivers/timer.o build/drivers/timer.o"
+echo "--- secwrap diff --build patched"
+[ -f build/orig/patched/build/drivers/timer.o ] || die "no original kept in build/orig/patched/"
 status=0
-diff=$("$secwrap" diff build/orig/build/drivers/timer.o build/drivers/timer.o) || status=$?
+diff=$("$secwrap" diff --build patched) || status=$?
 echo "$diff"
 [ "$status" -eq 1 ] || die "secwrap diff exited $status, expected 1 (differences)"
 [ "$(echo "$diff" | wc -l)" -eq 1 ] && echo "$diff" | grep -q 'changed function `timer_init`' ||

@@ -65,14 +65,20 @@ impl Plan {
     }
 
     /// Keeps the originals this compile is about to overwrite (`originals`),
-    /// when `[livepatch] keep_originals` asks for them: the last step before
-    /// the compiler runs, once the log is open, so that no copy is made for
-    /// a compile that is then stopped unrecorded.
-    pub fn keep_originals(&mut self, users: TrustedUsers) -> Result<(), BadInput> {
+    /// when `[livepatch] keep_originals` asks for them, in the keep
+    /// directory of build `build_id` (`SECWRAP_BUILD_ID`): the last step
+    /// before the compiler runs, once the log is open, so that no copy is
+    /// made for a compile that is then stopped unrecorded.
+    pub fn keep_originals(
+        &mut self,
+        build_id: Option<&str>,
+        users: TrustedUsers,
+    ) -> Result<(), BadInput> {
         if let (Some(keep_dir), Classification::Compile) =
             (&self.keep_originals, self.classification)
         {
-            self.originals = keep_originals(keep_dir, &self.root, &self.outputs, users)?;
+            let build_dir = keep_dir.join(build_directory_name(build_id));
+            self.originals = keep_originals(&build_dir, &self.root, &self.outputs, users)?;
         }
         Ok(())
     }
@@ -376,11 +382,41 @@ fn configured_launcher(
     }
 }
 
-/// Copies each object a compile is about to overwrite into `keep_dir`,
-/// under its path relative to `root`, unless a copy is already there: the
-/// first compile of a patched build keeps the original build's object
-/// (kpatch-cc copies to `orig/` the same way). Returns (object, copy) for
-/// each copy made.
+/// The directory of `keep_originals = "DIR"` that holds the copies a build
+/// keeps: `DIR/<build id>/`, so that each build keeps the objects as they
+/// were before it overwrote them (a second patched build keeps the first
+/// one's objects, and `secwrap diff --build` can pair every build with the
+/// baseline). A compile outside a build (no `SECWRAP_BUILD_ID`) uses `-`,
+/// the name `secwrap log builds` gives those records. A build id is one
+/// directory name whatever it holds: `/`, `%` and a leading `.` are
+/// written `%2F`, `%25` and `%2E` (so `..` cannot leave `DIR`), an empty id
+/// is `%`.
+fn build_directory_name(build_id: Option<&str>) -> String {
+    let Some(id) = build_id else {
+        return crate::record::history::UNNAMED_BUILD.to_string();
+    };
+    if id.is_empty() {
+        return "%".to_string();
+    }
+    let mut name = String::with_capacity(id.len());
+    for (index, character) in id.char_indices() {
+        match character {
+            '/' => name.push_str("%2F"),
+            '%' => name.push_str("%25"),
+            '.' if index == 0 => name.push_str("%2E"),
+            other => name.push(other),
+        }
+    }
+    name
+}
+
+/// Copies each object a compile is about to overwrite into `keep_dir` (the
+/// build's own directory, [`build_directory_name`]), under its path
+/// relative to `root`, unless a copy is already there: the first compile of
+/// the object in a build keeps it as it was before that build. (kpatch-cc
+/// copies to `$TEMPDIR/orig/` before every compile; keeping the first copy
+/// means an object compiled twice in one build still has its original.)
+/// Returns (object, copy) for each copy made.
 ///
 /// The copies are files secwrap writes by itself (`atomic.rs`): the keep
 /// directory and the directories on the way must be fit to hold them
@@ -510,4 +546,33 @@ fn check_support(
             }));
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(build_id: Option<&str>, expected: &str) {
+        assert_eq!(build_directory_name(build_id), expected, "{build_id:?}");
+    }
+
+    #[test]
+    fn build_directory_names() {
+        check(None, "-");
+        check(Some("orig"), "orig");
+        check(Some("20261201T120000Z-4242"), "20261201T120000Z-4242");
+        check(Some("patch.1"), "patch.1");
+        check(Some("with space"), "with space");
+        // One directory name, never a way out of the keep directory.
+        check(Some("a/b"), "a%2Fb");
+        check(Some("../../etc"), "%2E.%2F..%2Fetc");
+        check(Some("."), "%2E");
+        check(Some(".."), "%2E.");
+        check(Some(".hidden"), "%2Ehidden");
+        // `%` is escaped, so that no two ids share a directory.
+        check(Some("a%2Fb"), "a%252Fb");
+        check(Some(""), "%");
+        check(Some("%"), "%25");
+    }
 }

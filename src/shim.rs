@@ -173,7 +173,7 @@ fn prepare_writes(
         })?),
         None => None,
     };
-    plan.keep_originals(users)
+    plan.keep_originals(invocation.build_id.as_deref(), users)
         .map_err(|error| bad_input(&error, plan))?;
     Ok(log)
 }

@@ -9,23 +9,49 @@ use crate::exit::EXIT_ERROR;
 use crate::livepatch::check::{
     Finding, check_image, check_special_names, check_split, stale_objects, unrecorded_writes,
 };
-use crate::livepatch::diff::{diff_kept, diff_objects, diff_trees, render};
+use crate::livepatch::diff::{
+    DiffReport, KeptObject, RecordedObjects, diff_kept, diff_pair, diff_trees, render, render_json,
+};
 use crate::livepatch::elf::ObjectError;
 use crate::paths::{normalize, relative_to};
 use crate::record::InvocationRecord;
-use crate::record::history;
+use crate::record::history::{self, OriginalSide, PatchedSide};
 
-use super::{CommandStatus, current_dir, log_path, read_records};
+use super::{CommandStatus, current_dir, load_config, log_path, read_records};
 
-pub(super) fn diff(original: &Path, patched: &Path, out: &mut dyn Write) -> Result<CommandStatus> {
-    let results = if original.is_dir() && patched.is_dir() {
-        diff_trees(original, patched)
+/// `secwrap diff ORIGINAL PATCHED`: two objects, or two trees of objects
+/// (the log, when there is one, says which files are split C objects).
+pub(super) fn diff(
+    original: &Path,
+    patched: &Path,
+    log: Option<PathBuf>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
+    let report = if original.is_dir() && patched.is_dir() {
+        diff_trees(original, patched, &recorded_objects(log)?)
     } else {
-        vec![(patched.to_path_buf(), diff_objects(original, patched))]
+        diff_pair(original, patched)
     };
-    let (stdout, stderr, code) = render(&results);
-    print_rendered(out, &stdout, &stderr)?;
-    Ok(CommandStatus::Exit(code))
+    print_report(out, &report, json)
+}
+
+/// What the log says about each object it knows (`RecordedObjects`), for
+/// `diff DIR1 DIR2`: `--log`, else the configured log if there is one.
+/// Without a log (none configured, the file not there, or no config to
+/// read) the trees are judged from the objects alone, which is stricter.
+fn recorded_objects(log: Option<PathBuf>) -> Result<RecordedObjects> {
+    let records = match log {
+        Some(log) => read_records(Some(log))?.1,
+        None => match log_path(None) {
+            Ok(path) if path.is_file() => read_records(Some(path))?.1,
+            _ => Vec::new(),
+        },
+    };
+    Ok(history::latest_writes(&records)
+        .into_iter()
+        .map(|(object, record)| (object, history::is_split_compile(record)))
+        .collect())
 }
 
 pub(super) fn check(
@@ -101,47 +127,81 @@ pub(super) fn check(
     })
 }
 
-/// `secwrap diff --build BUILD`: the objects the build compiled, each against
-/// its kept original, labelled relative to the working directory.
+/// `secwrap diff --build BUILD [--against A]`: the objects the build
+/// compiled, each against the original the baseline had (the copy kept by
+/// the first later compile, `history::pair_with_originals`), labelled
+/// relative to the working directory. A missing pair is that object's
+/// refusal, not the command's error.
 pub(super) fn diff_build(
     id: &str,
+    against: Option<&str>,
     log: Option<PathBuf>,
+    json: bool,
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let (path, records, _) = read_records(log)?;
     let builds = history::builds(&records);
-    let build = builds
-        .iter()
-        .find(|build| build.id == id)
-        .with_context(|| format!("no build `{id}` in {}", path.display()))?;
-    let cwd = current_dir()?;
-    let objects = history::changed_objects(&records, &[build], Path::new(""));
-    let kept = history::kept_originals(&records, id);
-    if kept.is_empty() && !objects.is_empty() {
+    let find = |id: &str| {
+        builds
+            .iter()
+            .find(|build| build.id == id)
+            .with_context(|| format!("no build `{id}` in {}", path.display()))
+    };
+    let build = find(id)?;
+    let against = against.map(find).transpose()?;
+    if let Some(baseline) = against
+        && baseline.last_index >= build.first_index
+    {
         bail!(
-            "build `{id}` kept no originals to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build"
+            "`--against {}`: build `{}` does not end before build `{id}` starts in {}",
+            baseline.id,
+            baseline.id,
+            path.display()
         );
     }
-    let pairs: Vec<(PathBuf, Option<PathBuf>, PathBuf)> = objects
-        .iter()
-        .map(|object| {
-            (
-                relative_to(object, &cwd),
-                kept.get(object).cloned(),
-                object.clone(),
-            )
+    let keeping = history::any_kept(&records)
+        || load_config().is_ok_and(|config| config.keep_originals.is_some());
+    let start = history::baseline_start(&records, &builds, build, against);
+    let cwd = current_dir()?;
+    let relative = |path: &Path| relative_to(path, &cwd);
+    let objects: Vec<KeptObject> = history::pair_with_originals(&records, start, build, keeping)
+        .into_iter()
+        .map(|pair| {
+            let unpaired = pair
+                .original
+                .missing_reason()
+                .or_else(|| pair.patched.missing_reason(id));
+            let original = match &pair.original {
+                OriginalSide::Kept { copy, .. } => Some(relative(copy)),
+                _ => None,
+            };
+            let patched = match &pair.patched {
+                PatchedSide::Kept { copy, .. } => relative(copy),
+                _ => relative(&pair.object),
+            };
+            KeptObject {
+                label: relative(&pair.object),
+                original,
+                patched,
+                unpaired,
+            }
         })
         .collect();
-    let (stdout, stderr, code) = render(&diff_kept(&pairs));
-    print_rendered(out, &stdout, &stderr)?;
-    Ok(CommandStatus::Exit(code))
+    print_report(out, &diff_kept(&objects), json)
 }
 
-/// `diff`'s report: the changes on stdout, then the refusals on stderr
-/// (stdout flushed first, so that a terminal shows them in this order).
-fn print_rendered(out: &mut dyn Write, stdout: &str, stderr: &str) -> std::io::Result<()> {
-    out.write_all(stdout.as_bytes())?;
-    out.flush()?;
-    eprint!("{stderr}");
-    Ok(())
+/// Prints a diff report, as text (changes on stdout; refusals and the
+/// skipped count on stderr, after stdout is flushed so that a terminal
+/// shows them in this order) or as one JSON document on stdout; the exit
+/// status is the report's.
+fn print_report(out: &mut dyn Write, report: &DiffReport, json: bool) -> Result<CommandStatus> {
+    if json {
+        out.write_all(render_json(report).as_bytes())?;
+    } else {
+        let (stdout, stderr) = render(report);
+        out.write_all(stdout.as_bytes())?;
+        out.flush()?;
+        eprint!("{stderr}");
+    }
+    Ok(CommandStatus::Exit(report.status()))
 }

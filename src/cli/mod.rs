@@ -118,8 +118,11 @@ enum Command {
     /// Functions and data items that differ between split objects.
     ///
     /// Two objects, two trees of objects, or a build's objects against the
-    /// originals kept before it: changed, added, removed. Exit 0: none, 1:
-    /// some, 2: an object was refused (not split, LTO IR, not ELF).
+    /// originals kept before it: changed, added, removed. Trees skip
+    /// identical files and, with a log, files not compiled from C with the
+    /// split flags, and count them on stderr. Exit 0: none, 1: some, 2: an
+    /// object that differs could not be compared (not split, LTO IR, not
+    /// ELF, no original kept), or an error.
     Diff {
         /// The original object, or directory of objects.
         #[arg(required_unless_present = "build")]
@@ -128,9 +131,19 @@ enum Command {
         #[arg(required_unless_present = "build")]
         patched: Option<PathBuf>,
         /// Instead: every object this build compiled against the original
-        /// kept before it (`[livepatch] keep_originals`).
+        /// kept before it was first recompiled (`[livepatch] keep_originals`).
         #[arg(long, conflicts_with_all = ["original", "patched"])]
         build: Option<String>,
+        /// With --build: compare with the objects as this earlier build left
+        /// them (default: as they were before the first build that kept
+        /// originals).
+        #[arg(long, requires = "build")]
+        against: Option<String>,
+        /// One JSON document on stdout: each object's changed, added and
+        /// removed functions and data, or why it was refused, and the
+        /// skipped counts.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -398,10 +411,12 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             original,
             patched,
             build,
+            against,
+            json,
             log,
         } => match (original, patched, build) {
-            (Some(original), Some(patched), None) => diff(&original, &patched, out),
-            (_, _, Some(build)) => diff_build(&build, log.log, out),
+            (Some(original), Some(patched), None) => diff(&original, &patched, log.log, json, out),
+            (_, _, Some(build)) => diff_build(&build, against.as_deref(), log.log, json, out),
             _ => Err(anyhow!("give ORIGINAL and PATCHED, or --build BUILD")),
         },
         Command::Check {

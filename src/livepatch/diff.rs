@@ -21,7 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::livepatch::elf::{self, Item, ItemKind, ObjectError, ObjectItems};
+use crate::record::OsText;
 
 /// How an item differs between the original and the patched object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,6 +75,18 @@ pub enum DiffError {
         kind: ItemKind,
         section: String,
     },
+    /// The files differ, but neither holds a function or data symbol: what
+    /// changed cannot be named (assembly without `.type`, a binary blob
+    /// made by `objcopy -I binary`).
+    #[error(
+        "`{}` differs, but holds no function or data symbol to compare",
+        path.display()
+    )]
+    NoItems { path: PathBuf },
+    /// `diff --build`: no pair to compare (no original kept, or the patched
+    /// build's object overwritten since); `reason` says which.
+    #[error("`{}`: {reason}", path.display())]
+    Unpaired { path: PathBuf, reason: String },
 }
 
 /// Why an item in a shared section cannot be diffed, and the fix: a common
@@ -88,114 +103,433 @@ fn not_split_reason(symbol: &str, kind: ItemKind, section: &str) -> String {
     }
 }
 
-/// Compares two builds of one object.
+/// Compares two builds of one object. Files that differ where neither has
+/// an item are refused ([`DiffError::NoItems`]): "no change" would be a
+/// guess.
 pub fn diff_objects(original: &Path, patched: &Path) -> Result<ObjectDiff, DiffError> {
-    let original = split_items(original)?;
-    let patched = split_items(patched)?;
-    Ok(compare(&original, &patched))
+    let original_items = split_items(original)?;
+    let patched_items = split_items(patched)?;
+    let diff = compare(&original_items, &patched_items);
+    if diff.changes.is_empty()
+        && original_items.items.is_empty()
+        && patched_items.items.is_empty()
+        && !same_bytes(original, patched)?
+    {
+        return Err(DiffError::NoItems {
+            path: patched.to_path_buf(),
+        });
+    }
+    Ok(diff)
 }
 
-/// Over two directory trees: every `*.o` under `patched_dir` paired with the
-/// same relative path under `original_dir`. An object on one side only has
-/// all its items added or removed, and is not refused when unsplit: nothing
-/// is compared, and livepatch-build-tools copies such objects as they are.
-/// Unchanged objects are left out. Sorted by relative path. A directory that
-/// cannot be walked is reported as an error entry under its own path.
+/// One object's result in a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectReport {
+    /// How the object is named in the output: the patched path as given
+    /// (two objects), relative to the trees (two trees), or to the
+    /// working directory (`--build`).
+    pub label: PathBuf,
+    /// The file compared against; `None` for an object that is new (all
+    /// its items added).
+    pub original: Option<PathBuf>,
+    /// The file compared; `None` for an object that is gone (all its
+    /// items removed).
+    pub patched: Option<PathBuf>,
+    pub outcome: Result<ObjectDiff, DiffError>,
+}
+
+/// Files a report left out, by why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Byte-identical on both sides.
+    pub identical: usize,
+    /// Files that differ (or are on one side only) and are not C/C++
+    /// objects compiled with the split flags, as the invocation log says
+    /// (assembled `.S` files, `ld -r` aggregates, blobs, excluded or
+    /// unrecorded compiles): livepatch tools build from the changed C
+    /// objects, and these cannot be compared function by function.
+    pub not_split_c: usize,
+}
+
+impl Skipped {
+    pub fn total(&self) -> usize {
+        self.identical + self.not_split_c
+    }
+}
+
+/// What `secwrap diff` found: each object compared (unchanged ones
+/// included, with no changes) or refused, sorted by label, and what it
+/// skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiffReport {
+    pub objects: Vec<ObjectReport>,
+    pub skipped: Skipped,
+}
+
+impl DiffReport {
+    /// The exit status: 0 when nothing differs, 1 when something does, 2
+    /// when an object that differs could not be compared (as diff(1):
+    /// trouble wins over differences).
+    pub fn status(&self) -> i32 {
+        if self.objects.iter().any(|object| object.outcome.is_err()) {
+            2
+        } else if self
+            .objects
+            .iter()
+            .any(|object| matches!(&object.outcome, Ok(diff) if !diff.changes.is_empty()))
+        {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Two objects named on the command line: compared whatever they are
+/// (identical files included), so that a file that is not a split object
+/// is refused with the reason.
+pub fn diff_pair(original: &Path, patched: &Path) -> DiffReport {
+    DiffReport {
+        objects: vec![ObjectReport {
+            label: patched.to_path_buf(),
+            original: Some(original.to_path_buf()),
+            patched: Some(patched.to_path_buf()),
+            outcome: diff_objects(original, patched),
+        }],
+        skipped: Skipped::default(),
+    }
+}
+
+/// What the invocation log says about objects: for each object it knows
+/// (final name, normalised, absolute), whether its latest write was a
+/// C/C++ compile with the split flags. Empty without a log.
+pub type RecordedObjects = BTreeMap<PathBuf, bool>;
+
+/// Over two directory trees: every `*.o` under either, paired by relative
+/// path. As livepatch-build-tools diffs only the objects a patch changed:
+///
+/// - byte-identical files are skipped (compared first: cheap);
+/// - with a log that knows the trees (`recorded` names a file of either),
+///   files whose latest record is not a C/C++ compile with the split flags
+///   are skipped;
+/// - without one, every file that differs is compared, and one that cannot
+///   be (not split, not ELF, no symbols) is refused.
+///
+/// An object on one side only has all its items added or removed, and is
+/// not refused when unsplit: nothing is compared, and livepatch-build-tools
+/// copies such objects as they are. A directory that cannot be walked is
+/// reported as a refusal under its own path.
 pub fn diff_trees(
     original_dir: &Path,
     patched_dir: &Path,
-) -> Vec<(PathBuf, Result<ObjectDiff, DiffError>)> {
-    let mut results = Vec::new();
+    recorded: &RecordedObjects,
+) -> DiffReport {
+    let mut report = DiffReport::default();
     let mut relative_paths = BTreeSet::new();
     for dir in [original_dir, patched_dir] {
         if let Err(error) = collect_objects(dir, Path::new(""), &mut relative_paths) {
-            results.push((dir.to_path_buf(), Err(DiffError::Object(error))));
+            report.objects.push(ObjectReport {
+                label: dir.to_path_buf(),
+                original: None,
+                patched: None,
+                outcome: Err(DiffError::Object(error)),
+            });
         }
     }
-    if !results.is_empty() {
-        return results;
+    if !report.objects.is_empty() {
+        return report;
     }
+    // The records name objects by their physical, absolute path (the
+    // compile's working directory as getcwd gave it).
+    let physical = |dir: &Path| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let (original_physical, patched_physical) = (physical(original_dir), physical(patched_dir));
+    let recorded_as = |relative: &Path| {
+        [&patched_physical, &original_physical]
+            .iter()
+            .find_map(|dir| recorded.get(&crate::paths::normalize(&dir.join(relative))))
+            .copied()
+    };
+    // A log that knows no file of either tree is about another tree.
+    let log_knows_trees = relative_paths
+        .iter()
+        .any(|relative| recorded_as(relative).is_some());
     for relative in relative_paths {
         let original = original_dir.join(&relative);
         let patched = patched_dir.join(&relative);
-        let result = match (original.is_file(), patched.is_file()) {
-            (true, true) => diff_objects(&original, &patched),
-            (false, true) => elf::read_items(&patched)
-                .map(|items| one_sided(&items, Change::Added))
-                .map_err(DiffError::Object),
-            (true, false) => elf::read_items(&original)
-                .map(|items| one_sided(&items, Change::Removed))
-                .map_err(DiffError::Object),
-            (false, false) => continue,
-        };
-        if matches!(&result, Ok(diff) if diff.changes.is_empty()) {
+        let (on_original, on_patched) = (original.is_file(), patched.is_file());
+        if on_original && on_patched {
+            match same_bytes(&original, &patched) {
+                Ok(true) => {
+                    report.skipped.identical += 1;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    report.objects.push(ObjectReport {
+                        label: relative,
+                        original: Some(original),
+                        patched: Some(patched),
+                        outcome: Err(error),
+                    });
+                    continue;
+                }
+            }
+        }
+        if log_knows_trees && recorded_as(&relative) != Some(true) {
+            report.skipped.not_split_c += 1;
             continue;
         }
-        results.push((relative, result));
+        let (outcome, original, patched) = match (on_original, on_patched) {
+            (true, true) => (
+                diff_objects(&original, &patched),
+                Some(original),
+                Some(patched),
+            ),
+            (false, true) => (all_items(&patched, Change::Added), None, Some(patched)),
+            (true, false) => (all_items(&original, Change::Removed), Some(original), None),
+            (false, false) => continue,
+        };
+        report.objects.push(ObjectReport {
+            label: relative,
+            original,
+            patched,
+            outcome,
+        });
     }
-    results
+    report
 }
 
-/// Over one build: each object it compiled against the original kept
-/// before the compile overwrote it (`[livepatch] keep_originals`); an object
-/// with no original is new, all its items added. `pairs` are (label, kept
-/// original, object). Unchanged objects are left out.
-pub fn diff_kept(
-    pairs: &[(PathBuf, Option<PathBuf>, PathBuf)],
-) -> Vec<(PathBuf, Result<ObjectDiff, DiffError>)> {
-    pairs
-        .iter()
-        .map(|(label, original, patched)| {
-            let result = match original {
-                Some(original) => diff_objects(original, patched),
-                None => elf::read_items(patched)
-                    .map(|items| one_sided(&items, Change::Added))
-                    .map_err(DiffError::Object),
-            };
-            (label.clone(), result)
-        })
-        .filter(|(_, result)| !matches!(result, Ok(diff) if diff.changes.is_empty()))
-        .collect()
+/// One object a build compiled, with what to compare it with
+/// (`secwrap diff --build`, from `record::history::pair_with_originals`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptObject {
+    pub label: PathBuf,
+    /// The kept original; `None` for a new object.
+    pub original: Option<PathBuf>,
+    /// The object as the build left it (the file, or the copy a later
+    /// build kept).
+    pub patched: PathBuf,
+    /// Why there is nothing to compare, when there is not.
+    pub unpaired: Option<String>,
 }
 
-/// What `secwrap diff` prints and its exit status: one line per change on
-/// stdout, such as ``core/sched.o: changed function `sched_pick` ``, one
-/// `secwrap: error:` line per refused object on stderr; 0 when nothing
-/// differs, 1 when something does, 2 when an object was refused (as
-/// diff(1): trouble wins over differences).
-pub fn render(results: &[(PathBuf, Result<ObjectDiff, DiffError>)]) -> (String, String, i32) {
+/// Over one build: each object it compiled against its original (kept
+/// before a compile overwrote it, `[livepatch] keep_originals`); an object
+/// with no original is new, all its items added; one with no pair is
+/// refused with the reason. Byte-identical pairs are skipped.
+pub fn diff_kept(objects: &[KeptObject]) -> DiffReport {
+    let mut report = DiffReport::default();
+    for object in objects {
+        let outcome = match (&object.unpaired, &object.original) {
+            (Some(reason), _) => Err(DiffError::Unpaired {
+                path: object.label.clone(),
+                reason: reason.clone(),
+            }),
+            (None, Some(original)) => match same_bytes(original, &object.patched) {
+                Ok(true) => {
+                    report.skipped.identical += 1;
+                    continue;
+                }
+                Ok(false) => diff_objects(original, &object.patched),
+                Err(error) => Err(error),
+            },
+            (None, None) => all_items(&object.patched, Change::Added),
+        };
+        report.objects.push(ObjectReport {
+            label: object.label.clone(),
+            original: object.original.clone(),
+            patched: Some(object.patched.clone()),
+            outcome,
+        });
+    }
+    report
+}
+
+/// What `secwrap diff` prints: one line per change on stdout, such as
+/// ``core/sched.o: changed function `sched_pick` ``; one `secwrap: error:`
+/// line per refused object on stderr, then one line counting the skipped
+/// files (``secwrap: skipped 111 files: 95 identical, 16 not split C
+/// objects``) when there are any. Returns (stdout,
+/// stderr); the status is [`DiffReport::status`].
+pub fn render(report: &DiffReport) -> (String, String) {
     let mut stdout = String::new();
     let mut stderr = String::new();
-    let mut differences = false;
-    let mut refused = false;
-    for (path, result) in results {
-        match result {
+    for object in &report.objects {
+        match &object.outcome {
             Ok(diff) => {
                 for change in &diff.changes {
-                    differences = true;
                     stdout.push_str(&format!(
                         "{}: {} {} `{}`\n",
-                        path.display(),
+                        object.label.display(),
                         change.change,
                         change.kind,
                         change.name
                     ));
                 }
             }
-            Err(error) => {
-                refused = true;
-                stderr.push_str(&format!("secwrap: error: {error}\n"));
-            }
+            Err(error) => stderr.push_str(&format!("secwrap: error: {error}\n")),
         }
     }
-    let status = if refused {
-        2
-    } else if differences {
-        1
-    } else {
-        0
+    let skipped = &report.skipped;
+    if skipped.total() > 0 {
+        let mut parts = Vec::new();
+        if skipped.identical > 0 {
+            parts.push(format!("{} identical", skipped.identical));
+        }
+        if skipped.not_split_c > 0 {
+            parts.push(format!("{} not split C objects", skipped.not_split_c));
+        }
+        stderr.push_str(&format!(
+            "secwrap: skipped {} {}: {}\n",
+            skipped.total(),
+            if skipped.total() == 1 {
+                "file"
+            } else {
+                "files"
+            },
+            parts.join(", ")
+        ));
+    }
+    (stdout, stderr)
+}
+
+/// `secwrap diff --json`: the report as one JSON document on one line
+/// (README, "Diff", names the fields):
+///
+/// ```json
+/// {"objects":[{"path":"b.o","original":"orig/p1/b.o","patched":"b.o",
+///   "functions":{"changed":["fb"],"added":[],"removed":[]},
+///   "data":{"changed":[],"added":[],"removed":[]}}],
+///  "skipped":{"identical":2,"not_split_c":0},
+///  "status":1}
+/// ```
+///
+/// A refused object has `error` (the message of its `secwrap: error:`
+/// line) instead of `functions` and `data`. Paths are strings, or
+/// `{"bytes": "<base64>"}` when not UTF-8, as in the record.
+pub fn render_json(report: &DiffReport) -> String {
+    let path = |path: &Path| OsText::new(path.as_os_str());
+    let objects = report
+        .objects
+        .iter()
+        .map(|object| {
+            let (functions, data, error) = match &object.outcome {
+                Ok(diff) => (
+                    Some(JsonChanges::of_kind(diff, ItemKind::Function)),
+                    Some(JsonChanges::of_kind(diff, ItemKind::Data)),
+                    None,
+                ),
+                Err(error) => (None, None, Some(error.to_string())),
+            };
+            JsonObject {
+                path: path(&object.label),
+                original: object.original.as_deref().map(path),
+                patched: object.patched.as_deref().map(path),
+                functions,
+                data,
+                error,
+            }
+        })
+        .collect();
+    let document = JsonReport {
+        objects,
+        skipped: JsonSkipped {
+            identical: report.skipped.identical,
+            not_split_c: report.skipped.not_split_c,
+        },
+        status: report.status(),
     };
-    (stdout, stderr, status)
+    // Plain data with string keys: serialising cannot fail.
+    let mut line = serde_json::to_string(&document).unwrap_or_default();
+    line.push('\n');
+    line
+}
+
+/// The `--json` document; field order as README lists them.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    objects: Vec<JsonObject<'a>>,
+    skipped: JsonSkipped,
+    status: i32,
+}
+
+#[derive(Serialize)]
+struct JsonObject<'a> {
+    path: OsText,
+    original: Option<OsText>,
+    patched: Option<OsText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    functions: Option<JsonChanges<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<JsonChanges<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped {
+    identical: usize,
+    not_split_c: usize,
+}
+
+/// The names of one kind's items by change, sorted (a name repeated in an
+/// `ld -r` output repeats).
+#[derive(Serialize)]
+struct JsonChanges<'a> {
+    changed: Vec<&'a str>,
+    added: Vec<&'a str>,
+    removed: Vec<&'a str>,
+}
+
+impl<'a> JsonChanges<'a> {
+    fn of_kind(diff: &'a ObjectDiff, kind: ItemKind) -> JsonChanges<'a> {
+        let names = |wanted: Change| -> Vec<&'a str> {
+            diff.changes
+                .iter()
+                .filter(|change| change.kind == kind && change.change == wanted)
+                .map(|change| change.name.as_str())
+                .collect()
+        };
+        JsonChanges {
+            changed: names(Change::Changed),
+            added: names(Change::Added),
+            removed: names(Change::Removed),
+        }
+    }
+}
+
+/// Whether two files hold the same bytes: sizes first, then contents.
+fn same_bytes(original: &Path, patched: &Path) -> Result<bool, DiffError> {
+    let read_error = |path: &Path, error: std::io::Error| {
+        DiffError::Object(ObjectError::Io {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })
+    };
+    let length = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|metadata| metadata.len())
+            .map_err(|error| read_error(path, error))
+    };
+    if length(original)? != length(patched)? {
+        return Ok(false);
+    }
+    let original_bytes = std::fs::read(original).map_err(|error| read_error(original, error))?;
+    let patched_bytes = std::fs::read(patched).map_err(|error| read_error(patched, error))?;
+    Ok(original_bytes == patched_bytes)
+}
+
+/// Every item of an object on one side only: added or removed. One with
+/// no item at all is refused as [`DiffError::NoItems`]: it is a change that
+/// cannot be named, not "no change".
+fn all_items(path: &Path, change: Change) -> Result<ObjectDiff, DiffError> {
+    let items = elf::read_items(path)?;
+    if items.items.is_empty() {
+        return Err(DiffError::NoItems {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(one_sided(&items, change))
 }
 
 /// The items of `path`, refusing an object with an item in a shared section.
@@ -326,15 +660,27 @@ mod tests {
         }
     }
 
+    /// A report of `results` (label, outcome), each compared with
+    /// `orig/<label>`, and `skipped`.
+    fn report(results: &[(&str, Result<ObjectDiff, DiffError>)], skipped: Skipped) -> DiffReport {
+        DiffReport {
+            objects: results
+                .iter()
+                .map(|(label, outcome)| ObjectReport {
+                    label: PathBuf::from(label),
+                    original: Some(Path::new("orig").join(label)),
+                    patched: Some(PathBuf::from(label)),
+                    outcome: outcome.clone(),
+                })
+                .collect(),
+            skipped,
+        }
+    }
+
     #[track_caller]
-    fn check_render(
-        results: &[(PathBuf, Result<ObjectDiff, DiffError>)],
-        stdout: &str,
-        stderr: &str,
-        status: i32,
-    ) {
-        let rendered = render(results);
-        assert_eq!(rendered, (stdout.to_string(), stderr.to_string(), status));
+    fn check_render(report: &DiffReport, stdout: &str, stderr: &str, status: i32) {
+        assert_eq!(render(report), (stdout.to_string(), stderr.to_string()));
+        assert_eq!(report.status(), status);
     }
 
     /// An item of an object: its name, kind and a body standing for its
@@ -480,29 +826,120 @@ mod tests {
             kind: ItemKind::Data,
             section: "COMMON".to_string(),
         };
-        check_render(&[], "", "", 0);
+        let none = Skipped::default();
+        check_render(&report(&[], none), "", "", 0);
         check_render(
-            &[(PathBuf::from("a.o"), Ok(ObjectDiff::default()))],
+            &report(&[("a.o", Ok(ObjectDiff::default()))], none),
             "",
             "",
             0,
         );
         check_render(
-            &[(PathBuf::from("dir/a.o"), Ok(changed.clone()))],
+            &report(&[("dir/a.o", Ok(changed.clone()))], none),
             "dir/a.o: changed function `f`\ndir/a.o: removed function `g`\ndir/a.o: added data `v`\n",
             "",
             1,
         );
         check_render(
-            &[
-                (PathBuf::from("a.o"), Ok(changed)),
-                (PathBuf::from("b.o"), Err(refused)),
-                (PathBuf::from("c.o"), Err(common)),
-            ],
+            &report(
+                &[
+                    ("a.o", Ok(changed.clone())),
+                    ("b.o", Err(refused.clone())),
+                    ("c.o", Err(common)),
+                ],
+                none,
+            ),
             "a.o: changed function `f`\na.o: removed function `g`\na.o: added data `v`\n",
             "secwrap: error: `b.o` is not split: function `f` is in `.text`; compile it with -ffunction-sections -fdata-sections\n\
              secwrap: error: `c.o` is not split: data `v` is a common symbol, which -fdata-sections cannot place; compile it with -fno-common\n",
             2,
         );
+        // Skipped files: one line, after the refusals, naming what is there.
+        let identical = Skipped {
+            identical: 1,
+            not_split_c: 0,
+        };
+        check_render(
+            &report(&[], identical),
+            "",
+            "secwrap: skipped 1 file: 1 identical\n",
+            0,
+        );
+        let both = Skipped {
+            identical: 95,
+            not_split_c: 16,
+        };
+        check_render(
+            &report(&[("b.o", Err(refused))], both),
+            "",
+            "secwrap: error: `b.o` is not split: function `f` is in `.text`; compile it with -ffunction-sections -fdata-sections\n\
+             secwrap: skipped 111 files: 95 identical, 16 not split C objects\n",
+            2,
+        );
+        check_render(
+            &report(
+                &[],
+                Skipped {
+                    identical: 0,
+                    not_split_c: 2,
+                },
+            ),
+            "",
+            "secwrap: skipped 2 files: 2 not split C objects\n",
+            0,
+        );
+        let unpaired = DiffError::Unpaired {
+            path: PathBuf::from("d.o"),
+            reason: "no original to compare with".to_string(),
+        };
+        check_render(
+            &report(&[("a.o", Ok(changed)), ("d.o", Err(unpaired))], none),
+            "a.o: changed function `f`\na.o: removed function `g`\na.o: added data `v`\n",
+            "secwrap: error: `d.o`: no original to compare with\n",
+            2,
+        );
+    }
+
+    #[test]
+    fn json_document() {
+        let changed = ObjectDiff {
+            changes: vec![
+                change("f", ItemKind::Function, Change::Changed),
+                change("g", ItemKind::Function, Change::Removed),
+                change("v", ItemKind::Data, Change::Added),
+                change("w", ItemKind::Data, Change::Changed),
+            ],
+        };
+        let mut report = report(
+            &[
+                ("a.o", Ok(changed)),
+                ("same.o", Ok(ObjectDiff::default())),
+                (
+                    "d.o",
+                    Err(DiffError::Unpaired {
+                        path: PathBuf::from("d.o"),
+                        reason: "no original to compare with".to_string(),
+                    }),
+                ),
+            ],
+            Skipped {
+                identical: 3,
+                not_split_c: 1,
+            },
+        );
+        // A new object: no original; a path that is not UTF-8: base64.
+        report.objects[1].original = None;
+        report.objects[1].label = PathBuf::from(std::ffi::OsString::from(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff.o"),
+        ));
+        let expected = concat!(
+            r#"{"objects":["#,
+            r#"{"path":"a.o","original":"orig/a.o","patched":"a.o","functions":{"changed":["f"],"added":[],"removed":["g"]},"data":{"changed":["w"],"added":["v"],"removed":[]}},"#,
+            r#"{"path":{"bytes":"/y5v"},"original":null,"patched":"same.o","functions":{"changed":[],"added":[],"removed":[]},"data":{"changed":[],"added":[],"removed":[]}},"#,
+            r#"{"path":"d.o","original":"orig/d.o","patched":"d.o","error":"`d.o`: no original to compare with"}"#,
+            r#"],"skipped":{"identical":3,"not_split_c":1},"status":2}"#,
+            "\n"
+        );
+        assert_eq!(render_json(&report), expected);
     }
 }

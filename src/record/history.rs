@@ -314,22 +314,297 @@ pub fn compiled_split(record: &InvocationRecord) -> bool {
     })
 }
 
-/// The originals build `build_id` kept before overwriting them
-/// (`[livepatch] keep_originals`): each object (final name, normalised) to
-/// its copy. The shim copies an object aside once (a copy already there is
-/// kept, as kpatch-cc keeps `orig/`), so later compiles add no pair.
-pub fn kept_originals(records: &[InvocationRecord], build_id: &str) -> BTreeMap<PathBuf, PathBuf> {
-    let mut kept = BTreeMap::new();
-    for record in records.iter().filter(|record| build_of(record) == build_id) {
+/// Each object's latest successful write in the log, whatever the kind
+/// (a compile, an assembly, a compile-and-link writing an object): objects
+/// by final, normalised absolute path. `diff DIR1 DIR2` asks it whether a
+/// file is a C/C++ object compiled split ([`is_split_compile`]).
+pub fn latest_writes(records: &[InvocationRecord]) -> BTreeMap<PathBuf, &InvocationRecord> {
+    let mut latest = BTreeMap::new();
+    for record in records
+        .iter()
+        .filter(|record| record.status == Some(0) && !record.is_build_system_probe())
+    {
+        for object in written_objects(record)
+            .iter()
+            .filter_map(|output| final_object(output))
+        {
+            latest.insert(normalize(&object), record);
+        }
+    }
+    latest
+}
+
+/// Whether a record compiled C or C++ into an object with both split
+/// flags in effect: the objects `diff` can compare function by function.
+/// (secwrap adds the flags only to C-family compiles, so `compiled_split`
+/// on a compile says the language too.)
+pub fn is_split_compile(record: &InvocationRecord) -> bool {
+    is_object_compile(record) && compiled_split(record)
+}
+
+/// Whether `[livepatch] keep_originals` was in effect for any record: some
+/// record kept an original.
+pub fn any_kept(records: &[InvocationRecord]) -> bool {
+    records.iter().any(|record| !record.originals.is_empty())
+}
+
+/// What one record did to an object: kept a copy of it, or (successfully)
+/// compiled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Touch {
+    Kept(PathBuf),
+    Compiled,
+}
+
+/// Every object's touches (final name, normalised), each with its
+/// record's index, in the log's order; a record that kept a copy before
+/// compiling over it has both, the copy first. One pass over the log, so
+/// that `diff --build` on a full rebuild is not objects × records.
+fn touches(records: &[InvocationRecord]) -> BTreeMap<PathBuf, Vec<(usize, Touch)>> {
+    let mut touches: BTreeMap<PathBuf, Vec<(usize, Touch)>> = BTreeMap::new();
+    for (index, record) in records.iter().enumerate() {
         for original in &record.originals {
+            // Bad base64: no pair rather than a wrong one.
             if let (Some(object), Some(copy)) =
                 (original.object.to_os_string(), original.copy.to_os_string())
             {
-                kept.insert(normalize(Path::new(&object)), PathBuf::from(copy));
+                touches
+                    .entry(normalize(Path::new(&object)))
+                    .or_default()
+                    .push((index, Touch::Kept(PathBuf::from(copy))));
+            }
+        }
+        if is_object_compile(record) {
+            for object in written_objects(record)
+                .iter()
+                .filter_map(|output| final_object(output))
+            {
+                touches
+                    .entry(normalize(&object))
+                    .or_default()
+                    .push((index, Touch::Compiled));
             }
         }
     }
-    kept
+    touches
+}
+
+/// The first record of the baseline's aftermath for `diff --build`: every
+/// record from this index on came after the baseline. With `against`
+/// (`--against A`), the baseline is build A as it ended: the records after
+/// its last one. Without, it is the oldest state the kept originals hold:
+/// the start of the build that kept the first original (found up to the
+/// end of `patched`), or the start of `patched` itself when none did.
+pub fn baseline_start(
+    records: &[InvocationRecord],
+    builds: &[Build],
+    patched: &Build,
+    against: Option<&Build>,
+) -> usize {
+    if let Some(against) = against {
+        return against.last_index + 1;
+    }
+    let known = &records[..records.len().min(patched.last_index + 1)];
+    known
+        .iter()
+        .find(|record| !record.originals.is_empty())
+        .and_then(|first| builds.iter().find(|build| build.id == build_of(first)))
+        .map_or(patched.first_index, |keeper| {
+            keeper.first_index.min(patched.first_index)
+        })
+}
+
+/// The original side of one object in `diff --build`: what it was at the
+/// baseline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OriginalSide {
+    /// The copy kept by the first record after the baseline that
+    /// overwrote it (build `build`).
+    Kept { copy: PathBuf, build: String },
+    /// Not there at the baseline: first compiled after it by `build`,
+    /// which kept no copy because there was nothing to keep (no compile of
+    /// it before, and originals were being kept).
+    New { build: String },
+    /// Recompiled after the baseline by `build` without a copy kept,
+    /// though `compiled_before` had compiled it: its original is lost.
+    NotKept {
+        build: String,
+        compiled_before: String,
+    },
+    /// First compiled after the baseline by `build` with no copy kept, and
+    /// the log holds nothing from before the baseline: a new object and one
+    /// compiled before the log began look the same (one build holding both
+    /// the baseline and the patch, as records without a build id do).
+    NoHistory { build: String },
+    /// No record ever kept an original and none is configured: the
+    /// answer is `[livepatch] keep_originals`.
+    NothingKept,
+}
+
+impl OriginalSide {
+    /// Why there is no original to compare with, as `diff` says it; `None`
+    /// when there is one, or the object is new.
+    pub fn missing_reason(&self) -> Option<String> {
+        match self {
+            OriginalSide::Kept { .. } | OriginalSide::New { .. } => None,
+            OriginalSide::NotKept {
+                build,
+                compiled_before,
+            } => Some(format!(
+                "no original to compare with: build `{build}` recompiled it without keeping a copy (build `{compiled_before}` had compiled it before)"
+            )),
+            OriginalSide::NoHistory { build } => Some(format!(
+                "no original to compare with: build `{build}` kept no copy, and the log holds nothing from before it to tell a new object from an old one; give each build its own id (`secwrap run --build-id`)"
+            )),
+            OriginalSide::NothingKept => Some(
+                "no original to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// The patched side of one object in `diff --build`: the object as the
+/// patched build left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatchedSide {
+    /// The file as it is now: no later compile overwrote it.
+    Current,
+    /// A later build (`build`) overwrote it and kept this copy first.
+    Kept { copy: PathBuf, build: String },
+    /// A later build (`build`) overwrote it without keeping a copy: the
+    /// patched build's object is gone.
+    Overwritten { build: String },
+}
+
+impl PatchedSide {
+    /// Why the object as build `patched` left it cannot be had, as `diff`
+    /// says it; `None` when it can.
+    pub fn missing_reason(&self, patched: &str) -> Option<String> {
+        match self {
+            PatchedSide::Current | PatchedSide::Kept { .. } => None,
+            PatchedSide::Overwritten { build } => Some(format!(
+                "build `{build}` recompiled it after build `{patched}` without keeping a copy: the object as `{patched}` left it is gone"
+            )),
+        }
+    }
+}
+
+/// Both sides of one object the patched build compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptPair {
+    /// Final name, normalised, absolute.
+    pub object: PathBuf,
+    pub original: OriginalSide,
+    pub patched: PatchedSide,
+}
+
+/// Pairs every object build `patched` compiled (sorted, each once) with its
+/// original: the tree as it stood at the baseline, each object's copy
+/// kept by the first record from `baseline_start` on that recompiled or
+/// kept it (the keep directory is per build, `DIR/<build>/`, so that copy
+/// is the object as the baseline had it, however many builds came
+/// between). `keeping` says whether originals were being kept at all
+/// (configured now, or [`any_kept`]).
+///
+/// Two readings need the record's order. A compile with no copy kept
+/// before a later copy *of the same build* is the build's first compile of
+/// an object it then compiles again: one build holding both the baseline
+/// and the patch (records without a build id), so the later copy is the
+/// baseline's. A compile with no copy of an object the log never compiled
+/// before is a new object (all its items added), when originals were being
+/// kept (the copy is made whenever the object exists) and the log reaches
+/// back before the baseline.
+pub fn pair_with_originals(
+    records: &[InvocationRecord],
+    baseline_start: usize,
+    patched: &Build,
+    keeping: bool,
+) -> Vec<KeptPair> {
+    let until = records.len().min(patched.last_index + 1);
+    let start = baseline_start.min(until);
+    let touches = touches(records);
+    let build_at = |index: usize| build_of(&records[index]).to_string();
+    changed_objects(records, &[patched], Path::new(""))
+        .into_iter()
+        .map(|object| {
+            let touched = touches.get(&object).map_or(&[][..], Vec::as_slice);
+            let (before, after) =
+                touched.split_at(touched.partition_point(|(index, _)| *index < start));
+            let (between, later) =
+                after.split_at(after.partition_point(|(index, _)| *index < until));
+            KeptPair {
+                original: original_side(before, between, &build_at, start, &patched.id, keeping),
+                patched: patched_side(later, &build_at),
+                object,
+            }
+        })
+        .collect()
+}
+
+/// `before`, `between`: the object's touches before the baseline and
+/// from it to the end of the patched build.
+fn original_side(
+    before: &[(usize, Touch)],
+    between: &[(usize, Touch)],
+    build_at: &dyn Fn(usize) -> String,
+    start: usize,
+    patched_id: &str,
+    keeping: bool,
+) -> OriginalSide {
+    let first_copy = between.iter().find_map(|(index, touch)| match touch {
+        Touch::Kept(copy) => Some((*index, copy)),
+        Touch::Compiled => None,
+    });
+    let first_compile = between
+        .iter()
+        .find(|(_, touch)| *touch == Touch::Compiled)
+        .map(|(index, _)| *index);
+    match (first_copy, first_compile) {
+        (Some((copy_index, copy)), compile)
+            if compile.is_none_or(|compile_index| {
+                copy_index <= compile_index || build_at(compile_index) == build_at(copy_index)
+            }) =>
+        {
+            OriginalSide::Kept {
+                copy: copy.clone(),
+                build: build_at(copy_index),
+            }
+        }
+        _ if !keeping => OriginalSide::NothingKept,
+        (_, compile) => {
+            // No compile after the baseline at all: the patched build's
+            // own compile came before it, and nothing was kept for it.
+            let build = compile.map_or_else(|| patched_id.to_string(), build_at);
+            let compiled_before = before
+                .iter()
+                .rev()
+                .find(|(_, touch)| *touch == Touch::Compiled);
+            match compiled_before {
+                Some((index, _)) => OriginalSide::NotKept {
+                    build,
+                    compiled_before: build_at(*index),
+                },
+                // Never compiled before, by a log that holds the baseline.
+                None if start > 0 => OriginalSide::New { build },
+                None => OriginalSide::NoHistory { build },
+            }
+        }
+    }
+}
+
+/// `later`: the object's touches after the patched build.
+fn patched_side(later: &[(usize, Touch)], build_at: &dyn Fn(usize) -> String) -> PatchedSide {
+    match later.first() {
+        Some((index, Touch::Kept(copy))) => PatchedSide::Kept {
+            copy: copy.clone(),
+            build: build_at(*index),
+        },
+        Some((index, Touch::Compiled)) => PatchedSide::Overwritten {
+            build: build_at(*index),
+        },
+        None => PatchedSide::Current,
+    }
 }
 
 #[cfg(test)]
@@ -339,57 +614,290 @@ mod tests {
 
     use super::*;
 
-    /// A compile record of build `build` that kept `originals` (object, copy).
-    fn record(build: &str, originals: serde_json::Value) -> InvocationRecord {
+    /// A successful compile record of build `build` writing `output` (no
+    /// output when empty) after keeping `originals` (object, copy).
+    fn compile(build: &str, output: &str, originals: serde_json::Value) -> InvocationRecord {
         serde_json::from_value(serde_json::json!({
             "version": 1, "secwrap": "0", "time": "t", "pid": 1, "build": build,
             "cwd": "/t", "compiler": "/usr/bin/gcc", "argv": [], "exec": [],
             "kind": "compile", "injected": [], "skipped": [], "inputs": [],
-            "output": null, "lto": false, "config": "C",
+            "output": if output.is_empty() { serde_json::Value::Null } else { output.into() },
+            "lto": false, "config": "C",
             "status": 0, "signal": null, "duration_ms": 0.0,
             "originals": originals,
         }))
         .expect("a record")
     }
 
+    /// A compile of `/t/<name>.o` that kept `/k/<build>/<name>.o`.
+    fn kept(build: &str, name: &str) -> InvocationRecord {
+        compile(
+            build,
+            &format!("/t/{name}.o"),
+            serde_json::json!([{"object": format!("/t/{name}.o"), "copy": format!("/k/{build}/{name}.o")}]),
+        )
+    }
+
+    /// A compile of `/t/<name>.o` that kept nothing.
+    fn unkept(build: &str, name: &str) -> InvocationRecord {
+        compile(build, &format!("/t/{name}.o"), serde_json::json!([]))
+    }
+
+    fn copy(build: &str, name: &str) -> PathBuf {
+        PathBuf::from(format!("/k/{build}/{name}.o"))
+    }
+
+    fn from(build: &str, name: &str) -> OriginalSide {
+        OriginalSide::Kept {
+            copy: copy(build, name),
+            build: build.to_string(),
+        }
+    }
+
+    fn later(build: &str, name: &str) -> PatchedSide {
+        PatchedSide::Kept {
+            copy: copy(build, name),
+            build: build.to_string(),
+        }
+    }
+
+    /// `diff --build patched [--against against]` over `records`: each
+    /// object's name (`/t/<name>.o`) with its two sides.
+    #[track_caller]
+    fn check_pairs(
+        records: &[InvocationRecord],
+        patched: &str,
+        against: Option<&str>,
+        keeping: bool,
+        expected: &[(&str, OriginalSide, PatchedSide)],
+    ) {
+        let builds = builds(records);
+        let find = |id: &str| builds.iter().find(|build| build.id == id).expect(id);
+        let start = baseline_start(records, &builds, find(patched), against.map(find));
+        let pairs = pair_with_originals(records, start, find(patched), keeping);
+        let expected: Vec<KeptPair> = expected
+            .iter()
+            .map(|(name, original, patched)| KeptPair {
+                object: PathBuf::from(format!("/t/{name}.o")),
+                original: original.clone(),
+                patched: patched.clone(),
+            })
+            .collect();
+        assert_eq!(pairs, expected, "--build {patched} --against {against:?}");
+    }
+
+    /// The iteration of issue 10: a baseline, then three patched builds;
+    /// every build against the baseline whatever came between, and
+    /// against each other.
     #[test]
-    fn kept_originals_of_one_build() {
+    fn pairing_across_patched_builds() {
+        use PatchedSide::Current;
         let records = [
-            record(
-                "b1",
-                serde_json::json!([{"object": "/t/old.o", "copy": "/k/old.o"}]),
-            ),
-            record(
-                "b2",
-                serde_json::json!([
-                    // Normalised: the key is the object's final name.
-                    {"object": "/t/./sub/../a.o", "copy": "/k/a.o"},
-                    // Not UTF-8 (base64 of `/t/\xff.o`): kept byte for byte.
-                    {"object": {"bytes": "L3Qv/y5v"}, "copy": "/k/ff.o"},
-                    // Bad base64: no pair rather than a wrong one.
-                    {"object": {"bytes": "!"}, "copy": "/k/bad.o"},
-                ]),
-            ),
-            record("b2", serde_json::json!([])),
+            unkept("orig", "a"),
+            unkept("orig", "b"),
+            unkept("orig", "c"),
+            // Patch 1 rebuilds a.o; patch 2 only a.o again; patch 3 a.o,
+            // b.o for the first time, and a new n.o.
+            kept("p1", "a"),
+            kept("p2", "a"),
+            kept("p3", "a"),
+            kept("p3", "b"),
+            unkept("p3", "n"),
         ];
+        let new = |build: &str| OriginalSide::New {
+            build: build.to_string(),
+        };
+        // Each patched build against the baseline, as patch 3 left the tree:
+        // what p1 and p2 built is in the copies the next build kept.
+        check_pairs(
+            &records,
+            "p1",
+            None,
+            true,
+            &[("a", from("p1", "a"), later("p2", "a"))],
+        );
+        check_pairs(
+            &records,
+            "p2",
+            None,
+            true,
+            &[("a", from("p1", "a"), later("p3", "a"))],
+        );
+        let against_orig = [
+            ("a", from("p1", "a"), Current),
+            ("b", from("p3", "b"), Current),
+            ("n", new("p3"), Current),
+        ];
+        check_pairs(&records, "p3", None, true, &against_orig);
+        // Naming the baseline build, or the first build that kept: the same.
+        check_pairs(&records, "p3", Some("orig"), true, &against_orig);
+        check_pairs(
+            &records,
+            "p2",
+            Some("orig"),
+            true,
+            &[("a", from("p1", "a"), later("p3", "a"))],
+        );
+        // Against the previous patched build: its objects, as the next build
+        // kept them.
+        check_pairs(
+            &records,
+            "p3",
+            Some("p2"),
+            true,
+            &[
+                ("a", from("p3", "a"), Current),
+                ("b", from("p3", "b"), Current),
+                ("n", new("p3"), Current),
+            ],
+        );
+        check_pairs(
+            &records,
+            "p2",
+            Some("p1"),
+            true,
+            &[("a", from("p2", "a"), later("p3", "a"))],
+        );
+    }
+
+    #[test]
+    fn pairing_without_an_original() {
+        use PatchedSide::Current;
+        // Patch 1 rebuilt a.o before keep_originals was set; patch 2 kept b.o.
+        let records = [
+            unkept("orig", "a"),
+            unkept("orig", "b"),
+            unkept("p1", "a"),
+            kept("p2", "b"),
+        ];
+        let not_kept = OriginalSide::NotKept {
+            build: "p1".to_string(),
+            compiled_before: "orig".to_string(),
+        };
+        check_pairs(&records, "p1", None, true, &[("a", not_kept, Current)]);
+        check_pairs(
+            &records,
+            "p2",
+            None,
+            true,
+            &[("b", from("p2", "b"), Current)],
+        );
+        // Nothing ever kept and nothing configured: say so, per object.
+        let records = [unkept("orig", "a"), unkept("p1", "a")];
+        check_pairs(
+            &records,
+            "p1",
+            None,
+            false,
+            &[("a", OriginalSide::NothingKept, Current)],
+        );
+        // A later build overwrote the patched build's object without a copy.
+        let records = [
+            unkept("orig", "a"),
+            kept("p1", "a"),
+            unkept("p1", "a"),
+            unkept("p2", "a"),
+        ];
+        let gone = PatchedSide::Overwritten {
+            build: "p2".to_string(),
+        };
+        check_pairs(&records, "p1", None, true, &[("a", from("p1", "a"), gone)]);
+    }
+
+    #[test]
+    fn pairing_new_objects() {
+        use PatchedSide::Current;
+        // n.o appears in patch 1 and is rebuilt by patch 2, which keeps
+        // patch 1's n.o: against the baseline it is still new.
+        let records = [
+            unkept("orig", "a"),
+            kept("p1", "a"),
+            unkept("p1", "n"),
+            kept("p2", "n"),
+        ];
+        let new_in_p1 = OriginalSide::New {
+            build: "p1".to_string(),
+        };
+        check_pairs(
+            &records,
+            "p2",
+            None,
+            true,
+            &[("n", new_in_p1.clone(), Current)],
+        );
+        check_pairs(
+            &records,
+            "p1",
+            None,
+            true,
+            &[
+                ("a", from("p1", "a"), Current),
+                ("n", new_in_p1, later("p2", "n")),
+            ],
+        );
+        // One build without an id holds the baseline and the patch: the copy
+        // its second compile of a.o kept is the baseline's; b.o, compiled
+        // once, may be new or the baseline's, and the log cannot tell.
+        let records = [
+            unkept(UNNAMED_BUILD, "a"),
+            unkept(UNNAMED_BUILD, "b"),
+            kept(UNNAMED_BUILD, "a"),
+        ];
+        check_pairs(
+            &records,
+            UNNAMED_BUILD,
+            None,
+            true,
+            &[
+                ("a", from(UNNAMED_BUILD, "a"), Current),
+                (
+                    "b",
+                    OriginalSide::NoHistory {
+                        build: UNNAMED_BUILD.to_string(),
+                    },
+                    Current,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn kept_copies_are_matched_by_final_normalised_name() {
         let non_utf8 = PathBuf::from(OsString::from_vec(b"/t/\xff.o".to_vec()));
+        let record = compile(
+            "p1",
+            "/t/sub/../.a.o.tmp",
+            serde_json::json!([
+                // Normalised: the key is the object's final name.
+                {"object": "/t/./sub/../a.o", "copy": "/k/a.o"},
+                // Not UTF-8 (base64 of `/t/\xff.o`): matched byte for byte.
+                {"object": {"bytes": "L3Qv/y5v"}, "copy": "/k/ff.o"},
+                // Bad base64: no pair rather than a wrong one.
+                {"object": {"bytes": "!"}, "copy": "/k/bad.o"},
+            ]),
+        );
         assert_eq!(
-            kept_originals(&records, "b2"),
+            touches(&[unkept("orig", "a"), record.clone()]),
             BTreeMap::from([
-                (PathBuf::from("/t/a.o"), PathBuf::from("/k/a.o")),
-                (non_utf8, PathBuf::from("/k/ff.o")),
+                (
+                    PathBuf::from("/t/a.o"),
+                    vec![
+                        (0, Touch::Compiled),
+                        (1, Touch::Kept(PathBuf::from("/k/a.o"))),
+                        // The compile's own output, by its final name.
+                        (1, Touch::Compiled),
+                    ]
+                ),
+                (non_utf8, vec![(1, Touch::Kept(PathBuf::from("/k/ff.o")))]),
             ])
         );
-        assert_eq!(
-            kept_originals(&records, "b1"),
-            BTreeMap::from([(PathBuf::from("/t/old.o"), PathBuf::from("/k/old.o"))])
-        );
-        assert_eq!(kept_originals(&records, "b3"), BTreeMap::new());
+        assert!(any_kept(&[unkept("orig", "a"), record]));
+        assert!(!any_kept(&[unkept("orig", "a")]));
     }
 
     /// A compile record of build `build`: `inputs` to `output` (absolute),
     /// with its exit status and the shim's probe mark.
-    fn compile(
+    fn compile_of(
         build: &str,
         inputs: &[&str],
         output: &str,
@@ -410,11 +918,11 @@ mod tests {
     #[test]
     fn compiled_objects_mark_probes() {
         let records = [
-            compile("b1", &["/t/a.c"], "/t/a.o", 0, false),
+            compile_of("b1", &["/t/a.c"], "/t/a.o", 0, false),
             // Marked by the shim.
-            compile("b1", &["/t/conftest.c"], "/t/conftest.o", 0, true),
+            compile_of("b1", &["/t/conftest.c"], "/t/conftest.o", 0, true),
             // Unmarked (an older secwrap): the classifier judges it.
-            compile(
+            compile_of(
                 "b1",
                 &["/x/arch/x86/efi/check.c"],
                 "/x/arch/x86/efi/check.o",
@@ -422,12 +930,12 @@ mod tests {
                 false,
             ),
             // Written by a probe and by a compile of the tree: an object.
-            compile("b1", &["/t/b.c"], "/t/b.o", 0, false),
-            compile("b1", &["/dev/null"], "/t/b.o", 0, false),
+            compile_of("b1", &["/t/b.c"], "/t/b.o", 0, false),
+            compile_of("b1", &["/dev/null"], "/t/b.o", 0, false),
             // Not objects: failed, probe directory, another build.
-            compile("b1", &["/t/c.c"], "/t/c.o", 1, false),
-            compile("b1", &["/dev/null"], "/t/.tmp_12/tmp.o", 0, false),
-            compile("b2", &["/t/d.c"], "/t/d.o", 0, false),
+            compile_of("b1", &["/t/c.c"], "/t/c.o", 1, false),
+            compile_of("b1", &["/dev/null"], "/t/.tmp_12/tmp.o", 0, false),
+            compile_of("b2", &["/t/d.c"], "/t/d.o", 0, false),
         ];
         let all = builds(&records);
         let object = |relative: &str, absolute: &str, probe: bool| CompiledObject {
@@ -453,11 +961,11 @@ mod tests {
     #[test]
     fn builds_count_probes_apart() {
         let records = [
-            compile("b1", &["/t/a.c"], "/t/a.o", 0, false),
-            compile("b1", &["/t/c.c"], "/t/c.o", 1, false),
-            compile("b1", &["/dev/null"], "/t/.tmp_1/tmp.o", 0, true),
-            compile("b1", &["/dev/null"], "/t/.tmp_2/tmp.o", 1, false),
-            compile("b1", &["-"], "/dev/null", 1, false),
+            compile_of("b1", &["/t/a.c"], "/t/a.o", 0, false),
+            compile_of("b1", &["/t/c.c"], "/t/c.o", 1, false),
+            compile_of("b1", &["/dev/null"], "/t/.tmp_1/tmp.o", 0, true),
+            compile_of("b1", &["/dev/null"], "/t/.tmp_2/tmp.o", 1, false),
+            compile_of("b1", &["-"], "/dev/null", 1, false),
         ];
         let all = builds(&records);
         assert_eq!(all.len(), 1);

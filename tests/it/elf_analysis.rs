@@ -23,7 +23,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use secwrap::livepatch::check::{Finding, check_image, check_special_names, check_split};
-use secwrap::livepatch::diff::{Change, DiffError, ObjectDiff, diff_objects, diff_trees, render};
+use secwrap::livepatch::diff::{
+    Change, DiffError, ObjectDiff, RecordedObjects, diff_objects, diff_pair, diff_trees, render,
+};
 use secwrap::livepatch::elf::{ItemKind, ObjectError, read_items};
 
 use crate::common::*;
@@ -359,8 +361,9 @@ compiler_tests! {
         let (original, patched) = two_builds(cc, &tree, "same", &source, &source);
         let diff = diff_objects(&original, &patched).unwrap();
         assert_eq!(summary(&diff), Vec::<String>::new());
-        let rendered = render(&[(PathBuf::from("same.o"), Ok(diff))]);
-        assert_eq!(rendered, (String::new(), String::new(), 0));
+        let report = diff_pair(&original, &patched);
+        assert_eq!(render(&report), (String::new(), String::new()));
+        assert_eq!(report.status(), 0);
     }
 }
 
@@ -389,11 +392,12 @@ compiler_tests! {
                 patched.display()
             )
         );
-        let rendered = render(&[(PathBuf::from("twice.o"), Err(error.clone()))]);
+        let report = diff_pair(&original, &patched);
         assert_eq!(
-            rendered,
-            (String::new(), format!("secwrap: error: {error}\n"), 2)
+            render(&report),
+            (String::new(), format!("secwrap: error: {error}\n"))
         );
+        assert_eq!(report.status(), 2);
     }
 }
 
@@ -448,10 +452,11 @@ compiler_tests! {
             &b_source.replace("x + 1", "x + 7"),
             SPLIT,
         );
-        let results = diff_trees(&tree.path("orig"), &tree.path("patched"));
-        let listed: Vec<(&Path, Vec<String>)> = results
+        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &RecordedObjects::new());
+        let listed: Vec<(&Path, Vec<String>)> = report
+            .objects
             .iter()
-            .map(|(path, result)| (path.as_path(), summary(result.as_ref().unwrap())))
+            .map(|object| (object.label.as_path(), summary(object.outcome.as_ref().unwrap())))
             .collect();
         assert_eq!(
             listed,
@@ -460,20 +465,22 @@ compiler_tests! {
                 vec!["changed function `b_work`".to_string()]
             )]
         );
+        // The two identical objects are skipped unread, and counted.
         assert_eq!(
-            render(&results),
+            render(&report),
             (
                 "core/b.o: changed function `b_work`\n".to_string(),
-                String::new(),
-                1
+                "secwrap: skipped 2 files: 2 identical\n".to_string(),
             )
         );
+        assert_eq!(report.status(), 1);
     }
 }
 
 compiler_tests! {
     /// Objects on one side only are all added or all removed; an unsplit
-    /// object on both sides is refused, and the exit status says so.
+    /// object that differs is refused, and the exit status says so; an
+    /// identical one is skipped unread.
     fn tree_diff_one_sided_and_refused_objects(cc) {
         let tree = TestEnv::new();
         tree.compile(cc, "orig/gone.o", "int gone(void) { return 1; }\n", SPLIT);
@@ -483,18 +490,24 @@ compiler_tests! {
             "int fresh = 4;\nint made(void) { return fresh; }\n",
             SPLIT,
         );
+        // Unsplit on both sides: skipped when identical, refused when not.
         tree.compile(cc, "orig/flat.o", THREE_FUNCTIONS, UNSPLIT);
-        tree.compile(cc, "patched/flat.o", THREE_FUNCTIONS, UNSPLIT);
-        let results = diff_trees(&tree.path("orig"), &tree.path("patched"));
-        let paths: Vec<&Path> = results.iter().map(|(path, _)| path.as_path()).collect();
+        tree.compile(cc, "patched/flat.o", &THREE_FUNCTIONS.replace("x * 3", "x * 5"), UNSPLIT);
+        tree.compile(cc, "orig/same.o", THREE_FUNCTIONS, UNSPLIT);
+        tree.compile(cc, "patched/same.o", THREE_FUNCTIONS, UNSPLIT);
+        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &RecordedObjects::new());
+        let paths: Vec<&Path> = report.objects.iter().map(|object| object.label.as_path()).collect();
         assert_eq!(
             paths,
             [Path::new("flat.o"), Path::new("gone.o"), Path::new("new.o")]
         );
         assert!(
-            matches!(&results[0].1, Err(DiffError::NotSplit { section, .. }) if section == ".text" || section == ".data")
+            matches!(&report.objects[0].outcome, Err(DiffError::NotSplit { section, .. }) if section == ".text" || section == ".data")
         );
-        let (stdout, stderr, status) = render(&results);
+        assert_eq!(report.objects[1].patched, None);
+        assert_eq!(report.objects[2].original, None);
+        let (stdout, stderr) = render(&report);
+        let status = report.status();
         assert_eq!(
             stdout,
             "gone.o: removed function `gone`\nnew.o: added data `fresh`\nnew.o: added function `made`\n"
@@ -503,7 +516,11 @@ compiler_tests! {
             stderr.starts_with("secwrap: error: `") && stderr.contains("flat.o` is not split"),
             "{stderr}"
         );
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.ends_with("\nsecwrap: skipped 1 file: 1 identical\n"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 2, "{stderr}");
         assert_eq!(status, 2);
     }
 }

@@ -408,21 +408,24 @@ compiler_tests! {
     }
 }
 
-/// `[livepatch] keep_originals`: the patched build copies each object it
-/// overwrites, byte for byte as the first build left it, once; objects
-/// not rebuilt are not copied; a later build does not overwrite a copy.
+/// `[livepatch] keep_originals`: each build copies each object it
+/// overwrites into its own directory (`orig/<build id>/`), byte for byte as
+/// it was before that build, once; objects not rebuilt are not copied.
 #[test]
-fn keep_originals_copies_once() {
+fn keep_originals_copies_once_per_build() {
     if !require_compiler("gcc") || !require_program("make") || !require_program("objcopy") {
         return;
     }
     let t = tree("kconfig = \".config\"\n[livepatch]\nkeep_originals = \"orig\"\n");
     build_tree(&t, "gcc", "orig");
     assert!(!t.exists("orig"), "a clean build overwrote nothing");
-    let first: BTreeMap<&str, Vec<u8>> = TREE_OBJECTS
-        .iter()
-        .map(|object| (*object, t.read(object)))
-        .collect();
+    let snapshot = |t: &TestEnv| -> BTreeMap<&str, Vec<u8>> {
+        TREE_OBJECTS
+            .iter()
+            .map(|object| (*object, t.read(object)))
+            .collect()
+    };
+    let first = snapshot(&t);
 
     backdate(&t, &TREE_DIRS);
     for (source, function) in PATCHED_SOURCES.iter().zip(["patched_i", "patched_z"]) {
@@ -445,15 +448,21 @@ fn keep_originals_copies_once() {
         walk(&t.path("orig"), &t.path("orig"), &mut found);
         found
     };
+    let in_build = |build: &str| -> BTreeSet<String> {
+        PATCHED_OBJECTS
+            .iter()
+            .map(|object| format!("{build}/{object}"))
+            .collect()
+    };
     assert_eq!(
         kept(&t),
-        PATCHED_OBJECTS.iter().map(|o| o.to_string()).collect(),
+        in_build("patched"),
         "exactly the overwritten objects, no partial copies"
     );
     for object in PATCHED_OBJECTS {
         assert!(
-            t.read(Path::new("orig").join(object)) == first[object],
-            "orig/{object} differs from the first build's {object}"
+            t.read(Path::new("orig/patched").join(object)) == first[object],
+            "orig/patched/{object} differs from the first build's {object}"
         );
         assert!(
             t.read(object) != first[object],
@@ -461,58 +470,76 @@ fn keep_originals_copies_once() {
         );
     }
     // The records say where each copy went.
-    let originals: BTreeMap<String, Vec<String>> = t
-        .records()
-        .iter()
-        .filter(|record| record.build.as_deref() == Some("patched") && !record.originals.is_empty())
-        .map(|record| {
+    let originals = |build: &str| -> BTreeMap<String, Vec<String>> {
+        t.records()
+            .iter()
+            .filter(|record| record.build.as_deref() == Some(build) && !record.originals.is_empty())
+            .map(|record| {
+                (
+                    some_text(&record.output).to_string(),
+                    record
+                        .originals
+                        .iter()
+                        .map(|kept| text(&kept.copy).to_string())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect()
+    };
+    let expected = |build: &str| -> BTreeMap<String, Vec<String>> {
+        [
             (
-                some_text(&record.output).to_string(),
-                record
-                    .originals
-                    .iter()
-                    .map(|kept| text(&kept.copy).to_string())
-                    .collect::<Vec<_>>(),
+                t.path("sub/../drivers/i.o"),
+                t.path(format!("orig/{build}/drivers/i.o")),
+            ),
+            (
+                t.path("sub/.z.o.tmp"),
+                t.path(format!("orig/{build}/sub/z.o")),
+            ),
+        ]
+        .into_iter()
+        .map(|(output, copy)| {
+            (
+                output.to_str().unwrap().to_string(),
+                vec![copy.to_str().unwrap().to_string()],
             )
         })
-        .collect();
-    let expected: BTreeMap<String, Vec<String>> = [
-        (t.path("sub/../drivers/i.o"), t.path("orig/drivers/i.o")),
-        (t.path("sub/.z.o.tmp"), t.path("orig/sub/z.o")),
-    ]
-    .into_iter()
-    .map(|(output, copy)| {
-        (
-            output.to_str().unwrap().to_string(),
-            vec![copy.to_str().unwrap().to_string()],
-        )
-    })
-    .collect();
-    assert_eq!(originals, expected);
+        .collect()
+    };
+    assert_eq!(originals("patched"), expected("patched"));
+    let patched = snapshot(&t);
 
-    // A second patched build: the copies stay those of the first build.
+    // A second patched build keeps the first patched build's objects in
+    // its own directory; the first build's copies stay as they were.
     backdate(&t, &TREE_DIRS);
     for (source, function) in PATCHED_SOURCES.iter().zip(["again_i", "again_z"]) {
         edit(&t, source, function);
     }
     build_tree(&t, "gcc", "patched2");
-    assert_eq!(kept(&t).len(), 2);
+    assert_eq!(
+        kept(&t),
+        in_build("patched")
+            .union(&in_build("patched2"))
+            .cloned()
+            .collect()
+    );
     for object in PATCHED_OBJECTS {
         assert!(
-            t.read(Path::new("orig").join(object)) == first[object],
-            "orig/{object} was overwritten by the second patched build"
+            t.read(Path::new("orig/patched").join(object)) == first[object],
+            "orig/patched/{object} was overwritten by the second patched build"
+        );
+        assert!(
+            t.read(Path::new("orig/patched2").join(object)) == patched[object],
+            "orig/patched2/{object} is not the first patched build's {object}"
         );
     }
+    assert_eq!(originals("patched2"), expected("patched2"));
     let second: Vec<_> = t
         .records()
         .into_iter()
         .filter(|record| record.build.as_deref() == Some("patched2"))
         .collect();
     assert_eq!(second.len(), 3, "{second:#?}");
-    assert!(
-        second.iter().all(|record| record.originals.is_empty()),
-        "{second:#?}"
-    );
     // Both patched builds, each object once.
     let out = t
         .run(&["log", "changed", "--since", "orig"])

@@ -205,14 +205,15 @@ fn diff_build_against_kept_originals() {
         .status(1)
         .stdout("b.o: changed function `fb`\n")
         .go();
-    // Without kept originals there is nothing to compare with: said plainly.
+    // Without kept originals there is nothing to compare with: said plainly,
+    // for each object.
     let t = tree("");
     build(&t, "orig");
     touch_newer(&t, "b.c");
     build(&t, "patched");
     t.run(&["diff", "--build", "patched"])
         .status(2)
-        .stderr_contains("keep_originals")
+        .stderr("secwrap: error: `b.o`: no original to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build\n")
         .go();
 }
 

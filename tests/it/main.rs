@@ -10,6 +10,7 @@ mod bounded;
 mod classify;
 mod cli;
 mod cli_errors;
+mod diff;
 mod doctor;
 mod elf_analysis;
 mod errors;

@@ -318,7 +318,8 @@ fn a_record_after_a_fragment_starts_on_a_fresh_line() {
 }
 
 /// The usual tree keeping originals in `orig/`, with `a.o` from a first
-/// build to be overwritten.
+/// build to be overwritten. The compiles run outside `secwrap run`, so their
+/// copies go to `orig/-/` (the unnamed build's directory).
 fn keeping_tree() -> TestEnv {
     let t = TestEnv::livepatch()
         .config("kconfig = \".config\"\n[livepatch]\nkeep_originals = \"orig\"\n");
@@ -334,13 +335,13 @@ fn a_symlink_planted_at_a_kept_copy_is_an_error() {
     let t = keeping_tree();
     let first = t.read("a.o");
     t.write("victim", "precious\n");
-    std::fs::create_dir(t.path("orig")).unwrap();
-    symlink(t.path("victim"), t.path("orig/a.o"));
+    std::fs::create_dir_all(t.path("orig/-")).unwrap();
+    symlink(t.path("victim"), t.path("orig/-/a.o"));
     t.run(&COMPILE)
         .status(2)
         .stderr(format!(
             "secwrap: error: {}: cannot keep the original object: it is a symlink\n",
-            t.path("orig/a.o").display()
+            t.path("orig/-/a.o").display()
         ))
         .go();
     assert_eq!(t.read_text("victim"), "precious\n");
@@ -354,16 +355,16 @@ fn a_kept_copy_of_another_user_is_an_error() {
         return;
     }
     let t = keeping_tree();
-    t.write("orig/a.o", "a fake original\n");
-    chown(&t.path("orig/a.o"), MALLORY);
+    t.write("orig/-/a.o", "a fake original\n");
+    chown(&t.path("orig/-/a.o"), MALLORY);
     t.run(&COMPILE)
         .status(2)
         .stderr(format!(
             "secwrap: error: {}: cannot keep the original object: it is owned by uid 4242\n",
-            t.path("orig/a.o").display()
+            t.path("orig/-/a.o").display()
         ))
         .go();
-    assert_eq!(t.read_text("orig/a.o"), "a fake original\n");
+    assert_eq!(t.read_text("orig/-/a.o"), "a fake original\n");
 }
 
 #[test]
@@ -378,7 +379,13 @@ fn kept_copies_go_in_directories_created_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o7777, 0o700);
+    let mode = std::fs::metadata(t.path("orig/-"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o700);
     assert_eq!(t.only_record().originals.len(), 1);
+    assert!(t.exists("orig/-/a.o"));
     // A keep directory others can write: refused, nothing copied.
     let t = keeping_tree();
     std::fs::create_dir(t.path("orig")).unwrap();
@@ -387,11 +394,11 @@ fn kept_copies_go_in_directories_created_private() {
         .status(2)
         .stderr(format!(
             "secwrap: error: {}: cannot keep the original object: directory `{}` is writable by others and not sticky\n",
-            t.path("orig/a.o").display(),
+            t.path("orig/-/a.o").display(),
             t.path("orig").display()
         ))
         .go();
-    assert!(!t.exists("orig/a.o"));
+    assert!(!t.exists("orig/-/a.o"));
 }
 
 /// Hardening review 9: a cache directory others can write is not used
