@@ -16,6 +16,7 @@ mod errors;
 mod examples;
 mod faults;
 mod history;
+mod identify;
 mod inject;
 mod livepatch_cli;
 mod load;
