@@ -24,6 +24,7 @@ mod log_changed;
 mod mklinks;
 mod modes;
 mod out_of_tree;
+mod path_order;
 mod probe;
 mod probe_pipes;
 mod record;
