@@ -24,6 +24,9 @@
 //! that can change the answer, in two levels:
 //! 1. `id-<hash>` ([`IdentityKey`]): the compiler file's canonical path,
 //!    device, inode, size and mtime → its `--version` first line and family;
+//!    for a program of unknown name also ([`FamilyKey`]) the same identity
+//!    and the question → the family its preprocessor says it is
+//!    (`identify.rs`), or none;
 //! 2. `probe-<hash>` ([`ProbeKey`]): that identity and version text, the
 //!    target arguments, the mode and the flag group → yes/no and the
 //!    compiler's message.
