@@ -1,4 +1,5 @@
-//! The on-disk cache shared by the probe (`probe.rs`) and the Kconfig
+//! The on-disk cache shared by the probe (`probe.rs`: compiler identities,
+//! the family of a compiler of unknown name, flag answers) and the Kconfig
 //! values the rules read (`config.rs`).
 //!
 //! Kbuild removed its make-level cache because stale answers after a

@@ -22,6 +22,21 @@ use std::path::{Path, PathBuf};
 /// Compiler launchers: `secwrap ccache gcc ...` means gcc is the compiler.
 pub const LAUNCHERS: &[&str] = &["ccache", "distcc", "icecc", "sccache"];
 
+/// Variables a launcher sets for the program it runs, and nobody else
+/// does: in secwrap's environment they say a launcher runs above it
+/// (`route::LauncherAbove`). Never the user's own settings (`CCACHE_DIR`,
+/// `CCACHE_PREFIX`, `DISTCC_HOSTS`), which the right order passes through
+/// secwrap too. ccache sets `UNCACHED_ERR_FD` for every compiler it runs
+/// (its `set_up_uncached_err`, 3.x and 4.x); distcc and icecc set their
+/// recursion guards before running the local compiler or preprocessor
+/// (`dcc_increment_safeguard` in `safeguard.c`, `local.cpp`). sccache
+/// sets none: its server's executable is the sign.
+pub const LAUNCHER_CHILD_VARS: &[(&str, &str)] = &[
+    ("ccache", "UNCACHED_ERR_FD"),
+    ("distcc", "_DISTCC_SAFEGUARD"),
+    ("icecc", "_ICECC_SAFEGUARD"),
+];
+
 /// The compiler family, which decides clang-only probe details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,27 +50,105 @@ pub enum Family {
 /// (`x86_64-linux-gnu-gcc`, `arm-none-eabi-gcc-13`) and a version suffix
 /// (`gcc-12`, `clang-14`, `gcc72` as kpatch learnt in `4c40c3f`).
 pub fn compiler_family(name: &OsStr) -> Option<Family> {
-    let name = name.as_bytes();
-    // Drop a version suffix: digits and dots, optionally after a dash.
-    let unversioned = name.trim_ascii_end();
-    let end = unversioned
-        .iter()
-        .rposition(|byte| !(byte.is_ascii_digit() || *byte == b'.'))
-        .map_or(0, |last| last + 1);
-    let mut stem = &unversioned[..end];
-    if end < unversioned.len() {
-        stem = stem.strip_suffix(b"-").unwrap_or(stem);
-    }
-    // Drop a cross prefix: everything up to the last dash before the driver name.
-    let driver = match stem.iter().rposition(|&byte| byte == b'-') {
-        Some(dash) => &stem[dash + 1..],
-        None => stem,
-    };
     // `c++`'s own dash-free spelling keeps the cross prefix logic simple.
-    match driver {
+    match last_component(unversioned(name.as_bytes())) {
         b"clang" | b"clang++" => Some(Family::Clang),
         b"gcc" | b"g++" | b"cc" | b"c++" => Some(Family::Gcc),
         _ => None,
+    }
+}
+
+/// Programs that are not compilers, which secwrap meets in front of it
+/// all the same (`CROSS_COMPILE="secwrap aarch64-linux-gnu-"` sends the
+/// binutils, `cpp` and `gcc-ar` too; Kbuild's `$(CROSS_COMPILE)` list): by
+/// the last dash-separated word of the name, cross prefix and version
+/// gone (`x86_64-linux-gnu-objcopy`, `gcc-ar-12`, `llvm-objcopy-14`,
+/// `ld.bfd`). `cpp` is gcc's preprocessor (it defines `__GNUC__`, so
+/// asking it would take it for gcc); the shells take `-c` for a command.
+const KNOWN_TOOLS: &[&[u8]] = &[
+    b"addr2line",
+    b"ar",
+    b"as",
+    b"bash",
+    b"c++filt",
+    b"cpp",
+    b"dash",
+    b"dlltool",
+    b"dwp",
+    b"elfedit",
+    b"gcov",
+    b"gdb",
+    b"gold",
+    b"gprof",
+    b"ksh",
+    b"ld",
+    b"ld.bfd",
+    b"ld.gold",
+    b"ld.lld",
+    b"lld",
+    b"make",
+    b"nm",
+    b"objcopy",
+    b"objdump",
+    b"ranlib",
+    b"readelf",
+    b"sh",
+    b"size",
+    b"strings",
+    b"strip",
+    b"windres",
+    b"zsh",
+];
+
+/// Tools whose own name has a dash, matched as the whole name or its end
+/// (`clang-format-14`, `aarch64-linux-gnu-gcov-tool`): clang's tools, and
+/// `clang-cl`, a driver with MSVC's syntax that the argument table does
+/// not describe.
+const KNOWN_DASHED_TOOLS: &[&[u8]] = &[
+    b"clang-check",
+    b"clang-cl",
+    b"clang-cpp",
+    b"clang-format",
+    b"clang-tidy",
+    b"gcov-dump",
+    b"gcov-tool",
+    b"lto-dump",
+];
+
+/// Whether `name` (a file name) is a known program that is not a C/C++
+/// compiler ([`KNOWN_TOOLS`]): passed through unrecorded, never asked
+/// what it is.
+pub fn is_known_tool(name: &OsStr) -> bool {
+    let stem = unversioned(name.as_bytes());
+    KNOWN_TOOLS.contains(&last_component(stem))
+        || KNOWN_DASHED_TOOLS.iter().any(|tool| {
+            stem.strip_suffix(*tool)
+                .is_some_and(|before| before.is_empty() || before.ends_with(b"-"))
+        })
+}
+
+/// `name` without a version suffix: digits and dots at the end, and the
+/// dash before them (`gcc-12.2` → `gcc`, `gcc72` → `gcc`).
+fn unversioned(name: &[u8]) -> &[u8] {
+    let name = name.trim_ascii_end();
+    let end = name
+        .iter()
+        .rposition(|byte| !(byte.is_ascii_digit() || *byte == b'.'))
+        .map_or(0, |last| last + 1);
+    let stem = &name[..end];
+    if end < name.len() {
+        stem.strip_suffix(b"-").unwrap_or(stem)
+    } else {
+        stem
+    }
+}
+
+/// The driver or tool word: everything after the last dash (the cross
+/// prefix dropped).
+fn last_component(stem: &[u8]) -> &[u8] {
+    match stem.iter().rposition(|&byte| byte == b'-') {
+        Some(dash) => &stem[dash + 1..],
+        None => stem,
     }
 }
 
@@ -182,6 +275,13 @@ pub struct ResolvedCompiler {
     /// The launcher behind a masquerade link met before it on `PATH`, to
     /// run in front (`/usr/bin/ccache`, canonical).
     pub launcher: Option<PathBuf>,
+    /// Where `PATH` led to secwrap itself under this name first (its
+    /// masquerade link), when it did.
+    pub own_entry: Option<PathBuf>,
+    /// A launcher masquerade link of the same name in a `PATH` entry
+    /// before [`ResolvedCompiler::own_entry`] (`/usr/lib/ccache/gcc`): the
+    /// shell runs it before secwrap, the wrong order (`route::LauncherAbove`).
+    pub launcher_ahead: Option<PathBuf>,
 }
 
 /// Why no compiler could be found, or none that can be run.
@@ -260,6 +360,8 @@ pub fn resolve(
                 None => Ok(ResolvedCompiler {
                     compiler: path,
                     launcher: None,
+                    own_entry: None,
+                    launcher_ahead: None,
                 }),
                 Some(reason) => Err(NotFound {
                     name: word.to_os_string(),
@@ -272,18 +374,22 @@ pub fn resolve(
         word
     };
     let candidates = which::which_in_all(name, path_var, cwd).map_err(|_| not_found())?;
-    let mut seen_me = false;
+    let mut own_entry: Option<PathBuf> = None;
     let mut launcher = None;
+    let mut launcher_ahead: Option<PathBuf> = None;
     let mut first_before_me: Option<ResolvedCompiler> = None;
     for candidate in candidates {
         if me.is_me(&candidate) {
             // Everything found before our own entry is a wrapper in front
             // of us; start over from here.
-            seen_me = true;
+            own_entry.get_or_insert_with(|| candidate.clone());
             launcher = None;
             continue;
         }
         if launcher_name(&candidate).is_some() {
+            if own_entry.is_none() {
+                launcher_ahead.get_or_insert_with(|| candidate.clone());
+            }
             if use_launchers && launcher.is_none() {
                 // Run the launcher itself (`/usr/bin/ccache`), not its
                 // masquerade link: called as `gcc`, ccache would search for
@@ -292,14 +398,21 @@ pub fn resolve(
             }
             continue;
         }
-        let found = ResolvedCompiler {
+        if own_entry.is_some() || !after_own_entry {
+            return Ok(ResolvedCompiler {
+                compiler: candidate,
+                launcher,
+                // Only a link before secwrap's own entry is ahead of it.
+                launcher_ahead: own_entry.as_ref().and(launcher_ahead),
+                own_entry,
+            });
+        }
+        first_before_me.get_or_insert(ResolvedCompiler {
             compiler: candidate,
             launcher: launcher.clone(),
-        };
-        if seen_me || !after_own_entry {
-            return Ok(found);
-        }
-        first_before_me.get_or_insert(found);
+            own_entry: None,
+            launcher_ahead: None,
+        });
     }
     first_before_me.ok_or_else(not_found)
 }
@@ -411,6 +524,122 @@ mod tests {
         ] {
             check(name, None);
         }
+    }
+
+    #[test]
+    fn known_tools_are_not_compilers() {
+        for name in [
+            "ld",
+            "ld.bfd",
+            "x86_64-linux-gnu-ld.gold",
+            "ld.lld-14",
+            "as",
+            "aarch64-linux-gnu-as",
+            "ar",
+            "gcc-ar",
+            "gcc-ar-12",
+            "x86_64-linux-gnu-gcc-nm-12",
+            "llvm-ar-14",
+            "llvm-objcopy",
+            "objcopy",
+            "arm-none-eabi-objcopy",
+            "objdump",
+            "nm",
+            "strip",
+            "ranlib",
+            "readelf",
+            "size",
+            "strings",
+            "addr2line",
+            "c++filt",
+            "cpp",
+            "cpp-12",
+            "x86_64-linux-gnu-cpp-12",
+            "clang-cpp-14",
+            "clang-format",
+            "clang-format-14",
+            "clang-tidy",
+            "clang-cl",
+            "gcov",
+            "gcov-tool-12",
+            "aarch64-linux-gnu-gcov-dump",
+            "sh",
+            "bash",
+            "make",
+        ] {
+            assert!(is_known_tool(OsStr::new(name)), "{name} is a known tool");
+            assert_eq!(compiler_family(OsStr::new(name)), None, "{name}");
+        }
+        // Unknown names: asked (when the line is a compile), not guessed.
+        for name in [
+            "mycc",
+            "kgcc",
+            "deploy",
+            "deploy.sh",
+            "icx",
+            "tcc",
+            "cc1",
+            "gcc",
+            "clang-14",
+            "",
+            "12",
+            "ldd",
+            "asm",
+            "shc",
+            "clang-formatter",
+        ] {
+            assert!(
+                !is_known_tool(OsStr::new(name)),
+                "{name} is not a known tool"
+            );
+        }
+    }
+
+    /// `PATH` order as `resolve` sees it: a launcher masquerade link in an
+    /// entry before secwrap's own is ahead of it; one after is the launcher
+    /// to run.
+    #[test]
+    fn a_launcher_link_before_secwrap_is_ahead_of_it() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let me_path = std::env::current_exe().unwrap();
+        let me = SelfIdentity::of(me_path.clone()).unwrap();
+        for sub in ["launchers", "mask", "real", "bin"] {
+            std::fs::create_dir(root.join(sub)).unwrap();
+        }
+        let ccache = root.join("bin/ccache");
+        std::fs::write(&ccache, "#!/bin/sh\n").unwrap();
+        std::fs::write(root.join("real/gcc"), "#!/bin/sh\n").unwrap();
+        for file in [&ccache, &root.join("real/gcc")] {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        symlink(&ccache, root.join("launchers/gcc")).unwrap();
+        symlink(&me_path, root.join("mask/gcc")).unwrap();
+        let resolve_on = |order: &[&str]| {
+            let path = std::env::join_paths(order.iter().map(|sub| root.join(sub))).unwrap();
+            resolve(OsStr::new("gcc"), Some(&path), root, &me, true, true).unwrap()
+        };
+        let wrong = resolve_on(&["launchers", "mask", "real"]);
+        assert_eq!(wrong.launcher_ahead, Some(root.join("launchers/gcc")));
+        assert_eq!(wrong.own_entry, Some(root.join("mask/gcc")));
+        assert_eq!(
+            (wrong.compiler, wrong.launcher),
+            (root.join("real/gcc"), None)
+        );
+        let right = resolve_on(&["mask", "launchers", "real"]);
+        assert_eq!(right.launcher_ahead, None);
+        assert_eq!(right.own_entry, Some(root.join("mask/gcc")));
+        assert_eq!(
+            right.launcher,
+            Some(std::fs::canonicalize(&ccache).unwrap())
+        );
+        // secwrap not on PATH at all (called by its path): nothing is ahead.
+        let elsewhere = resolve_on(&["launchers", "real"]);
+        assert_eq!(
+            (elsewhere.launcher_ahead, elsewhere.own_entry),
+            (None, None)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! variable is read in exactly one place.
 
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::compiler::SelfIdentity;
@@ -51,6 +52,25 @@ pub struct Invocation {
     /// process-wide settings such as adopting the compiler's orphans
     /// (`exec::adopt_orphans`) are secwrap's to make.
     pub owns_process: bool,
+    /// The process that started secwrap (masquerade mode only, where a
+    /// launcher above secwrap is the wrong order: `route::LauncherAbove`).
+    pub parent: Option<ParentProcess>,
+    /// The variables of `compiler::LAUNCHER_CHILD_VARS` that are set, with
+    /// their values (masquerade mode only).
+    pub launcher_vars: Vec<(&'static str, OsString)>,
+}
+
+/// What secwrap reads of its parent process, from `/proc`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentProcess {
+    /// Its executable (`/proc/PPID/exe`), the file it runs.
+    pub exe: PathBuf,
+    /// Its `argv[0]` and the `PATH` it was started with (`/proc/PPID/cmdline`
+    /// and `environ`), read only when `exe` is a launcher: distcc drops its
+    /// masquerade directory from the `PATH` it gives the compiler, so only
+    /// its own says where that directory is.
+    pub argv0: Option<OsString>,
+    pub path_var: Option<OsString>,
 }
 
 impl Invocation {
@@ -94,6 +114,15 @@ impl Invocation {
             session: session(),
             me,
             owns_process: true,
+            parent: (word_index == 0).then(parent_process).flatten(),
+            launcher_vars: if word_index == 0 {
+                crate::compiler::LAUNCHER_CHILD_VARS
+                    .iter()
+                    .filter_map(|(_, name)| Some((*name, var(name)?)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             cwd,
         })
     }
@@ -163,6 +192,34 @@ fn parse_stat_parent(stat: &[u8]) -> Option<u32> {
         .filter(|f| !f.is_empty());
     let _state = fields.next()?;
     std::str::from_utf8(fields.next()?).ok()?.parse().ok()
+}
+
+/// The parent process as [`ParentProcess`] describes it; `None` when
+/// `/proc` does not say (another user's process, no `/proc`).
+fn parent_process() -> Option<ParentProcess> {
+    let proc = PathBuf::from(format!("/proc/{}", std::os::unix::process::parent_id()));
+    let exe = std::fs::read_link(proc.join("exe")).ok()?;
+    let is_launcher = crate::compiler::launcher_name(&exe).is_some();
+    let read = |name: &str| {
+        is_launcher
+            .then(|| std::fs::read(proc.join(name)).ok())
+            .flatten()
+    };
+    let argv0 = read("cmdline").and_then(|cmdline| {
+        let first = cmdline.split(|&byte| byte == 0).next()?;
+        (!first.is_empty()).then(|| OsStr::from_bytes(first).to_os_string())
+    });
+    let path_var = read("environ").and_then(|environ| {
+        environ
+            .split(|&byte| byte == 0)
+            .find_map(|entry| entry.strip_prefix(b"PATH="))
+            .map(|value| OsStr::from_bytes(value).to_os_string())
+    });
+    Some(ParentProcess {
+        exe,
+        argv0,
+        path_var,
+    })
 }
 
 fn session() -> (i32, i32) {

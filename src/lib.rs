@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod exit;
+pub mod identify;
 pub mod inject;
 pub mod invocation;
 pub mod kconfig;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic;
 use crate::cache::DiskCache;
 use crate::classify::{Classification, CompileArgs, Language};
+use crate::compiler::Family;
 use crate::config::{Config, ConfigEnv, Decision, OnError, WantedFlag};
 use crate::error::{BadInput, io_message};
 use crate::exit::{DEPTH_VAR, EXIT_ERROR};
@@ -21,7 +22,7 @@ use crate::paths;
 use crate::probe::{ProbeAnswer, ProbeError, ProbeMode, ProbeRequest, Prober};
 use crate::record::build_probe::is_build_system_probe;
 use crate::response_file::{self, ExpansionProblem};
-use crate::route::Chain;
+use crate::route::{Chain, Wrapped};
 use crate::shim::ShimError;
 use crate::trust::TrustedUsers;
 use crate::warning::Warning;
@@ -37,6 +38,9 @@ pub struct Plan {
     /// A build system's test compile, not a compile of the tree.
     pub build_system_probe: bool,
     pub injection: Injection,
+    /// The family a compiler of unknown name was identified as
+    /// (`identify.rs`); `None` when its name said what it is.
+    pub identified: Option<Family>,
     /// Each flag group asked about, and the answer.
     pub probes: Vec<FlagProbe>,
     /// `[livepatch] keep_originals`, absolute.
@@ -92,8 +96,10 @@ fn is_quiet_call(classification: Classification, build_system_probe: bool) -> bo
         )
 }
 
-/// Plans the wrapped call `unchanged` (the chain as the user asked for it).
-pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimError> {
+/// Plans the wrapped call (`wrapped.chain`: the chain as the user asked
+/// for it).
+pub fn plan(invocation: &Invocation, wrapped: &Wrapped) -> Result<Plan, ShimError> {
+    let unchanged = &wrapped.chain;
     let cwd = &invocation.cwd;
     let rest = &unchanged.args;
     let expansion = response_file::expand(rest, cwd);
@@ -151,6 +157,29 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
     let config = Config::load(&config_env)
         .map_err(|error| bad_input(error, config_env.on_error_before_file()))?;
     let on_error = config.on_error.value;
+    // A launcher above secwrap: strict stops before anything runs; in
+    // passthrough the compile goes on as wrapped, with the warning once
+    // per build on quiet calls too (distcc with a server lets only its
+    // `-E` reach secwrap). Once among the quiet calls and once among the
+    // others: ccache keeps its `-E` run's stderr to itself, so a warning
+    // shown only there would never be seen.
+    let launcher_above = wrapped.launcher_above.as_ref().map(|above| {
+        let word = Path::new(invocation.word());
+        above.message(word.file_name().unwrap_or(word.as_os_str()))
+    });
+    let launcher_above = match (launcher_above, on_error) {
+        (Some(message), OnError::Strict) => return Err(ShimError::fatal(EXIT_ERROR, message)),
+        (Some(message), OnError::Passthrough) => Some(Warning {
+            message,
+            once_per_build: Some(if is_quiet_call(classification, build_system_probe) {
+                "launcher-above-quiet-call"
+            } else {
+                "launcher-above"
+            }),
+            on_quiet_calls: true,
+        }),
+        (None, _) => None,
+    };
     let cache = invocation.cache_dir.clone().and_then(DiskCache::open);
     // Uncached is slower, not wrong; still worth saying once per build.
     let mut warnings: Vec<Warning> = match (&invocation.cache_dir, &cache) {
@@ -164,6 +193,10 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         }],
         _ => Vec::new(),
     };
+    // First: of all this call may say, the one to show.
+    if let Some(warning) = launcher_above {
+        warnings.insert(0, warning);
+    }
     if config.log.is_none() && !config.log_off {
         warnings.push(Warning {
             message: "not recording: no state directory for the default log (HOME and XDG_STATE_HOME unset); set `[log] path` or SECWRAP_LOG, or SECWRAP_LOG=off".to_string(),
@@ -282,6 +315,7 @@ pub fn plan(invocation: &Invocation, unchanged: &Chain) -> Result<Plan, ShimErro
         outputs,
         build_system_probe,
         injection,
+        identified: wrapped.identified,
         probes,
         keep_originals: config.keep_originals,
         originals: Vec::new(),

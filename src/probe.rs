@@ -24,6 +24,9 @@
 //! that can change the answer, in two levels:
 //! 1. `id-<hash>` ([`IdentityKey`]): the compiler file's canonical path,
 //!    device, inode, size and mtime → its `--version` first line and family;
+//!    for a program of unknown name also ([`FamilyKey`]) the same identity
+//!    and the question → the family its preprocessor says it is
+//!    (`identify.rs`), or none;
 //! 2. `probe-<hash>` ([`ProbeKey`]): that identity and version text, the
 //!    target arguments, the mode and the flag group → yes/no and the
 //!    compiler's message.
@@ -129,6 +132,19 @@ pub struct IdentityKey<'a> {
     pub compiler: &'a FileIdentity,
 }
 
+/// The key of the `id-` entry for a program of unknown name: what family
+/// its preprocessor says it is (`identify.rs`). The question is part of
+/// the key, so it never meets an [`IdentityKey`] entry of the same file.
+#[derive(Clone, Debug, Serialize)]
+pub struct FamilyKey<'a> {
+    pub recipe: u32,
+    pub question: &'static str,
+    pub compiler: &'a FileIdentity,
+}
+
+/// Bumped when [`crate::identify::MARKER_SOURCE`] or how it is asked changes.
+const IDENTIFY_RECIPE: u32 = 1;
+
 /// The key of a `probe-` entry: everything the answer depends on.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProbeKey<'a> {
@@ -233,16 +249,7 @@ impl Prober {
 
     /// The compiler's identity, from the cache or by asking `--version`.
     pub fn identity(&self, compiler: &Path) -> Result<CompilerIdentity, ProbeError> {
-        let metadata = std::fs::metadata(compiler).map_err(|error| {
-            let message = format!(
-                "cannot read `{}`: {}",
-                compiler.display(),
-                crate::error::io_message(&error)
-            );
-            ProbeError::cannot_start(message, &error)
-        })?;
-        let canonical = std::fs::canonicalize(compiler).unwrap_or_else(|_| compiler.to_path_buf());
-        let file = FileIdentity::from_metadata(&canonical, &metadata);
+        let file = compiler_file(compiler)?;
         let key = IdentityKey {
             recipe: RECIPE_VERSION,
             compiler: &file,
@@ -301,6 +308,62 @@ impl Prober {
         .map(|(identity, _)| identity)
     }
 
+    /// The family a program of unknown name is (`identify.rs`): `Some`
+    /// when it preprocesses [`crate::identify::MARKER_SOURCE`] as gcc or
+    /// clang does, `None` for anything else (another compiler, a program
+    /// that fails or prints something else). Asked once per file identity:
+    /// the answer, a "no" included, is cached like `--version`'s. The
+    /// program runs in the scratch directory, so anything it writes stays
+    /// there and the answer does not depend on where the build runs it.
+    /// An error (a program that cannot be started, no scratch directory)
+    /// is not stored.
+    pub fn identify(&self, program: &Path) -> Result<Option<Family>, ProbeError> {
+        let file = compiler_file(program)?;
+        let key = FamilyKey {
+            recipe: IDENTIFY_RECIPE,
+            question: "preprocessed family markers",
+            compiler: &file,
+        };
+        self.cached("id", &key, || {
+            let scratch = scratch_dir()?;
+            let source = scratch.path().join("identify.c");
+            std::fs::write(&source, crate::identify::MARKER_SOURCE).map_err(|error| {
+                ProbeError::other(format!(
+                    "cannot write `{}`: {}",
+                    source.display(),
+                    crate::error::io_message(&error)
+                ))
+            })?;
+            let (stdout, stderr) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
+            let args = [OsStr::new("-E"), OsStr::new("-x"), OsStr::new("c")]
+                .into_iter()
+                .map(OsStr::to_os_string)
+                .chain([source.into_os_string()]);
+            let status = compiler_command(program, args, &self.child_env)
+                .dir(scratch.path())
+                .stdout_path(&stdout)
+                .stderr_path(&stderr)
+                .run()
+                .map_err(|error| {
+                    let message = format!(
+                        "cannot run `{}`: {}",
+                        program.display(),
+                        crate::error::io_message(&error)
+                    );
+                    ProbeError::cannot_start(message, &error)
+                })?
+                .status;
+            // A failure or a death by signal is a "no" like any other: a
+            // compiler preprocesses this file. (Ctrl-C reaches secwrap too,
+            // which then dies before storing anything.)
+            Ok(status
+                .success()
+                .then(|| crate::identify::family_from_preprocessed(&read_start(&stdout)))
+                .flatten())
+        })
+        .map(|(family, _)| family)
+    }
+
     /// Whether the compiler accepts the flag group, as `cc-option` answers.
     pub fn probe(&self, request: &ProbeRequest<'_>) -> Result<ProbeAnswer, ProbeError> {
         let identity = self.identity(request.compiler)?;
@@ -329,6 +392,20 @@ impl Prober {
             None => compute().map(|value| (value, false)),
         }
     }
+}
+
+/// The identity of the compiler file at `compiler`, by its canonical path.
+fn compiler_file(compiler: &Path) -> Result<FileIdentity, ProbeError> {
+    let metadata = std::fs::metadata(compiler).map_err(|error| {
+        let message = format!(
+            "cannot read `{}`: {}",
+            compiler.display(),
+            crate::error::io_message(&error)
+        );
+        ProbeError::cannot_start(message, &error)
+    })?;
+    let canonical = std::fs::canonicalize(compiler).unwrap_or_else(|_| compiler.to_path_buf());
+    Ok(FileIdentity::from_metadata(&canonical, &metadata))
 }
 
 /// Runs the recipe once.

@@ -107,17 +107,17 @@ pub enum Step {
 /// Runs one invocation through the pipeline, in-process.
 pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
     let child_depth = invocation.child_depth();
-    let unchanged = match route(invocation)? {
+    let wrapped = match route(invocation)? {
         Route::PassThrough { chain, guard } => {
             return Ok(Step::PassThrough {
                 chain,
                 guard: guard.then_some(child_depth),
             });
         }
-        Route::Wrap(chain) => chain,
+        Route::Wrap(wrapped) => wrapped,
     };
-    let mut plan = plan(invocation, &unchanged)?;
-    let log = prepare_writes(invocation, &mut plan, &unchanged)?;
+    let mut plan = plan(invocation, &wrapped)?;
+    let log = prepare_writes(invocation, &mut plan, &wrapped.chain)?;
     let (program, args) = plan.chain.command();
     if invocation.owns_process {
         exec::adopt_orphans();

@@ -192,6 +192,14 @@ pub fn record(u: &mut Unstructured<'_>) -> Result<InvocationRecord> {
         } else {
             None
         },
+        identified: if u.arbitrary()? {
+            Some(Term::Known(*u.choose(&[
+                secwrap::compiler::Family::Gcc,
+                secwrap::compiler::Family::Clang,
+            ])?))
+        } else {
+            None
+        },
         argv: os_texts(u)?,
         exec: os_texts(u)?,
         kind: if u.arbitrary()? {

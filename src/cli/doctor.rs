@@ -20,6 +20,7 @@ use crate::exit::DEPTH_VAR;
 use crate::paths::{final_object, normalize};
 use crate::probe::Prober;
 use crate::record::{InvocationRecord, history, read_log};
+use crate::route::{Evidence, LauncherAbove};
 
 use super::{CommandStatus, current_dir};
 
@@ -72,17 +73,27 @@ pub(super) fn doctor(
                 entries[*index].display(),
                 names.join(", ")
             )?;
-            for dir in &entries[..*index] {
-                if let Some((name, launcher)) = names.iter().find_map(|name| {
-                    compiler::launcher_name(&dir.join(name)).map(|launcher| (name, launcher))
-                }) {
-                    problems.push(format!(
-                        "`{}/{name}` ({launcher}) comes before secwrap's `{}` on PATH: {launcher} runs first and its compiles bypass secwrap; put {} before {} on PATH, or use launcher = [\"{launcher}\"]",
-                        dir.display(),
-                        entries[*index].display(),
-                        entries[*index].display(),
-                        dir.display()
-                    ));
+            // Resolved as the shim resolves a masquerade call, and said
+            // in the words of its own error.
+            for name in names {
+                let resolved =
+                    compiler::resolve(OsStr::new(name), path_var.as_deref(), &cwd, &me, true, true);
+                if let Ok(resolved) = resolved
+                    && let Some(link) = &resolved.launcher_ahead
+                    && let Some(launcher) = compiler::launcher_name(link)
+                {
+                    let above = LauncherAbove {
+                        launcher,
+                        evidence: Evidence::PathOrder,
+                        own_dir: resolved
+                            .own_entry
+                            .as_deref()
+                            .and_then(Path::parent)
+                            .map(Path::to_path_buf),
+                        launcher_dir: link.parent().map(Path::to_path_buf),
+                    };
+                    problems.push(above.message(OsStr::new(name)));
+                    break;
                 }
             }
         }

@@ -34,6 +34,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Classification;
+use crate::compiler::Family;
 use crate::exec;
 use crate::inject::SkipReason;
 use crate::invocation::Invocation;
@@ -169,6 +170,11 @@ pub struct InvocationRecord {
     /// Launcher run in front of it (ccache, distcc...), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launcher: Option<OsText>,
+    /// The family (`gcc`, `clang`) a compiler whose name says nothing
+    /// (`mycc`, `kgcc`, a wrapper program) was identified as by asking it
+    /// (`identify.rs`); absent when its name says what it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identified: Option<Term<Family>>,
     /// The command line as secwrap received it, argv[0] included.
     pub argv: Vec<OsText>,
     /// The command line as run: program first, response files unexpanded.
@@ -253,6 +259,7 @@ impl InvocationRecord {
                 .launcher
                 .as_ref()
                 .map(|path| OsText::new(path.as_os_str())),
+            identified: plan.identified.map(Term::from),
             argv: texts(&invocation.argv),
             exec,
             kind: plan.classification.into(),
@@ -453,6 +460,7 @@ mod tests {
             cwd: text(),
             compiler: text(),
             launcher: Some(text()),
+            identified: Some(Family::Clang.into()),
             argv: vec![text()],
             exec: vec![text()],
             kind: Classification::Compile.into(),
@@ -544,6 +552,7 @@ mod tests {
         assert!(json.contains(r#""kind":"compile""#), "{json}");
         assert!(json.contains(r#""reason":"present""#), "{json}");
         assert!(json.contains(r#""mode":"option""#), "{json}");
+        assert!(json.contains(r#""identified":"clang""#), "{json}");
         let newer = json
             .replace(r#""kind":"compile""#, r#""kind":"link_time_optimise""#)
             .replace(r#""reason":"present""#, r#""reason":"future""#);
@@ -555,12 +564,15 @@ mod tests {
             format!("{:<9}|", Term::Known(Classification::Compile)),
             "compile  |"
         );
-        // A record from before `warnings` and `build_system_probe` existed.
+        // A record from before `warnings`, `build_system_probe` and
+        // `identified` existed.
         let old = json
             .replace(r#","warnings":["w"]"#, "")
-            .replace(r#","build_system_probe":true"#, "");
+            .replace(r#","build_system_probe":true"#, "")
+            .replace(r#","identified":"clang""#, "");
         let record: InvocationRecord = serde_json::from_str(&old).unwrap();
         assert!(record.warnings.is_empty() && !record.build_system_probe);
+        assert_eq!(record.identified, None);
     }
 
     #[test]

@@ -57,6 +57,8 @@ fn invocation(dir: &Path, words: &[&str]) -> Invocation {
         session: (1, 1),
         me: SelfIdentity::of(std::env::current_exe().unwrap()).unwrap(),
         owns_process: false,
+        parent: None,
+        launcher_vars: Vec::new(),
     }
 }
 

@@ -59,11 +59,9 @@ fn a_launcher_directory_before_the_shims_is_a_problem() {
         .status(1)
         .stdout_contains(&format!("shims:        {} (gcc)\n", t.path("mask").display()))
         .stdout_contains(&format!(
-            "problem:      `{}/gcc` (ccache) comes before secwrap's `{}` on PATH: ccache runs first and its compiles bypass secwrap; put {} before {} on PATH, or use launcher = [\"ccache\"]\n",
-            t.path("ccache").display(),
-            t.path("mask").display(),
-            t.path("mask").display(),
-            t.path("ccache").display()
+            "problem:      `{ccache}/gcc` (a ccache masquerade link) comes before secwrap's `{mask}` on PATH: ccache runs before secwrap, on the command line without secwrap's flags; put `{mask}` before `{ccache}` on PATH, or take `{ccache}` off PATH and use launcher = [\"ccache\"] in secwrap.toml\n",
+            ccache = t.path("ccache").display(),
+            mask = t.path("mask").display(),
         ))
         .go();
 }

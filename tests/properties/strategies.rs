@@ -634,6 +634,10 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
         S::MissingValue,
     ];
     let modes: &'static [P] = &[P::Option, P::DisableWarning];
+    let families: &'static [secwrap::compiler::Family] = &[
+        secwrap::compiler::Family::Gcc,
+        secwrap::compiler::Family::Clang,
+    ];
     let skipped = vec(
         (os_text(), term(reasons)).prop_map(|(flag, reason)| SkippedFlag { flag, reason }),
         0..3,
@@ -662,6 +666,7 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
         os_text(),
         os_text(),
         proptest::option::of(os_text()),
+        proptest::option::of(term(families)),
     );
     let command = (
         os_texts(),
@@ -686,7 +691,7 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
     );
     (identity, command, outcome).prop_map(
         |(
-            (version, secwrap, time, pid, build, cwd, compiler, launcher),
+            (version, secwrap, time, pid, build, cwd, compiler, launcher, identified),
             (argv, exec, kind, injected, skipped, inputs),
             (
                 output,
@@ -710,6 +715,7 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
             cwd,
             compiler,
             launcher,
+            identified,
             argv,
             exec,
             kind,
