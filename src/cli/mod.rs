@@ -129,11 +129,11 @@ enum Command {
     },
     /// Check that split sections are what livepatching needs.
     ///
-    /// Objects really split (or else recorded as compiled by secwrap), no
-    /// function names that collide with the compiler's special sections,
-    /// no stale objects, no orphaned sections in an image, a linker script
-    /// that gathers split sections after its special ones. Exit 1 when
-    /// anything is found, 2 on an error.
+    /// Objects split wherever the flags can split them, and known to the
+    /// record; no function names that collide with the compiler's special
+    /// sections, no stale objects, no orphaned sections in an image, a
+    /// linker script that gathers split sections after its special ones.
+    /// Exit 1 when anything is found, 2 on an error.
     #[command(group(
         clap::ArgGroup::new("subjects")
             .args(["objects", "build", "image", "lds"])

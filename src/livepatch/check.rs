@@ -1381,6 +1381,41 @@ mod tests {
         );
     }
 
+    /// README's `--json` table names every kind, spelled as serde spells it.
+    #[test]
+    fn readme_lists_every_finding_kind() {
+        use FindingKind::*;
+        let readme = include_str!("../../README.md");
+        let row = readme
+            .lines()
+            .find(|line| line.trim_start().starts_with("| `check` |"))
+            .expect("README's check --json table has a `check` row");
+        let documented: Vec<&str> = row.split('`').skip(3).step_by(2).collect();
+        let kinds = [
+            NotSplit,
+            NotRecorded,
+            CommonSymbol,
+            SpecialName,
+            Stale,
+            UnrecordedWrite,
+            Orphan,
+            NotGathered,
+            Discarded,
+            CatchAllFirst,
+        ];
+        let spelled: Vec<String> = kinds
+            .iter()
+            .map(|kind| {
+                serde_json::to_value(kind)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(documented, spelled);
+    }
+
     #[test]
     fn finding_display_and_json() {
         let mut finding = Finding::new(
