@@ -248,8 +248,8 @@ pub const CATCH_ALLS: &[CatchAll] = &[
 /// `TEXT_TEXT`; read-mostly data grouped on its cache lines, Xen's
 /// `.data.read_mostly` and Linux's `.data..read_mostly`): a catch-all
 /// before their own pattern in the same output section is a finding. A
-/// catch-all in an earlier output section takes any special section out
-/// of the output section the script chose for it, which is always one.
+/// catch-all in an earlier output section is a finding for any special
+/// section, since it takes it out of the output section the script chose.
 pub const KEEP_APART: &[&str] = &[
     ".text.cold",
     ".text.cold.*",
