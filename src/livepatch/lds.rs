@@ -1266,6 +1266,33 @@ mod tests {
         }
     }
 
+    /// Cut anywhere, a script parses or is an error inside the text: it
+    /// never panics or loops, and an error's position is in the text.
+    #[test]
+    fn any_cut_of_a_script_parses_or_errs() {
+        let script = include_str!("../../tests/it/fixtures/lds/wrong-order.lds");
+        let lines = script.lines().count();
+        // Every third character: every kind of token is cut somewhere, in
+        // a second of a debug build.
+        let boundaries: Vec<usize> = (0..=script.len())
+            .step_by(3)
+            .filter(|at| script.is_char_boundary(*at))
+            .collect();
+        for &at in &boundaries {
+            for text in [&script[..at], &script[at..]] {
+                match parse(text) {
+                    Ok(parsed) => {
+                        analyse(&parsed);
+                    }
+                    Err(error) => {
+                        assert!(error.line >= 1 && error.line <= lines + 1, "{error}");
+                        assert!(error.column >= 1, "{error}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn ld_verbose_output_is_read_between_its_rules() {
         let text = "GNU ld (GNU Binutils) 2.40\n  Supported emulations:\n   elf_x86_64\nusing internal linker script:\n==================================================\nSECTIONS\n{\n  .text : { *(.text .text.*) }\n  .oops : { *(.oops\n}\n\n\n==================================================\n";
