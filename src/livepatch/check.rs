@@ -1381,6 +1381,65 @@ mod tests {
         );
     }
 
+    #[test]
+    fn orphan_summary_table() {
+        let orphan = |section: &str, address: u64, end: Option<u64>| {
+            let family = split_family(section).expect("a split name");
+            Orphan {
+                section: section.to_string(),
+                address,
+                family,
+                end: end.map(|end| (family.end_symbols[0], end)),
+            }
+        };
+        let path = Path::new("vmlinux");
+        let summary = |orphans: &[Orphan]| -> Vec<String> {
+            orphan_summaries(path, orphans)
+                .into_iter()
+                .map(|finding| {
+                    let message = finding.message;
+                    format!(
+                        "{}: {}",
+                        finding.item,
+                        &message[..message.find(':').unwrap()]
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(summary(&[]), Vec::<String>::new());
+        assert_eq!(
+            summary(&[orphan(".bss.zeroed", 0x10, None)]),
+            [".bss.*: 1 orphan section, `.bss.zeroed`"]
+        );
+        assert_eq!(
+            summary(&[
+                orphan(".text.a", 0x10, Some(0x8)),
+                orphan(".data.v", 0x30, None),
+                orphan(".text.b", 0x20, Some(0x8)),
+            ]),
+            [
+                ".text.*: 2 orphan sections, `.text.a` and `.text.b`",
+                ".data.*: 1 orphan section, `.data.v`"
+            ]
+        );
+        let many: Vec<Orphan> = ["a", "b", "c", "d"]
+            .iter()
+            .zip([0x4, 0x10, 0x20, 0x30])
+            .map(|(name, address)| orphan(&format!(".text.{name}"), address, Some(0x8)))
+            .collect();
+        let findings = orphan_summaries(path, &many);
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0].message.starts_with(
+                "4 orphan sections, such as `.text.a`, `.text.b`, `.text.c`: the linker script does not gather split `.text.*` sections, so ld made each an output section of its own outside `.text` (3 of them after `_etext`, outside the executable range); add `*(.text.*)`"
+            ),
+            "{}",
+            findings[0].message
+        );
+        assert_eq!(findings[0].kind, FindingKind::Orphan);
+        assert_eq!(findings[0].to_string().split(": ").next(), Some("vmlinux"));
+    }
+
     /// README's `--json` table names every kind, spelled as serde spells it.
     #[test]
     fn readme_lists_every_finding_kind() {
