@@ -1,19 +1,21 @@
 //! `secwrap diff` and `secwrap check`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::classify::Classification;
 use crate::exit::EXIT_ERROR;
 use crate::livepatch::check::{
-    Finding, check_image, check_special_names, check_split, stale_objects, unrecorded_writes,
+    Finding, check_linker_script, check_special_names, check_split, check_unrecorded,
+    image_orphans, orphan_finding, orphan_summaries, stale_objects, unrecorded_writes,
 };
 use crate::livepatch::diff::{
     DiffReport, KeptObject, RecordedObjects, diff_kept, diff_pair, diff_trees, render, render_json,
 };
-use crate::livepatch::elf::ObjectError;
-use crate::paths::{normalize, relative_to};
+use crate::paths::{final_object, normalize, relative_to};
 use crate::record::InvocationRecord;
 use crate::record::history::{self, OriginalSide, PatchedSide};
 
@@ -54,37 +56,63 @@ fn recorded_objects(log: Option<PathBuf>) -> Result<RecordedObjects> {
         .collect())
 }
 
+/// What `secwrap check` was asked to look at, and how to print it.
+pub(super) struct CheckRequest<'a> {
+    pub objects: &'a [PathBuf],
+    pub build: Option<&'a str>,
+    pub images: &'a [PathBuf],
+    pub scripts: &'a [PathBuf],
+    /// Every orphan section, not one line per family.
+    pub verbose: bool,
+    /// JSON Lines instead of text.
+    pub json: bool,
+}
+
 pub(super) fn check(
-    objects: &[PathBuf],
-    build: Option<&str>,
-    images: &[PathBuf],
+    request: &CheckRequest<'_>,
     log: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
-    type CheckResult = Result<Vec<Finding>, ObjectError>;
+    type CheckResult = Result<Vec<Finding>, String>;
     let mut results: Vec<CheckResult> = Vec::new();
-    // Object checks need the record only to know which objects were meant
-    // to be split; without a log, names are still checked.
-    let records =
-        if build.is_some() || (!objects.is_empty() && (log.is_some() || log_path(None).is_ok())) {
-            read_records(log)?.1
-        } else {
-            Vec::new()
-        };
-    let check_object =
-        |path: &Path, record: Option<&InvocationRecord>, results: &mut Vec<CheckResult>| {
-            results.push(check_special_names(path));
-            if record.is_some_and(history::compiled_split) {
-                results.push(check_split(path));
-            }
-        };
+    // Objects need the record to know how each was compiled; without a
+    // log (none configured, or none written yet: a tree's default log
+    // appears with its first record) they are judged from the object alone.
+    let wants_log = request.build.is_some()
+        || (!request.objects.is_empty()
+            && (log.is_some() || log_path(None).is_ok_and(|path| path.is_file())));
+    let (log_file, records) = if wants_log {
+        let (path, records, _) = read_records(log)?;
+        (Some(path), records)
+    } else {
+        (None, Vec::new())
+    };
+    let split_check = |path: &Path, record: Option<&InvocationRecord>| -> Option<CheckResult> {
+        let record = record?;
+        (record.kind.is(Classification::Compile) && history::compiled_split(record))
+            .then(|| check_split(path).map_err(|error| error.to_string()))
+    };
     let cwd = current_dir()?;
-    let latest = history::latest_compiles(&records, usize::MAX);
-    for object in objects {
+    let outputs = latest_outputs(&records);
+    let mut named_compiles = BTreeMap::new();
+    for object in request.objects {
         let absolute = normalize(&cwd.join(object));
-        check_object(object, latest.get(&absolute).copied(), &mut results);
+        results.push(check_special_names(object).map_err(|error| error.to_string()));
+        match outputs.get(&absolute).copied() {
+            // Compiled without the flags on purpose (the rules did not
+            // want them, the user turned them off), or assembled: as meant.
+            Some(record) => {
+                results.extend(split_check(object, Some(record)));
+                if record.kind.is(Classification::Compile) {
+                    named_compiles.insert(absolute, record);
+                }
+            }
+            None => results.push(
+                check_unrecorded(object, log_file.as_deref()).map_err(|error| error.to_string()),
+            ),
+        }
     }
-    if let Some(id) = build {
+    if let Some(id) = request.build {
         let builds = history::builds(&records);
         let build = builds
             .iter()
@@ -93,15 +121,56 @@ pub(super) fn check(
         let as_of_build = history::latest_compiles(&records, build.last_index);
         let compiled = history::changed_objects(&records, &[build], Path::new(""));
         for object in compiled.iter().filter(|object| object.is_file()) {
-            check_object(object, as_of_build.get(object).copied(), &mut results);
+            results.push(check_special_names(object).map_err(|error| error.to_string()));
+            results.extend(split_check(object, as_of_build.get(object).copied()));
         }
         if let Some(fingerprint) = &build.fingerprint {
             results.push(Ok(stale_objects(&as_of_build, fingerprint, id)));
         }
-        results.push(Ok(unrecorded_writes(&latest)));
+        results.push(Ok(unrecorded_writes(&history::latest_compiles(
+            &records,
+            usize::MAX,
+        ))));
+    } else {
+        // A named object rewritten after its record is not what the record
+        // says, however split it looks.
+        results.push(Ok(unrecorded_writes(&named_compiles)));
     }
-    for image in images {
-        results.push(check_image(image));
+    let mut script_outputs: BTreeSet<String> = BTreeSet::new();
+    let mut scripts_read = false;
+    for script in request.scripts {
+        match check_linker_script(script) {
+            Ok((findings, parsed)) => {
+                scripts_read = true;
+                script_outputs.extend(
+                    parsed
+                        .output_section_names()
+                        .into_iter()
+                        .map(str::to_string),
+                );
+                results.push(Ok(findings));
+            }
+            Err(error) => results.push(Err(error.to_string())),
+        }
+    }
+    let script_outputs: Option<BTreeSet<&str>> =
+        scripts_read.then(|| script_outputs.iter().map(String::as_str).collect());
+    for image in request.images {
+        let orphans = match image_orphans(image, script_outputs.as_ref()) {
+            Ok(orphans) => orphans,
+            Err(error) => {
+                results.push(Err(error.to_string()));
+                continue;
+            }
+        };
+        results.push(Ok(if request.verbose || request.json {
+            orphans
+                .iter()
+                .map(|orphan| orphan_finding(image, orphan))
+                .collect()
+        } else {
+            orphan_summaries(image, &orphans)
+        }));
     }
     let (mut found, mut failed) = (false, false);
     for result in results {
@@ -109,7 +178,11 @@ pub(super) fn check(
             Ok(findings) => {
                 for finding in findings {
                     found = true;
-                    writeln!(out, "{finding}")?;
+                    if request.json {
+                        writeln!(out, "{}", finding.to_json())?;
+                    } else {
+                        writeln!(out, "{finding}")?;
+                    }
                 }
             }
             Err(error) => {
@@ -125,6 +198,30 @@ pub(super) fn check(
         (false, true) => CommandStatus::No,
         (false, false) => CommandStatus::Success,
     })
+}
+
+/// For each object file, the last successful record that wrote it: a
+/// compile (`history::is_object_compile`) or an assembly of `.s`/`.S`,
+/// whose object no flag splits.
+fn latest_outputs(records: &[InvocationRecord]) -> BTreeMap<PathBuf, &InvocationRecord> {
+    let mut latest = BTreeMap::new();
+    let assembled = |record: &InvocationRecord| {
+        record.kind.is(Classification::Assemble)
+            && record.status == Some(0)
+            && !record.is_build_system_probe()
+    };
+    for record in records
+        .iter()
+        .filter(|record| history::is_object_compile(record) || assembled(record))
+    {
+        for object in history::written_objects(record)
+            .iter()
+            .filter_map(|output| final_object(output))
+        {
+            latest.insert(normalize(&object), record);
+        }
+    }
+    latest
 }
 
 /// `secwrap diff --build BUILD [--against A]`: the objects the build

@@ -29,7 +29,7 @@ mod probe;
 mod setup;
 
 use doctor::doctor;
-use livepatch::{check, diff, diff_build};
+use livepatch::{CheckRequest, check, diff, diff_build};
 use log::{log_builds, log_changed, log_export, log_show, run_build};
 use probe::{cache, probe_flags};
 use setup::{init, show_config, trust_dir};
@@ -149,21 +149,43 @@ enum Command {
     },
     /// Check that split sections are what livepatching needs.
     ///
-    /// Objects really split, no function names that collide with the
-    /// compiler's special sections, no stale objects, no orphaned sections
-    /// in an image. Exit 1 when anything is found.
+    /// Objects split wherever the flags can split them, and known to the
+    /// record; no function names that collide with the compiler's special
+    /// sections, no stale objects, no orphaned sections in an image, a
+    /// linker script that gathers split sections after its special ones.
+    /// Exit 1 when anything is found, 2 on an error.
+    #[command(group(
+        clap::ArgGroup::new("subjects")
+            .args(["objects", "build", "image", "lds"])
+            .required(true)
+            .multiple(true)
+    ))]
     Check {
-        /// Objects to check: special names, and the split itself when the
-        /// record says they were compiled with the flags.
+        /// Objects to check: special names, and the split itself (judged
+        /// with the record's compile when there is one, from the object
+        /// alone when there is none).
         objects: Vec<PathBuf>,
         /// Check the objects this build compiled, and every object the
         /// record knows whose latest compile ran under another config.
         #[arg(long)]
         build: Option<String>,
         /// A linked image (vmlinux, xen-syms, a program) to check for
-        /// orphaned split sections.
-        #[arg(long)]
+        /// orphaned split sections: one line per family unless --verbose.
+        #[arg(long, value_name = "IMAGE")]
         image: Vec<PathBuf>,
+        /// A preprocessed linker script (Xen's `xen.lds`, Linux's
+        /// `vmlinux.lds`, `ld --verbose` output): does it gather `.text.*`,
+        /// `.data.*`, `.bss.*` and `.rodata.*` after its special sections?
+        /// With --image, its output-section names tell orphans exactly.
+        #[arg(long, value_name = "SCRIPT")]
+        lds: Vec<PathBuf>,
+        /// List every orphan section of an image, not one line per family.
+        #[arg(long, short)]
+        verbose: bool,
+        /// Print each finding as a JSON object on its own line (fields:
+        /// check, subject, line, item, message; README, "Check").
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -423,8 +445,22 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             objects,
             build,
             image,
+            lds,
+            verbose,
+            json,
             log,
-        } => check(&objects, build.as_deref(), &image, log.log, out),
+        } => check(
+            &CheckRequest {
+                objects: &objects,
+                build: build.as_deref(),
+                images: &image,
+                scripts: &lds,
+                verbose,
+                json,
+            },
+            log.log,
+            out,
+        ),
         Command::Log { command } => match command {
             LogCommand::Show { log } => log_show(log.log, out),
             LogCommand::Builds { log } => log_builds(log.log, out),

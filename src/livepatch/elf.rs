@@ -46,8 +46,8 @@
 //! there shift whenever any literal of the file is added or removed, while
 //! a changed literal must count as a change of the function using it.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -205,6 +205,29 @@ pub struct UnsplitSymbol {
     pub kind: ItemKind,
     /// The shared section (`.text`, `.data`), or `COMMON`.
     pub section: String,
+    /// The symbol's size (`st_size`): gcc and clang size everything they
+    /// emit, top-level asm may not (`.type f, @function` without `.size`).
+    pub size: u64,
+    /// A call-frame description (an FDE in `.eh_frame` or `.debug_frame`)
+    /// starts at this function: the compiler writes one for every function
+    /// it emits when unwind tables or debug info are on (gcc's
+    /// `.cfi_sections .debug_frame` under `-fno-asynchronous-unwind-tables
+    /// -g`), top-level asm only if it says `.cfi_startproc`. Always false
+    /// for data.
+    pub frame_info: bool,
+}
+
+/// A relocatable object as `check` judges its split: its items, and what
+/// tells the compiler's placement from the source's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitFacts {
+    pub items: ObjectItems,
+    /// `.comment` holds an identification string. gcc and clang write one
+    /// (`.ident`) for every translation unit they compile; the assembler
+    /// alone writes none, so an object assembled from `.S` or `.s` has
+    /// none (unless its source says `.ident`, or the C was compiled with
+    /// `-fno-ident`).
+    pub compiler_comment: bool,
 }
 
 /// The items of one relocatable object.
@@ -334,6 +357,72 @@ pub fn data_placement(name: &str, section: &str) -> Placement {
     }
 }
 
+/// Reads relocatable object `path` for `check`: its items and whether a
+/// compiler wrote it.
+pub fn read_split_facts(path: &Path) -> Result<SplitFacts, ObjectError> {
+    let data = std::fs::read(path).map_err(|error| ObjectError::Io {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    let (items, compiler_comment) = match parse_elf(path, &data)? {
+        ParsedElf::Elf32(file) => (items_of(path, &file)?, has_compiler_comment(&file)),
+        ParsedElf::Elf64(file) => (items_of(path, &file)?, has_compiler_comment(&file)),
+    };
+    Ok(SplitFacts {
+        items,
+        compiler_comment,
+    })
+}
+
+fn has_compiler_comment<Elf: FileHeader<Endian = object::Endianness>>(
+    file: &ElfFile<'_, Elf>,
+) -> bool {
+    file.section_by_name(".comment")
+        .and_then(|section| section.data().ok())
+        .is_some_and(|data| data.iter().any(|byte| *byte != 0))
+}
+
+/// The (section, address) at which a call-frame description starts: the
+/// targets of the relocations in `.eh_frame` and `.debug_frame` that point
+/// into another section. An FDE's initial location is such a relocation
+/// (`R_X86_64_PC32 .text+0x40` in `.eh_frame`, `R_X86_64_64` in
+/// `.debug_frame`); the other relocations there point at the frame section
+/// itself (a CIE), at a personality routine's pointer or at an LSDA, none
+/// of which is a function's start in a text section.
+fn frame_starts<Elf: FileHeader<Endian = object::Endianness>>(
+    file: &ElfFile<'_, Elf>,
+) -> object::Result<HashSet<(SectionIndex, u64)>> {
+    let mut starts = HashSet::new();
+    for section in file.sections() {
+        if !matches!(section.name(), Ok(".eh_frame" | ".debug_frame")) {
+            continue;
+        }
+        let mut bytes = section.data()?.to_vec();
+        for (offset, relocation) in section.relocations() {
+            let RelocationTarget::Symbol(index) = relocation.target() else {
+                continue;
+            };
+            let symbol = file.symbol_by_index(index)?;
+            let SymbolSection::Section(target) = symbol.section() else {
+                continue;
+            };
+            if target == section.index() {
+                continue;
+            }
+            let mut addend = relocation.addend();
+            // REL (i386, 32-bit Arm): the addend sits in the place.
+            if relocation.has_implicit_addend()
+                && let Some(implicit) =
+                    take_implicit_addend(&mut bytes, offset, &relocation, file.is_little_endian())
+            {
+                addend = addend.wrapping_add(implicit);
+            }
+            starts.insert((target, symbol.address().wrapping_add_signed(addend)));
+        }
+    }
+    Ok(starts)
+}
+
 /// Reads the functions and data items of relocatable object `path`.
 pub fn read_items(path: &Path) -> Result<ObjectItems, ObjectError> {
     let data = std::fs::read(path).map_err(|error| ObjectError::Io {
@@ -435,6 +524,7 @@ fn items_of<Elf: FileHeader<Endian = object::Endianness>>(
         path: path.to_path_buf(),
         message: error.to_string(),
     };
+    let frames = frame_starts(file).map_err(malformed)?;
     let mut candidates = Vec::new();
     for symbol in file.symbols() {
         let kind = match symbol.kind() {
@@ -494,10 +584,16 @@ fn items_of<Elf: FileHeader<Endian = object::Endianness>>(
     let mut unsplit = Vec::new();
     for candidate in candidates {
         if candidate.placement == Placement::SharedSection {
+            let frame_info = candidate.kind == ItemKind::Function
+                && candidate
+                    .section_index
+                    .is_some_and(|index| frames.contains(&(index, candidate.address)));
             unsplit.push(UnsplitSymbol {
                 name: candidate.name.clone(),
                 kind: candidate.kind,
                 section: candidate.section.clone(),
+                size: candidate.size,
+                frame_info,
             });
         }
         let (section_size, bytes, relocations) = match candidate.section_index {

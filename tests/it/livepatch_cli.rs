@@ -126,10 +126,17 @@ fn object_recorded_as_split_but_not_split() {
     let stdout = out.stdout_text();
     assert!(stdout.contains("fa"), "{stdout}");
     assert!(stdout.contains("va"), "{stdout}");
-    // An object the record does not know is only checked for names.
+    // An object the record does not know is judged from the object alone:
+    // unsplit and unrecorded, it did not go through secwrap.
     t.run_program("gcc", &["-O2", "-c", "b.c", "-o", "b.o"])
         .go();
-    t.run(&["check", "b.o"]).go();
+    let out = t.run(&["check", "b.o"]).status(1).stdout_any().go();
+    let stdout = out.stdout_text();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("b.o: fb: not split and not recorded: 2 items in shared sections (function `fb` in `.text`, data `vb` in `.data`), and no record in `"),
+        "{stdout}"
+    );
 }
 
 #[test]

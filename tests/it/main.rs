@@ -7,6 +7,7 @@
 mod common;
 
 mod bounded;
+mod check;
 mod classify;
 mod cli;
 mod cli_errors;
