@@ -16,6 +16,7 @@ mod examples;
 mod faults;
 mod history;
 mod inject;
+mod linux;
 mod livepatch_cli;
 mod load;
 mod mklinks;
