@@ -20,6 +20,7 @@ mod faults;
 mod history;
 mod identify;
 mod inject;
+mod linux;
 mod livepatch_cli;
 mod load;
 mod log_changed;
