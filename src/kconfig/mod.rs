@@ -82,8 +82,15 @@ impl KconfigValue {
 /// Which of the files Kconfig writes a text comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KconfigFormat {
-    /// `.config` or `include/config/auto.conf`: `CONFIG_X=y`, `# CONFIG_X is not set`, `CONFIG_S="str"`.
+    /// `.config` (and `auto.conf` before Linux 5.17): `CONFIG_X=y`, `# CONFIG_X is not set`, `CONFIG_S="str"`.
     DotConfig,
+    /// `include/config/auto.conf`: as `.config`, but since Linux 5.17 string
+    /// values are written unquoted for Make (`CONFIG_CC_VERSION_TEXT=gcc
+    /// (Debian 12.2.0-14) 12.2.0`, Kconfig's "do not quote string values in
+    /// include/config/auto.conf"); a quoted value is read as `.config`
+    /// reads it, so older trees (Xen's Kconfig, Linux before 5.17) still read
+    /// the same.
+    AutoConf,
     /// `include/generated/autoconf.h`: `#define CONFIG_X 1`, `#define CONFIG_X_MODULE 1` (X=m), `#define CONFIG_S "str"`, `#define CONFIG_H 0x10`.
     AutoconfHeader,
 }
@@ -103,6 +110,14 @@ impl KconfigFormat {
         if has_header_extension {
             return KconfigFormat::AutoconfHeader;
         }
+        let dot_config = if file_name
+            .file_name()
+            .is_some_and(|name| name == "auto.conf")
+        {
+            KconfigFormat::AutoConf
+        } else {
+            KconfigFormat::DotConfig
+        };
         for line in text.split(|&byte| byte == b'\n') {
             let line = line.trim_ascii();
             if line.is_empty() {
@@ -114,7 +129,7 @@ impl KconfigFormat {
                 }
                 // `# CONFIG_X is not set` is a value, not a comment.
                 if after_hash.starts_with(b" CONFIG_") {
-                    return KconfigFormat::DotConfig;
+                    return dot_config;
                 }
                 continue;
             }
@@ -123,9 +138,9 @@ impl KconfigFormat {
             if is_c_comment {
                 continue;
             }
-            return KconfigFormat::DotConfig;
+            return dot_config;
         }
-        KconfigFormat::DotConfig
+        dot_config
     }
 }
 
@@ -175,7 +190,8 @@ impl KconfigValues {
             // Files written on or copied through Windows end lines with "\r\n".
             let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
             let outcome = match format {
-                KconfigFormat::DotConfig => parse_dot_config_line(line),
+                KconfigFormat::DotConfig => parse_dot_config_line(line, false),
+                KconfigFormat::AutoConf => parse_dot_config_line(line, true),
                 KconfigFormat::AutoconfHeader => parse_autoconf_header_line(line),
             };
             match outcome {
@@ -276,8 +292,9 @@ impl LineError {
 /// A line either carries nothing (blank, comment), or one symbol and its value, or is bad.
 type LineOutcome = Result<Option<(String, KconfigValue)>, LineError>;
 
-/// One line of `.config` / `auto.conf`, as `conf_read_simple` reads it.
-fn parse_dot_config_line(line: &[u8]) -> LineOutcome {
+/// One line of `.config` / `auto.conf`, as `conf_read_simple` reads it;
+/// `unquoted_strings` for `auto.conf` ([`KconfigFormat::AutoConf`]).
+fn parse_dot_config_line(line: &[u8], unquoted_strings: bool) -> LineOutcome {
     if line.trim_ascii().is_empty() {
         return Ok(None);
     }
@@ -307,7 +324,13 @@ fn parse_dot_config_line(line: &[u8]) -> LineOutcome {
             ),
         });
     };
-    let value = parse_dot_config_value(value, after_name_column + 1)?;
+    let value = match parse_dot_config_value(value, after_name_column + 1) {
+        // Not y/m/n, a number or a quoted string: in auto.conf, a string.
+        Err(_) if unquoted_strings && !value.starts_with('"') => {
+            KconfigValue::String(value.to_owned())
+        }
+        parsed => parsed?,
+    };
     Ok(Some((name.to_owned(), value)))
 }
 
@@ -602,7 +625,8 @@ fn first_line_of(text: &[u8], format: KconfigFormat, name: &str) -> Option<usize
         .find_map(|(index, raw_line)| {
             let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
             let parsed = match format {
-                KconfigFormat::DotConfig => parse_dot_config_line(line),
+                KconfigFormat::DotConfig => parse_dot_config_line(line, false),
+                KconfigFormat::AutoConf => parse_dot_config_line(line, true),
                 KconfigFormat::AutoconfHeader => parse_autoconf_header_line(line),
             };
             matches!(parsed, Ok(Some((found, _))) if found == name).then_some(index + 1)
@@ -612,7 +636,7 @@ fn first_line_of(text: &[u8], format: KconfigFormat, name: &str) -> Option<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use KconfigFormat::{AutoconfHeader, DotConfig};
+    use KconfigFormat::{AutoConf, AutoconfHeader, DotConfig};
 
     /// Values as `NAME=value` (strings quoted, so `S="y"` and `S=y` differ), then each
     /// diagnostic as `| line:column: message`, all joined by spaces.
@@ -1003,7 +1027,29 @@ mod tests {
         check_detect("include/generated/autoconf.h", b"CONFIG_A=y\n", AutoconfHeader);
         check_detect("AUTOCONF.H", b"", AutoconfHeader);
         check_detect(".config", b"", DotConfig);
-        check_detect("include/config/auto.conf", b"CONFIG_A=y\n", DotConfig);
+        check_detect("include/config/auto.conf", b"CONFIG_A=y\n", AutoConf);
+        check_detect("include/config/auto.conf", b"#define CONFIG_A 1\n", AutoconfHeader);
+    }
+
+    /// Linux 5.17+ writes auto.conf's strings unquoted (for Make); older
+    /// trees quote them as `.config` does. Both read the same; `.config`
+    /// itself stays strict.
+    #[rustfmt::skip]
+    #[test]
+    fn auto_conf_strings_quoted_or_not() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"CONFIG_CC_VERSION_TEXT=gcc (Debian 12.2.0-14) 12.2.0", "CC_VERSION_TEXT=\"gcc (Debian 12.2.0-14) 12.2.0\""),
+            (b"CONFIG_CC_VERSION_TEXT=\"gcc (Debian) 12.2.0\"", "CC_VERSION_TEXT=\"gcc (Debian) 12.2.0\""),
+            (b"CONFIG_LOCALVERSION=", "LOCALVERSION=\"\""),
+            (b"CONFIG_LIVEPATCH=y\nCONFIG_X=0x10\nCONFIG_N=-3", "LIVEPATCH=y N=-3 X=0x10"),
+            (b"CONFIG_DEFAULT_HOSTNAME=(none)", "DEFAULT_HOSTNAME=\"(none)\""),
+            // A value that starts with a quote is a quoted string, checked.
+            (b"CONFIG_S=\"open", "| 1:10: unterminated string"),
+        ];
+        for (input, expected) in cases {
+            check(AutoConf, input, expected);
+        }
+        check_config(b"CONFIG_DEFAULT_HOSTNAME=(none)", "| 1:25: invalid value: not `y`, `m`, `n`, a number or a quoted string");
     }
 
     #[rustfmt::skip]

@@ -23,8 +23,6 @@
 //!
 //! Each check is a named section ([`Sections`]): one failing does not hide
 //! the others, and the test fails at the end naming every failed section.
-//! The sections named `final: ...` assert behaviour being changed in
-//! parallel work (issue 10); each says what it expects.
 //!
 //! Needs `linux-source-6.1 flex bison bc libelf-dev` (`.ci/run` installs them
 //! with `libssl-dev`). Without them the test fails, naming what is missing;
@@ -101,12 +99,12 @@ fn tinyconfig_through_secwrap() {
     sections.check("check --image vmlinux finds the orphans", || {
         image_orphans_found(&kernel)
     });
-    sections.check("final: check --image prints one line per family", || {
-        final_image_summary_one_line_per_family(&kernel)
+    sections.check("check --image prints one line per family", || {
+        image_summary_one_line_per_family(&kernel)
     });
     sections.check(
-        "final: check --build leaves explicitly sectioned data alone",
-        || final_check_build_leaves_explicit_sections_alone(&kernel),
+        "check --build leaves explicitly sectioned data alone",
+        || check_build_leaves_explicit_sections_alone(&kernel),
     );
 
     // Patch 1: one function.
@@ -120,11 +118,11 @@ fn tinyconfig_through_secwrap() {
     sections.check("log changed --since base: the patched object", || {
         changed_objects_match_make(&kernel, "base", &rebuilt_p1, &["kernel/signal.o"])
     });
-    sections.check("final: log changed leaves out the version objects", || {
-        final_changed_leaves_out_version_objects(&kernel, "base")
+    sections.check("log changed leaves out the version objects", || {
+        changed_leaves_out_version_objects(&kernel, "base")
     });
-    sections.check("final: log changed --image vmlinux", || {
-        final_changed_in_image(&kernel, "base", &["kernel/signal.o"])
+    sections.check("log changed --image vmlinux", || {
+        changed_in_image(&kernel, "base", &["kernel/signal.o"])
     });
     sections.check("diff --build p1: exactly kill_pid", || {
         diff_build_names_exactly(&kernel, "p1", &[("kernel/signal.o", "kill_pid")])
@@ -151,20 +149,17 @@ fn tinyconfig_through_secwrap() {
             &["kernel/signal.o", "kernel/time/time.o"],
         )
     });
-    sections.check(
-        "final: diff --build p2: every function changed since base",
-        || {
-            diff_build_names_exactly(
-                &kernel,
-                "p2",
-                &[
-                    ("kernel/signal.o", "kill_pgrp"),
-                    ("kernel/signal.o", "kill_pid"),
-                    ("kernel/time/time.o", "jiffies_to_msecs"),
-                ],
-            )
-        },
-    );
+    sections.check("diff --build p2: every function changed since base", || {
+        diff_build_names_exactly(
+            &kernel,
+            "p2",
+            &[
+                ("kernel/signal.o", "kill_pgrp"),
+                ("kernel/signal.o", "kill_pid"),
+                ("kernel/time/time.o", "jiffies_to_msecs"),
+            ],
+        )
+    });
 
     eprintln!(
         "linux: unpack {:.1?}, tinyconfig {:.1?}, base build {:.1?}, whole test {:.1?}",
@@ -413,18 +408,12 @@ impl Kernel {
 
 /// The object tree's `secwrap.toml`. tinyconfig sets none of the symbols
 /// of the built-in rules, so the split comes from the documented always
-/// rule (README, "Configuration").
-///
-/// `kconfig = ".config"`, not the default upward search: that finds
-/// `include/config/auto.conf`, which Linux writes with strings unquoted
-/// since 5.17 (`CONFIG_CC_VERSION_TEXT=gcc (Debian ...) 12.2.0`, from
-/// `print_symbol_for_autoconf` in scripts/kconfig/confdata.c), and secwrap's
-/// reader refuses those lines ("invalid value"), so every compile stops in
-/// strict mode. `.config` keeps the quotes.
+/// rule (README, "Configuration"). No `kconfig` key: the default upward
+/// search finds `include/config/auto.conf`, which Linux writes with
+/// strings unquoted since 5.17 (`CONFIG_CC_VERSION_TEXT=gcc (Debian ...)
+/// 12.2.0`), so every compile reads that format.
 fn secwrap_toml() -> &'static str {
     concat!(
-        "kconfig = \".config\"\n",
-        "\n",
         "[log]\n",
         "path = \"secwrap.jsonl\"\n",
         "\n",
@@ -854,7 +843,7 @@ fn image_orphans_found(kernel: &Kernel) {
 /// FINAL (issue 10, `check --image` summary): one line per family of
 /// orphaned sections, not one per section (8,716 lines on this image
 /// before).
-fn final_image_summary_one_line_per_family(kernel: &Kernel) {
+fn image_summary_one_line_per_family(kernel: &Kernel) {
     let out = kernel
         .t
         .run(&["check", "--image", "vmlinux"])
@@ -886,7 +875,7 @@ fn final_image_summary_one_line_per_family(kernel: &Kernel) {
 /// is tolerated: `arch/x86/kernel/static_call.o`'s `__static_call_return`,
 /// a function defined in a top-level `asm()` (the separate false positive
 /// of real-trees.md section 2, Xen's `arch_generic_hweightl`).
-fn final_check_build_leaves_explicit_sections_alone(kernel: &Kernel) {
+fn check_build_leaves_explicit_sections_alone(kernel: &Kernel) {
     let out = kernel.t.run(&["check", "--build", "base"]).unchecked().go();
     let stdout = out.stdout_text();
     let unexpected: Vec<&str> = stdout
@@ -960,7 +949,7 @@ fn changed_objects_match_make(
 
 /// FINAL (issue 10, `log changed` default exclusions): the version objects
 /// that every build recompiles are left out unless asked for.
-fn final_changed_leaves_out_version_objects(kernel: &Kernel, since: &str) {
+fn changed_leaves_out_version_objects(kernel: &Kernel, since: &str) {
     let listed = changed_since(kernel, since, &[]);
     for object in VERSION_OBJECTS {
         assert!(
@@ -972,7 +961,7 @@ fn final_changed_leaves_out_version_objects(kernel: &Kernel, since: &str) {
 
 /// FINAL (issue 10, `log changed --image`): only objects linked into
 /// vmlinux, so the boot code (`arch/x86/boot/**`) goes too.
-fn final_changed_in_image(kernel: &Kernel, since: &str, expected: &[&str]) {
+fn changed_in_image(kernel: &Kernel, since: &str, expected: &[&str]) {
     let listed = changed_since(kernel, since, &["--image", "vmlinux"]);
     assert_eq!(listed, expected);
 }

@@ -327,7 +327,11 @@ pub fn check_tokenize_round_trip(words: &[OsString], styles: &[u8], separators: 
 /// each line parsed alone gives the same value or diagnostic as in the
 /// whole text, so no line is silently dropped or merged with another.
 pub fn check_kconfig_bytes(text: &[u8]) {
-    for format in [KconfigFormat::DotConfig, KconfigFormat::AutoconfHeader] {
+    for format in [
+        KconfigFormat::DotConfig,
+        KconfigFormat::AutoConf,
+        KconfigFormat::AutoconfHeader,
+    ] {
         let (values, diagnostics) = KconfigValues::parse(text, format);
         let lines: Vec<&[u8]> = text.split(|&byte| byte == b'\n').collect();
         let mut previous_line = 0;
@@ -389,12 +393,21 @@ fn sorted(values: &KconfigValues) -> Vec<(String, KconfigValue)> {
 pub fn write_kconfig(values: &BTreeMap<String, KconfigValue>, format: KconfigFormat) -> Vec<u8> {
     let mut text = String::new();
     match format {
-        KconfigFormat::DotConfig => {
+        KconfigFormat::DotConfig | KconfigFormat::AutoConf => {
             text.push_str("#\n# Automatically generated file; DO NOT EDIT.\n#\n");
             for (name, value) in values {
                 match value {
                     KconfigValue::Tristate(Tristate::N) => {
                         let _ = writeln!(text, "# CONFIG_{name} is not set");
+                    }
+                    // Linux 5.17+ auto.conf: strings unquoted, for Make.
+                    // One that would read as something else (empty, y/m/n,
+                    // a number, a leading quote) is written quoted, as
+                    // older auto.conf files write every string.
+                    KconfigValue::String(content)
+                        if format == KconfigFormat::AutoConf && unquoted_reads_back(content) =>
+                    {
+                        let _ = writeln!(text, "CONFIG_{name}={content}");
                     }
                     KconfigValue::String(content) => {
                         let escaped = content.replace('\\', "\\\\").replace('"', "\\\"");
@@ -435,6 +448,23 @@ pub fn write_kconfig(values: &BTreeMap<String, KconfigValue>, format: KconfigFor
     text.into_bytes()
 }
 
+/// Whether `content`, written unquoted in an auto.conf, reads back as this
+/// string: not empty, not y/m/n or a number, no leading quote.
+fn unquoted_reads_back(content: &str) -> bool {
+    let number = content.parse::<i64>().is_ok()
+        || content
+            .strip_prefix("0x")
+            .or_else(|| content.strip_prefix("0X"))
+            .is_some_and(|digits| {
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit())
+            });
+    !(content.is_empty()
+        || matches!(content, "y" | "m" | "n")
+        || number
+        || content.starts_with('"')
+        || content.contains(['\n', '\r']))
+}
+
 /// Written, then read: the same values and no diagnostic (`autoconf.h`
 /// leaves n out). Names are `[A-Za-z0-9_]+`; strings hold no newline in a
 /// `.config` (Kconfig cannot write one); in `autoconf.h` no name ends in
@@ -446,7 +476,8 @@ pub fn check_kconfig_round_trip(values: &BTreeMap<String, KconfigValue>, format:
     let expected: Vec<(String, KconfigValue)> = values
         .iter()
         .filter(|(_, value)| {
-            format == KconfigFormat::DotConfig || **value != KconfigValue::Tristate(Tristate::N)
+            format != KconfigFormat::AutoconfHeader
+                || **value != KconfigValue::Tristate(Tristate::N)
         })
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
@@ -458,7 +489,11 @@ pub fn check_kconfig_round_trip(values: &BTreeMap<String, KconfigValue>, format:
     );
     if !expected.is_empty() {
         // An `autoconf.h` without a `#define` looks like an empty `.config`.
-        assert_eq!(KconfigFormat::detect(Path::new("values"), &text), format);
+        let file_name = match format {
+            KconfigFormat::AutoConf => "include/config/auto.conf",
+            _ => "values",
+        };
+        assert_eq!(KconfigFormat::detect(Path::new(file_name), &text), format);
     }
 }
 

@@ -29,6 +29,11 @@ proptest! {
     }
 
     #[test]
+    fn auto_conf_round_trips(values in dot_config_values()) {
+        check_kconfig_round_trip(&values, KconfigFormat::AutoConf);
+    }
+
+    #[test]
     fn autoconf_header_round_trips(values in autoconf_values()) {
         check_kconfig_round_trip(&values, KconfigFormat::AutoconfHeader);
     }
