@@ -251,6 +251,10 @@ pub const ALWAYS_REBUILT: &[AlwaysRebuilt] = &[
         why: "Linux x86 setup's `kernel_version` string with the build's date; 16-bit setup code, not in vmlinux",
     },
     AlwaysRebuilt {
+        glob: "arch/x86/boot/compressed/misc.o",
+        why: "Linux x86 decompressor, compiled against the generated `voffset.h` (vmlinux's addresses), so any patch to vmlinux rebuilds it; not in vmlinux (kpatch-build's `find_kobj` drops it)",
+    },
+    AlwaysRebuilt {
         glob: "common/version.o",
         why: "Xen's `xen_compile_date`, `xen_compile_time` and friends from the regenerated `include/xen/compile.h` (root at `xen/`); livepatch-gcc skips it",
     },
