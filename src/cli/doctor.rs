@@ -22,7 +22,7 @@ use crate::probe::Prober;
 use crate::record::{InvocationRecord, history, read_log};
 use crate::route::{Evidence, LauncherAbove};
 
-use super::{CommandStatus, current_dir};
+use super::{CommandStatus, current_dir, plural};
 
 /// The driver names a masquerade directory holds (`wrappers/mklinks`).
 const DRIVER_NAMES: &[&str] = &["cc", "gcc", "c++", "g++", "clang", "clang++"];
@@ -143,10 +143,10 @@ pub(super) fn doctor(
     match &config.kconfig {
         Some(kconfig) => writeln!(
             out,
-            "kconfig:      {} ({}), {} symbols",
+            "kconfig:      {} ({}), {}",
             kconfig.value.display(),
             kconfig.origin,
-            values.len()
+            plural(values.len(), "symbol")
         )?,
         None => writeln!(out, "kconfig:      none found")?,
     }
@@ -334,11 +334,10 @@ fn report_file(
         match crate::livepatch::check::check_split(file) {
             Ok(findings) if findings.is_empty() => writeln!(out, "object:       split")?,
             Ok(findings) => {
-                let items = findings.len();
-                let plural = if items == 1 { "item" } else { "items" };
                 writeln!(
                     out,
-                    "object:       not split ({items} {plural} in shared sections)"
+                    "object:       not split ({} in shared sections)",
+                    plural(findings.len(), "item")
                 )?;
                 if last.is_some_and(history::compiled_split) {
                     problems.push(format!(

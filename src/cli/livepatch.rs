@@ -117,7 +117,11 @@ pub(super) fn check(
         let build = builds
             .iter()
             .find(|build| build.id == id)
-            .with_context(|| format!("no build `{id}` in the log"))?;
+            .with_context(|| {
+                // `--build` always reads the log, so the path is there.
+                let log = log_file.as_deref().unwrap_or(Path::new("the log"));
+                format!("no build `{id}` in {}", log.display())
+            })?;
         let as_of_build = history::latest_compiles(&records, build.last_index);
         let compiled = history::changed_objects(&records, &[build], Path::new(""));
         for object in compiled.iter().filter(|object| object.is_file()) {

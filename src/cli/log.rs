@@ -15,7 +15,7 @@ use crate::record::export::{CompileCommand, Probes, compile_commands, merge_comp
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
 use crate::record::{InvocationRecord, OsText, read_log};
 
-use super::{ChangedArgs, CommandStatus, current_dir, log_path, read_records};
+use super::{ChangedArgs, CommandStatus, current_dir, log_path, plural, read_records};
 
 pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
     let (_, records, bad_lines) = read_records(log)?;
@@ -28,8 +28,8 @@ pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Comm
     }
     writeln!(
         out,
-        "{} records ({}); flags injected into {}; {} failed{}{}",
-        records.len(),
+        "{} ({}); flags injected into {}; {} failed{}{}",
+        plural(records.len(), "record"),
         tally.kinds_and_probes(),
         tally.injected,
         tally.failed,
@@ -41,7 +41,7 @@ pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Comm
         if bad_lines.is_empty() {
             String::new()
         } else {
-            format!("; {} bad lines skipped", bad_lines.len())
+            format!("; {} skipped", plural(bad_lines.len(), "bad line"))
         }
     )?;
     out.flush()?;
@@ -97,8 +97,12 @@ impl Tally {
         match (kinds.is_empty(), self.probes) {
             (true, 0) => "none".to_string(),
             (false, 0) => kinds.join(", "),
-            (true, probes) => format!("{probes} build-system probes"),
-            (false, probes) => format!("{}; {probes} build-system probes", kinds.join(", ")),
+            (true, probes) => plural(probes, "build-system probe"),
+            (false, probes) => format!(
+                "{}; {}",
+                kinds.join(", "),
+                plural(probes, "build-system probe")
+            ),
         }
     }
 }
@@ -141,12 +145,13 @@ fn write_summary_line(
     writeln!(out)
 }
 
-pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Result<CommandStatus> {
-    let log = log_path(None).context("`secwrap run` records into the invocation log")?;
-    let build_id = build_id.unwrap_or_else(|| {
-        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        format!("{}-{}", now.replace([':', '-'], ""), std::process::id())
-    });
+pub(super) fn run_build(
+    build_id: Option<String>,
+    log: Option<PathBuf>,
+    command: &[OsString],
+) -> Result<CommandStatus> {
+    let log = log_path(log).context("`secwrap run` records into the invocation log")?;
+    let build_id = build_id_to_use(build_id, std::env::var_os(BUILD_ID_VAR));
     let (program, args) = command.split_first().context("no command to run")?;
     let resolved = which::which(program)
         .map_err(|_| anyhow!("command `{}` not found", program.to_string_lossy()))?;
@@ -165,22 +170,44 @@ pub(super) fn run_build(build_id: Option<String>, command: &[OsString]) -> Resul
         .map(|(records, _)| records)
         .unwrap_or_default();
     let builds = history::builds(&records);
-    let summary = builds
-        .iter()
-        .find(|build| build.id == build_id)
-        .map_or_else(|| "no compiler invocations".to_string(), build_summary);
-    eprintln!(
-        "secwrap: build {build_id}: {summary}; log {}",
-        log.display()
-    );
+    match builds.iter().find(|build| build.id == build_id) {
+        Some(build) => eprintln!(
+            "secwrap: build {build_id}: {}; log {}",
+            build_summary(build),
+            log.display()
+        ),
+        // The usual cause: make called the compiler by a name that is not
+        // secwrap, which no record can show; say where to look.
+        None => eprintln!(
+            "secwrap: build {build_id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or secwrap's shim directory first on PATH; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen)",
+            log.display()
+        ),
+    }
     run.outcome.exit()
+}
+
+/// The build id for `secwrap run`: `--build-id`, else an inherited
+/// non-empty `SECWRAP_BUILD_ID` (a `secwrap run` in a recipe of an outer
+/// one stays in the outer build, as the shim itself does), else the UTC
+/// time and secwrap's pid.
+fn build_id_to_use(given: Option<String>, inherited: Option<OsString>) -> String {
+    given
+        .or_else(|| {
+            inherited
+                .and_then(|id| id.into_string().ok())
+                .filter(|id| !id.is_empty())
+        })
+        .unwrap_or_else(|| {
+            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            format!("{}-{}", now.replace([':', '-'], ""), std::process::id())
+        })
 }
 
 fn build_summary(build: &Build) -> String {
     let tally = Tally::of_build(build);
     let mut summary = format!(
-        "{} invocations ({}), flags injected into {}, {} failed",
-        tally.total(),
+        "{} ({}), flags injected into {}, {} failed",
+        plural(tally.total(), "invocation"),
         tally.kinds_and_probes(),
         tally.injected,
         tally.failed
@@ -418,18 +445,19 @@ fn left_out_report(
         }
     }
     let parts: Vec<String> = [
-        (probes, "build-system probe", "build-system probes"),
-        (rebuilt, "rebuilt by every build", "rebuilt by every build"),
-        (excluded, "by --exclude", "by --exclude"),
-        (not_linked, "not in the image", "not in the image"),
+        (probes, plural(probes, "build-system probe")),
+        (rebuilt, format!("{rebuilt} rebuilt by every build")),
+        (excluded, format!("{excluded} by --exclude")),
+        (not_linked, format!("{not_linked} not in the image")),
     ]
-    .iter()
-    .filter(|(count, _, _)| *count > 0)
-    .map(|(count, one, many)| format!("{count} {}", if *count == 1 { one } else { many }))
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(_, part)| part)
     .collect();
     report.push_str(&format!(
-        "secwrap: left out {} of {total} objects{}{}\n",
+        "secwrap: left out {} of {}{}{}\n",
         left_out.len(),
+        plural(total, "object"),
         if parts.is_empty() {
             String::new()
         } else {
@@ -475,6 +503,28 @@ pub(super) fn log_export(
         },
     );
     let mut entries = export.entries;
+    let probes_note = match export.probes_left_out {
+        0 => String::new(),
+        1 => "; left out 1 build-system probe (--include-probes keeps it)".to_string(),
+        count => format!("; left out {count} build-system probes (--include-probes keeps them)"),
+    };
+    // `-o -` is stdout, as for most tools that take an output file; the
+    // line that says what was written goes to stderr there, out of the
+    // JSON's way.
+    if output == Path::new("-") {
+        if merge {
+            bail!("--merge rewrites a file; `-o -` is stdout: name the file to merge into");
+        }
+        let mut out = BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, &entries).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        eprintln!(
+            "secwrap: wrote {} to stdout{probes_note}",
+            plural(entries.len(), "entry")
+        );
+        return Ok(CommandStatus::Success);
+    }
     let output = current_dir()?.join(output);
     if merge && output.exists() {
         let old_text = std::fs::read(&output).with_context(|| output.display().to_string())?;
@@ -501,15 +551,36 @@ pub(super) fn log_export(
     write().with_context(|| output.display().to_string())?;
     writeln!(
         out,
-        "wrote {} entries to {}{}",
-        entries.len(),
+        "wrote {} to {}{probes_note}",
+        plural(entries.len(), "entry"),
         output.display(),
-        match export.probes_left_out {
-            0 => String::new(),
-            1 => "; left out 1 build-system probe (--include-probes keeps it)".to_string(),
-            count =>
-                format!("; left out {count} build-system probes (--include-probes keeps them)"),
-        }
     )?;
     Ok(CommandStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_build_id(given: Option<&str>, inherited: Option<&str>, expected: Option<&str>) {
+        let id = build_id_to_use(given.map(str::to_string), inherited.map(OsString::from));
+        match expected {
+            Some(expected) => assert_eq!(id, expected, "given {given:?}, inherited {inherited:?}"),
+            // Fresh: the time, then `-` and this process's pid.
+            None => assert!(
+                id.ends_with(&format!("Z-{}", std::process::id())) && id.len() > 10,
+                "fresh id `{id}` for given {given:?}, inherited {inherited:?}"
+            ),
+        }
+    }
+
+    #[test]
+    fn build_id_is_given_then_inherited_then_fresh() {
+        check_build_id(Some("mine"), Some("outer"), Some("mine"));
+        check_build_id(Some("mine"), None, Some("mine"));
+        check_build_id(None, Some("outer"), Some("outer"));
+        check_build_id(None, Some(""), None);
+        check_build_id(None, None, None);
+    }
 }

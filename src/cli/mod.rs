@@ -101,13 +101,23 @@ enum Command {
     ///
     /// Every record the command makes carries the build id
     /// (`SECWRAP_BUILD_ID`); a summary follows on stderr; the exit status is
-    /// the command's.
+    /// the command's. Options come before the command: `secwrap run
+    /// --build-id orig -- make -j8 CC="secwrap gcc"`.
+    #[command(override_usage = "secwrap run [OPTIONS] -- COMMAND...")]
     Run {
-        /// The build id (default: the UTC time and secwrap's pid).
+        /// The build id (default: an inherited non-empty `SECWRAP_BUILD_ID`,
+        /// so a `secwrap run` inside a recipe stays in the outer build; else
+        /// the UTC time and secwrap's pid).
         #[arg(long)]
         build_id: Option<String>,
-        /// The command, e.g. `make -j8 CC="secwrap gcc"`.
-        #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
+        /// The invocation log to record into (default: the configured one: `[log] path` or `SECWRAP_LOG`).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// The command, after `--`, e.g. `-- make -j8 CC="secwrap gcc"`.
+        // No `allow_hyphen_values`: an unknown option before the command is
+        // a usage error, not the program to run; `trailing_var_arg` keeps
+        // the command's own options (`make -j8` without `--`) as its words.
+        #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
     /// Show what the probe cache holds, or clear it.
@@ -249,7 +259,6 @@ enum CacheCommand {
 enum LogCommand {
     /// A readable summary: one line per invocation, then counts.
     Show {
-        /// The log to read (default: the configured one).
         #[command(flatten)]
         log: LogArgs,
     },
@@ -272,12 +281,13 @@ enum LogCommand {
     Changed(ChangedArgs),
     /// Write the compiles as a compilation database.
     Export {
-        #[arg(long, value_enum)]
+        /// The database format (the one there is).
+        #[arg(long, value_enum, default_value = "compile-commands")]
         format: ExportFormat,
         /// Only this build's compiles.
         #[arg(long)]
         build: Option<String>,
-        /// Where to write (atomically).
+        /// Where to write (atomically); `-` is stdout.
         #[arg(long, short, default_value = "compile_commands.json")]
         output: PathBuf,
         /// Merge into an existing file: entries for the same source and output are replaced.
@@ -428,7 +438,11 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             flags,
         } => probe_flags(cc, disable_warning, explain, no_cache, &flags, out),
         Command::Cache { command } => cache(command.unwrap_or(CacheCommand::Show), out),
-        Command::Run { build_id, command } => run_build(build_id, &command),
+        Command::Run {
+            build_id,
+            log,
+            command,
+        } => run_build(build_id, log, &command),
         Command::Diff {
             original,
             patched,
@@ -548,6 +562,22 @@ fn log_path(log: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
+/// `1 invocation`, `2 invocations`, `0 entries`: a count and its noun,
+/// singular for exactly one. A noun ending in a consonant and `y` takes
+/// `ies` (`entry`), any other an `s`; the CLI's counted nouns are regular.
+pub(crate) fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        return format!("1 {noun}");
+    }
+    let bytes = noun.as_bytes();
+    match bytes {
+        [.., before, b'y'] if !b"aeiou".contains(before) => {
+            format!("{count} {}ies", &noun[..noun.len() - 1])
+        }
+        _ => format!("{count} {noun}s"),
+    }
+}
+
 /// Reads the log, warning about (and skipping) bad lines.
 fn read_records(log: Option<PathBuf>) -> Result<(PathBuf, Vec<InvocationRecord>, Vec<BadLine>)> {
     let path = log_path(log)?;
@@ -580,6 +610,27 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, SUBCOMMANDS);
+    }
+
+    #[track_caller]
+    fn check_plural(count: usize, noun: &str, expected: &str) {
+        assert_eq!(plural(count, noun), expected, "{count} {noun}");
+    }
+
+    #[test]
+    fn plural_is_singular_for_one_only() {
+        check_plural(0, "invocation", "0 invocations");
+        check_plural(1, "invocation", "1 invocation");
+        check_plural(2, "invocation", "2 invocations");
+        check_plural(1, "entry", "1 entry");
+        check_plural(0, "entry", "0 entries");
+        check_plural(3, "entry", "3 entries");
+        check_plural(2, "key", "2 keys");
+        check_plural(1, "build-system probe", "1 build-system probe");
+        check_plural(5, "build-system probe", "5 build-system probes");
+        check_plural(2, "bad line", "2 bad lines");
+        check_plural(1, "Kconfig symbol", "1 Kconfig symbol");
+        check_plural(12, "object", "12 objects");
     }
 
     #[track_caller]

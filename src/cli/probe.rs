@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, anyhow};
 use crate::exit::DEPTH_VAR;
 use crate::probe::{ProbeMode, ProbeRequest, Prober, disabled_warning};
 
-use super::{CacheCommand, CommandStatus, current_dir};
+use super::{CacheCommand, CommandStatus, current_dir, plural};
 
 pub(super) fn probe_flags(
     cc: Option<String>,
@@ -110,7 +110,7 @@ pub(super) fn cache(command: CacheCommand, out: &mut dyn Write) -> Result<Comman
             for (name, description) in &entries {
                 writeln!(out, "{name}: {description}")?;
             }
-            writeln!(out, "{} entries", entries.len())?;
+            writeln!(out, "{}", plural(entries.len(), "entry"))?;
         }
         CacheCommand::Clear => {
             let removed = if dir.is_dir() {
@@ -118,7 +118,12 @@ pub(super) fn cache(command: CacheCommand, out: &mut dyn Write) -> Result<Comman
             } else {
                 0
             };
-            writeln!(out, "removed {removed} entries from {}", dir.display())?;
+            writeln!(
+                out,
+                "removed {} from {}",
+                plural(removed, "entry"),
+                dir.display()
+            )?;
         }
     }
     Ok(CommandStatus::Success)

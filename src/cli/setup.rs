@@ -15,7 +15,7 @@ use crate::error::BadInput;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::paths::normalize;
 
-use super::{CommandStatus, current_dir};
+use super::{CommandStatus, current_dir, plural};
 
 /// `secwrap init`: a secwrap.toml naming the tree's Kconfig values, or,
 /// with no Kconfig (`--always`), one rule that always applies.
@@ -62,9 +62,9 @@ pub(super) fn init(
     std::fs::write(&target, text).with_context(|| target.display().to_string())?;
     writeln!(
         out,
-        "wrote {} ({} Kconfig symbols in {})",
+        "wrote {} ({} in {})",
         target.display(),
-        values.len(),
+        plural(values.len(), "Kconfig symbol"),
         kconfig.display()
     )?;
     Ok(CommandStatus::Success)
@@ -175,9 +175,9 @@ pub(super) fn show_config(for_file: Option<&Path>, out: &mut dyn Write) -> Resul
             .as_ref()
             .map_or("none found (every symbol is n)".to_string(), |kconfig| {
                 format!(
-                    "{}, {} symbols",
+                    "{}, {}",
                     sourced(&kconfig.value, &kconfig.origin),
-                    values.len()
+                    plural(values.len(), "symbol")
                 )
             })
     )?;

@@ -130,3 +130,19 @@ fn a_mistyped_subcommand_word_gets_a_hint() {
         .stderr("secwrap: error: compiler `gcc-nope` not found on PATH (secwrap itself skipped)\n")
         .go();
 }
+
+/// `secwrap run --bogus -- touch ran`: an option `run` does not have is a
+/// usage error, not the command, and nothing runs.
+#[test]
+fn an_unknown_run_option_is_a_usage_error_and_runs_nothing() {
+    assert_usage_error(
+        &["run", "--bogus", "--", "touch", "ran"],
+        "unexpected argument '--bogus' found",
+    );
+    let t = TestEnv::new();
+    t.run(&["run", "--bogus", "touch", "ran"])
+        .status(secwrap::exit::EXIT_ERROR)
+        .stderr_contains("secwrap: error: unexpected argument '--bogus' found\n")
+        .go();
+    assert!(!t.exists("ran"), "the command ran");
+}

@@ -163,7 +163,7 @@ fn run_tags_records_and_passes_status() {
         last,
         summary_line(
             &id,
-            "1 invocations (1 compile), flags injected into 1, 1 failed",
+            "1 invocation (1 compile), flags injected into 1, 1 failed",
             &log
         )
     );
@@ -172,15 +172,149 @@ fn run_tags_records_and_passes_status() {
     assert_eq!(records[4].build.as_deref(), Some(id.as_str()));
     assert_eq!(records[4].status, Some(1));
 
-    // Any status passes through, with no compile at all.
+    // Any status passes through, with no compile at all; the summary then
+    // says where the compiler calls may have gone.
     t.run(&["run", "--build-id", "five", "--", "sh", "-c", "exit 5"])
         .status(5)
-        .stderr(format!(
-            "{}\n",
-            summary_line("five", "no compiler invocations", &log)
-        ))
+        .stderr(format!("{}\n", no_compiles_line("five", &log)))
         .go();
     assert_eq!(records_at(&log).len(), 5);
+}
+
+/// The summary of a build that recorded no compile, with its hint.
+fn no_compiles_line(id: &str, log: &Path) -> String {
+    format!(
+        "secwrap: build {id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or secwrap's shim directory first on PATH; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen)",
+        log.display()
+    )
+}
+
+/// `secwrap run`'s own options: `--log` records into the log it names,
+/// `--build-id` wins over an inherited `SECWRAP_BUILD_ID`, an inherited
+/// one is kept by a nested `secwrap run` (a recipe that calls it), and the
+/// command needs no `--` when its first word is not an option.
+#[test]
+fn run_options_log_build_id_and_nesting() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch()
+        .file("b.c", B_C)
+        .env_remove("SECWRAP_LOG")
+        .env_remove("SECWRAP_BUILD_ID");
+    let log = t.path("mine.jsonl");
+
+    // `--log` before `--`: the compile is recorded there, tagged.
+    t.run(&[
+        "run",
+        "--log",
+        "mine.jsonl",
+        "--build-id",
+        "b1",
+        "--",
+        SECWRAP,
+        "gcc",
+        "-c",
+        "a.c",
+        "-o",
+        "a.o",
+    ])
+    .stderr(format!(
+        "{}\n",
+        summary_line(
+            "b1",
+            "1 invocation (1 compile), flags injected into 1, 0 failed",
+            &log
+        )
+    ))
+    .go();
+    t.assert_split("a.o");
+    let records = records_at(&log);
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].build.as_deref(), Some("b1"));
+
+    // Nested: the inner `secwrap run` keeps the outer id, so both
+    // summaries are of build `outer` and the compile is in it.
+    let inner = format!("{SECWRAP} run -- {SECWRAP} gcc -c b.c -o b.o");
+    t.run(&[
+        "run",
+        "--log",
+        "mine.jsonl",
+        "--build-id",
+        "outer",
+        "--",
+        "sh",
+        "-c",
+        &inner,
+    ])
+    .stderr(format!(
+        "{line}\n{line}\n",
+        line = summary_line(
+            "outer",
+            "1 invocation (1 compile), flags injected into 1, 0 failed",
+            &log
+        )
+    ))
+    .go();
+    let records = records_at(&log);
+    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(records[1].build.as_deref(), Some("outer"));
+
+    // An inherited id is used when none is given, `--build-id` wins over
+    // it, and an empty one is not an id. No `--`: `-c` and `-o` are the
+    // command's, not secwrap's.
+    let t = t.env("SECWRAP_BUILD_ID", "inherited");
+    t.run(&[
+        "run",
+        "--log",
+        "mine.jsonl",
+        SECWRAP,
+        "gcc",
+        "-c",
+        "a.c",
+        "-o",
+        "a.o",
+    ])
+    .stderr_contains("secwrap: build inherited: 1 invocation (1 compile)")
+    .go();
+    t.run(&[
+        "run",
+        "--log",
+        "mine.jsonl",
+        "--build-id",
+        "given",
+        SECWRAP,
+        "gcc",
+        "-c",
+        "a.c",
+        "-o",
+        "a.o",
+    ])
+    .stderr_contains("secwrap: build given: 1 invocation (1 compile)")
+    .go();
+    let t = t.env("SECWRAP_BUILD_ID", "");
+    let out = t
+        .run(&["run", "--log", "mine.jsonl", "--", "true"])
+        .stderr_contains(": no compiler invocations recorded; log ")
+        .go();
+    let stderr = out.stderr_text();
+    let id = stderr
+        .strip_prefix("secwrap: build ")
+        .and_then(|rest| rest.split_once(": "))
+        .map(|(id, _)| id)
+        .unwrap_or_default();
+    assert!(!id.is_empty() && id != "inherited", "{stderr}");
+    assert_eq!(stderr, format!("{}\n", no_compiles_line(id, &log)));
+    let builds: Vec<Option<String>> = records_at(&log)
+        .into_iter()
+        .map(|record| record.build)
+        .collect();
+    assert_eq!(
+        builds,
+        [Some("b1"), Some("outer"), Some("inherited"), Some("given")]
+            .map(|id| id.map(str::to_string))
+            .to_vec()
+    );
 }
 
 /// `secwrap run` with recording off: exit 2, one error line, and the
@@ -246,7 +380,7 @@ fn log_builds_in_order_with_unnamed() {
             time(3)
         ),
         format!(
-            "two  {} .. {}  1 invocations (1 compile), flags injected into 1, 0 failed",
+            "two  {} .. {}  1 invocation (1 compile), flags injected into 1, 0 failed",
             time(5),
             time(5)
         ),
@@ -816,7 +950,7 @@ fn export_matches_bear() {
         "-o",
         "extra.json",
     ])
-    .stdout_contains("wrote 1 entries to ")
+    .stdout_contains("wrote 1 entry to ")
     .go();
     let extra_text = t.read_text("extra.json");
     let extra: Vec<Value> = serde_json::from_str(&extra_text).expect("extra.json is JSON");
@@ -1055,7 +1189,7 @@ fn interrupted_build_keeps_whole_records() {
                 assert!(lines[0].starts_with("int  "), "{lines:?}");
             }
             "show" => assert!(
-                out.stdout_text().contains("1 bad lines skipped"),
+                out.stdout_text().contains("1 bad line skipped"),
                 "{}",
                 out.stdout_text()
             ),
@@ -1128,8 +1262,13 @@ fn interrupt_run_once(attempt: u32) {
         .unwrap_or_else(|| panic!("attempt {attempt}: no summary: {stderr}"));
     assert!(
         summary.starts_with(&format!(
-            "secwrap: build int: {} invocations",
-            records.len()
+            "secwrap: build int: {} {}",
+            records.len(),
+            if records.len() == 1 {
+                "invocation ("
+            } else {
+                "invocations ("
+            }
         )),
         "attempt {attempt}: the summary does not count the {} records in the log: {summary}",
         records.len()
@@ -1177,7 +1316,7 @@ fn non_utf8_object_path() {
     // such a compile: its gRPC layer rejects the non-UTF-8 argument and it
     // writes `[]`.)
     t.run(&["log", "export", "--format", "compile-commands"])
-        .stdout_contains("wrote 1 entries to ")
+        .stdout_contains("wrote 1 entry to ")
         .go();
     let entries: Vec<Value> =
         serde_json::from_str(&t.read_text("compile_commands.json")).expect("valid JSON");
@@ -1192,4 +1331,58 @@ fn non_utf8_object_path() {
 
     // The object's path, byte for byte (what a livepatch tool opens).
     t.run(&["log", "changed"]).stdout(b"caf\xe9.o\n").go();
+}
+
+/// `log export -o -`: the database on stdout (no file named `-`), the
+/// count on stderr, `--format` not needed; `--merge` into stdout is an
+/// error. An unknown build reads the same in `log export` and `check`.
+#[test]
+fn export_to_stdout_and_unknown_build_wording() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch();
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    let out = t
+        .run(&["log", "export", "-o", "-"])
+        .stdout_any()
+        .stderr("secwrap: wrote 1 entry to stdout\n")
+        .go();
+    let entries: Vec<Value> = serde_json::from_str(&out.stdout_text()).expect("a JSON array");
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let root = t.path("");
+    assert_eq!(
+        field(&entries[0], "file"),
+        root.join("a.c").to_str().unwrap()
+    );
+    assert_eq!(
+        field(&entries[0], "output"),
+        root.join("a.o").to_str().unwrap()
+    );
+    assert!(!t.exists("-") && !t.exists("compile_commands.json"));
+
+    t.run(&["log", "export"])
+        .stdout(format!(
+            "wrote 1 entry to {}\n",
+            t.path("compile_commands.json").display()
+        ))
+        .go();
+    t.run(&["log", "export", "--merge", "-o", "-"])
+        .status(2)
+        .stderr("secwrap: error: --merge rewrites a file; `-o -` is stdout: name the file to merge into\n")
+        .go();
+
+    let log = t.path("log.jsonl");
+    for args in [
+        &["log", "export", "--build", "NOPE"][..],
+        &["check", "--build", "NOPE"],
+    ] {
+        t.run(args)
+            .status(2)
+            .stderr(format!(
+                "secwrap: error: no build `NOPE` in {}\n",
+                log.display()
+            ))
+            .go();
+    }
 }

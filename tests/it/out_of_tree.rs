@@ -32,7 +32,7 @@ compiler_tests! {
                 t.path("src/secwrap.toml").display()
             ))
             .stdout_contains(&format!(
-                "kconfig:      {} (config file, line 1 column 11), 1 symbols\n",
+                "kconfig:      {} (config file, line 1 column 11), 1 symbol\n",
                 t.path("src/.config").display()
             ))
             .stdout_contains(&format!("{}: not excluded\n", t.path("src/lib/a.c").display()))

@@ -300,11 +300,11 @@ compiler_tests! {
         let plain = real(cc);
         let plain = plain.to_str().unwrap();
         t.run(&["run", "--build-id", "b1", "--", plain, "-c", "b.c", "-o", "b.o"])
-            .stderr_contains("secwrap: build b1: no compiler invocations; log ")
+            .stderr_contains("secwrap: build b1: no compiler invocations recorded; log ")
             .go();
         assert_eq!(default_logs(&t).len(), 1, "a plain compiler was run, not secwrap");
         t.run(&["run", "--build-id", "b2", "--", SECWRAP, cc, "-c", "b.c", "-o", "b.o"])
-            .stderr_contains("secwrap: build b2: 1 invocations")
+            .stderr_contains("secwrap: build b2: 1 invocation (")
             .go();
         assert_eq!(default_logs(&t).len(), 2);
         t.run(&["log", "changed"]).stdout("b.o\n").go();

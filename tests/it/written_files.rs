@@ -303,7 +303,7 @@ fn a_record_after_a_fragment_starts_on_a_fresh_line() {
     let out = t
         .run(&["log", "show"])
         .stdout_contains("2 records (2 compile)")
-        .stdout_contains("; 1 bad lines skipped")
+        .stdout_contains("; 1 bad line skipped")
         .stderr(format!(
             "secwrap: warning: {}:2: torn line (a writer was killed mid-write); skipped\n",
             t.path("log.jsonl").display()
