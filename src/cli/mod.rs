@@ -1,7 +1,7 @@
 //! Subcommands: they sit beside the shim path and share its config loading
 //! and record schema, never its process handling. One file per group
 //! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
-//! `livepatch`: diff, check); handlers parse, call the stages and print.
+//! `livepatch`: diff, check; `docs`: completions, man); handlers parse, call the stages and print.
 //!
 //! Output is data on stdout, written through the locked `out` the
 //! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
@@ -22,12 +22,14 @@ use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
 use crate::record::{BadLine, InvocationRecord, read_log};
 
+mod docs;
 mod doctor;
 mod livepatch;
 mod log;
 mod probe;
 mod setup;
 
+use docs::{CompletionShell, completions, man_page};
 use doctor::doctor;
 use livepatch::{CheckRequest, check, diff, diff_build};
 use log::{log_builds, log_changed, log_export, log_show, run_build};
@@ -229,6 +231,17 @@ enum Command {
         /// The tree to trust (made absolute and physical).
         dir: PathBuf,
     },
+    /// Print the shell completion script for SHELL.
+    ///
+    /// bash: `source <(secwrap completions bash)`; zsh: save as `_secwrap`
+    /// on `$fpath`; fish: save in `~/.config/fish/completions/secwrap.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page, secwrap.1, in roff (`secwrap man > secwrap.1`).
+    #[command(hide = true)]
+    Man,
     /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
     ///
     /// Exits 0 when every NAME is one, 1 otherwise.
@@ -354,6 +367,7 @@ enum CommandStatus {
 const SUBCOMMANDS: &[&str] = &[
     "cache",
     "check",
+    "completions",
     "config",
     "diff",
     "doctor",
@@ -361,6 +375,7 @@ const SUBCOMMANDS: &[&str] = &[
     "init",
     "is-compiler",
     "log",
+    "man",
     "probe",
     "run",
     "trust",
@@ -488,6 +503,8 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
                 log,
             } => log_export(build, &output, merge, include_probes, log.log, out),
         },
+        Command::Completions { shell } => completions(shell, out),
+        Command::Man => man_page(out),
         Command::IsCompiler { names } => shims::is_compiler(&names, out),
     }
 }

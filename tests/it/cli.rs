@@ -1,4 +1,5 @@
-//! The subcommands: `config`, `init`, `log show`, `--version`.
+//! The subcommands: `config`, `init`, `log show`, `--version`,
+//! `completions`, `man`.
 
 use crate::common::*;
 
@@ -149,4 +150,99 @@ compiler_tests! {
         assert!(lines[0].contains(t.path("a.o").to_str().unwrap()), "{stdout}");
         assert!(lines[2].contains("exit 1"), "{stdout}");
     }
+}
+
+/// The subcommands `--help` lists, which completions must offer.
+const VISIBLE_SUBCOMMANDS: [&str; 11] = [
+    "init",
+    "config",
+    "probe",
+    "run",
+    "cache",
+    "diff",
+    "check",
+    "log",
+    "doctor",
+    "trust",
+    "completions",
+];
+
+/// `secwrap completions bash` is a script bash parses, offering every subcommand.
+#[test]
+fn completions_bash_parses_and_names_every_subcommand() {
+    if !require_program("bash") {
+        return;
+    }
+    let t = TestEnv::new();
+    let script = t
+        .run(&["completions", "bash"])
+        .stdout_any()
+        .go()
+        .stdout_text();
+    t.write("secwrap.bash", &script);
+    t.run_program("bash", &["-n".as_ref(), t.path("secwrap.bash").as_os_str()])
+        .go();
+    assert!(script.contains("complete "), "{script}");
+    for name in VISIBLE_SUBCOMMANDS {
+        assert!(
+            script
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                .any(|word| word == name),
+            "bash completion does not offer `{name}`:\n{script}"
+        );
+    }
+}
+
+/// zsh and fish scripts: written, and offering `log`.
+#[test]
+fn completions_zsh_and_fish_offer_log() {
+    let t = TestEnv::new();
+    for shell in ["zsh", "fish"] {
+        let script = t
+            .run(&["completions", shell])
+            .stdout_any()
+            .go()
+            .stdout_text();
+        assert!(!script.is_empty(), "{shell}");
+        assert!(script.contains("log"), "{shell}:\n{script}");
+    }
+    // clap's own message for a shell it does not know, status 2.
+    t.run(&["completions", "tcsh"])
+        .status(2)
+        .stderr_contains("invalid value 'tcsh'")
+        .go();
+}
+
+/// `secwrap man` is a roff page titled SECWRAP that man (or groff) renders.
+#[test]
+fn man_page_renders() {
+    let t = TestEnv::new();
+    let page = t.run(&["man"]).stdout_any().go().stdout_text();
+    let th = page
+        .lines()
+        .find(|line| line.starts_with(".TH "))
+        .unwrap_or_else(|| panic!("no .TH line:\n{page}"));
+    assert!(th.starts_with(".TH SECWRAP 1 "), "{th}");
+    // Only the string definitions clap_mangen starts with come before .TH.
+    assert!(
+        page.lines()
+            .take_while(|line| !line.starts_with(".TH "))
+            .all(|line| line.starts_with(".ie ") || line.starts_with(".el ")),
+        "{page}"
+    );
+    let rendered = if which::which("man").is_ok() {
+        t.run_program("man", &["-l", "-"])
+    } else if which::which("groff").is_ok() {
+        t.run_program("groff", &["-man", "-Tutf8"])
+    } else {
+        // Neither: a panic under CI, a skip line otherwise.
+        require_program("man");
+        return;
+    }
+    .stdin(page.as_bytes())
+    .stdout_any()
+    .go()
+    .stdout_text();
+    assert!(rendered.contains("doctor"), "{rendered}");
+    assert!(rendered.contains("SUBCOMMANDS"), "{rendered}");
 }
