@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, anyhow, bail};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::classify::Classification;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, LOG_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
@@ -15,14 +16,19 @@ use crate::record::export::{CompileCommand, Probes, compile_commands, merge_comp
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
 use crate::record::{InvocationRecord, OsText, read_log};
 
-use super::{ChangedArgs, CommandStatus, current_dir, log_path, plural, read_records};
+use super::{ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, plural, read_records};
 
-pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
-    let (_, records, bad_lines) = read_records(log)?;
+pub(super) fn log_show(
+    log: Option<PathBuf>,
+    filter: &ShowFilter,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
+    let (path, all, bad_lines) = read_records(log)?;
+    let records = filtered(&all, filter, &path)?;
     // One line per record: buffered, not a write per line.
     let mut out = BufWriter::new(out);
     let mut tally = Tally::default();
-    for record in &records {
+    for record in records.iter().copied() {
         let counts = tally.add(record);
         write_summary_line(&mut out, record, counts.probe)?;
     }
@@ -46,6 +52,58 @@ pub(super) fn log_show(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Comm
     )?;
     out.flush()?;
     Ok(CommandStatus::Success)
+}
+
+/// The records `filter` keeps, in the log's order.
+fn filtered<'r>(
+    records: &'r [InvocationRecord],
+    filter: &ShowFilter,
+    log: &std::path::Path,
+) -> Result<Vec<&'r InvocationRecord>> {
+    let no_build = |id: &str| anyhow!("no build `{id}` in {}", log.display());
+    let builds = history::builds(records);
+    let in_builds: Option<Vec<&str>> = match (&filter.build, &filter.since) {
+        (Some(id), _) => {
+            let build = builds
+                .iter()
+                .find(|build| build.id == *id)
+                .ok_or_else(|| no_build(id))?;
+            Some(vec![build.id.as_str()])
+        }
+        (None, Some(since)) => Some(
+            history::builds_after(&builds, Some(since))
+                .ok_or_else(|| no_build(since))?
+                .iter()
+                .map(|build| build.id.as_str())
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    if let Some(kind) = &filter.kind
+        && serde_json::from_value::<Classification>(serde_json::Value::String(kind.clone()))
+            .is_err()
+    {
+        bail!("unknown kind `{kind}`: `secwrap log show` prints each record's kind second");
+    }
+    Ok(records
+        .iter()
+        .filter(|record| {
+            in_builds
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&history::build_of(record)))
+        })
+        .filter(|record| {
+            filter
+                .kind
+                .as_ref()
+                .is_none_or(|kind| record.kind.to_string() == *kind)
+        })
+        .filter(|record| {
+            !filter.failed
+                || (!record.is_build_system_probe()
+                    && (record.signal.is_some() || record.status != Some(0)))
+        })
+        .collect())
 }
 
 /// Counts for a summary, build-system probes apart from the tree's calls

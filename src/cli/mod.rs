@@ -260,6 +260,27 @@ struct LogArgs {
     log: Option<PathBuf>,
 }
 
+/// Which records `log show` shows.
+#[derive(Debug, Default, clap::Args)]
+struct ShowFilter {
+    /// Only the records of this build (`log builds` lists them; `-` for
+    /// records made outside `secwrap run`).
+    #[arg(long, conflicts_with = "since")]
+    build: Option<String>,
+    /// Only the records of the builds after this one.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only records of this kind (`compile`, `link_only`, `preprocess_only`,
+    /// `info_query`, `assemble`, ...: the record's `kind`).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only the tree's calls that failed (exit status not 0, or a signal); a
+    /// build-system probe's failure is an answer, not a failure, and is left
+    /// out.
+    #[arg(long)]
+    failed: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
     /// Where the cache is and every entry (the default).
@@ -271,9 +292,14 @@ enum CacheCommand {
 #[derive(Debug, Subcommand)]
 enum LogCommand {
     /// A readable summary: one line per invocation, then counts.
+    ///
+    /// Filters narrow the lines and the summary: `secwrap log show --build
+    /// patched --failed`, `secwrap log show --since orig --kind compile`.
     Show {
         #[command(flatten)]
         log: LogArgs,
+        #[command(flatten)]
+        filter: ShowFilter,
     },
     /// The builds in the log, with counts by kind.
     Builds {
@@ -491,7 +517,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             out,
         ),
         Command::Log { command } => match command {
-            LogCommand::Show { log } => log_show(log.log, out),
+            LogCommand::Show { log, filter } => log_show(log.log, &filter, out),
             LogCommand::Builds { log } => log_builds(log.log, out),
             LogCommand::Changed(args) => log_changed(args, out),
             LogCommand::Export {

@@ -1386,3 +1386,75 @@ fn export_to_stdout_and_unknown_build_wording() {
             .go();
     }
 }
+
+/// `log show` filters: `--build`, `--since`, `--kind`, `--failed` (the
+/// tree's failures; a build-system probe's failure is its answer).
+#[test]
+fn log_show_filters() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch().env("SECWRAP_BUILD_ID", "b1");
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    let t = t.env("SECWRAP_BUILD_ID", "b2");
+    t.run(&["gcc", "-E", "a.c"]).stdout_any().go();
+    t.run(&["gcc", "-c", "missing.c", "-o", "m.o"])
+        .failure()
+        .stderr_any()
+        .go();
+    // A Kbuild-style probe the compiler rejects: an answer, not a failure.
+    t.run(&[
+        "gcc",
+        "-Werror",
+        "-fno-such-flag",
+        "-c",
+        "-x",
+        "c",
+        "/dev/null",
+        "-o",
+        "tmp/p.o",
+    ])
+    .failure()
+    .stderr_any()
+    .go();
+    let lines = |args: &[&str]| -> Vec<String> {
+        let out = t.run(args).stdout_any().go();
+        out.stdout_text().lines().map(str::to_string).collect()
+    };
+
+    let failed = lines(&["log", "show", "--build", "b2", "--failed"]);
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    assert!(
+        failed[0].contains(" compile ") && failed[0].contains("m.o"),
+        "{failed:#?}"
+    );
+    assert!(
+        failed[1].starts_with("1 record (1 compile); "),
+        "{failed:#?}"
+    );
+
+    let preprocess = lines(&["log", "show", "--since", "b1", "--kind", "preprocess_only"]);
+    assert_eq!(preprocess.len(), 2, "{preprocess:#?}");
+    assert!(
+        preprocess[0].contains(" preprocess_only "),
+        "{preprocess:#?}"
+    );
+
+    let b1 = lines(&["log", "show", "--build", "b1"]);
+    assert_eq!(b1.len(), 2, "{b1:#?}");
+    assert!(b1[0].contains("a.o"), "{b1:#?}");
+    assert_eq!(lines(&["log", "show"]).len(), 5);
+
+    let log = t.path("log.jsonl");
+    t.run(&["log", "show", "--build", "nope"])
+        .status(2)
+        .stderr(format!(
+            "secwrap: error: no build `nope` in {}\n",
+            log.display()
+        ))
+        .go();
+    t.run(&["log", "show", "--kind", "compiles"])
+        .status(2)
+        .stderr("secwrap: error: unknown kind `compiles`: `secwrap log show` prints each record's kind second\n")
+        .go();
+}
