@@ -22,6 +22,9 @@ pub const BUILD_ID_VAR: &str = "SECWRAP_BUILD_ID";
 pub const LOG_VAR: &str = "SECWRAP_LOG";
 /// The config file, overriding discovery.
 pub const CONFIG_VAR: &str = "SECWRAP_CONFIG";
+/// The launcher to run in front of the compiler (`ccache`, `distcc -j8`:
+/// words split on whitespace), overriding the config's `launcher`.
+pub const LAUNCHER_VAR: &str = "SECWRAP_LAUNCHER";
 /// `strict` or `passthrough`, overriding `on_error`.
 pub const ON_ERROR_VAR: &str = "SECWRAP_ON_ERROR";
 /// The probe cache directory.

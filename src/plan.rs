@@ -405,11 +405,11 @@ fn configured_launcher(
             Ok(())
         }
         None => Err(BadInput {
-            path: config
-                .file
-                .as_ref()
-                .map(|file| file.value.clone())
-                .unwrap_or_default(),
+            path: match &config.file {
+                _ if config.launcher_from_env => PathBuf::from(crate::exit::LAUNCHER_VAR),
+                Some(file) => file.value.clone(),
+                None => PathBuf::new(),
+            },
             position: config.launcher_position,
             message: format!("launcher `{}` not found on PATH", first.to_string_lossy()),
         }),

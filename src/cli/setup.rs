@@ -214,10 +214,13 @@ pub(super) fn show_config(for_file: Option<&Path>, out: &mut dyn Write) -> Resul
     writeln!(
         out,
         "launcher:     {}",
-        if launcher.is_empty() {
-            "none".to_string()
-        } else {
-            launcher.join(" ")
+        match (launcher.is_empty(), config.launcher_from_env) {
+            (true, _) => "none".to_string(),
+            (false, true) => format!(
+                "{} (environment variable SECWRAP_LAUNCHER)",
+                launcher.join(" ")
+            ),
+            (false, false) => launcher.join(" "),
         }
     )?;
     writeln!(

@@ -18,6 +18,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use std::sync::OnceLock;
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{BadInput, io_message};
-use crate::exit::{CONFIG_VAR, LOG_VAR, ON_ERROR_VAR};
+use crate::exit::{CONFIG_VAR, LAUNCHER_VAR, LOG_VAR, ON_ERROR_VAR};
 use crate::kconfig::expr::Expr;
 use crate::kconfig::{KconfigFormat, KconfigValues};
 use crate::trust::{self, Ceilings, Found, TrustedUsers, Untrusted};
@@ -191,6 +192,8 @@ pub struct Config {
     pub launcher: Vec<OsString>,
     /// Line and column of the `launcher` key, for errors about it.
     pub launcher_position: Option<(usize, usize)>,
+    /// The launcher came from `SECWRAP_LAUNCHER`, not the file.
+    pub launcher_from_env: bool,
     /// The invocation log: `SECWRAP_LOG`, `[log] path`, else this build
     /// tree's default log in the state directory ([`default_log`]). `None`
     /// when turned off (`log_off`) or when there is no state directory.
@@ -242,6 +245,7 @@ pub struct ConfigEnv {
     pub secwrap_config: Option<OsString>,
     pub secwrap_log: Option<OsString>,
     pub secwrap_on_error: Option<OsString>,
+    pub secwrap_launcher: Option<OsString>,
     pub xdg_config_home: Option<OsString>,
     pub home: Option<OsString>,
     /// secwrap's state directory (`state::default_dir`): where default
@@ -262,6 +266,7 @@ impl ConfigEnv {
             secwrap_config: var(CONFIG_VAR),
             secwrap_log: var(LOG_VAR),
             secwrap_on_error: var(ON_ERROR_VAR),
+            secwrap_launcher: var(LAUNCHER_VAR),
             xdg_config_home: var("XDG_CONFIG_HOME"),
             home: var("HOME"),
             state_dir: crate::state::default_dir(),
@@ -483,12 +488,26 @@ impl Config {
             exclude_patterns: parsed.exclude.iter().map(|p| p.get_ref().clone()).collect(),
             exclude_globs: globs,
             exclude: OnceLock::new(),
-            launcher: parsed
-                .launcher
-                .as_ref()
-                .map(|words| words.get_ref().iter().map(OsString::from).collect())
-                .unwrap_or_default(),
-            launcher_position: parsed.launcher.as_ref().map(|words| at(words.span())),
+            launcher: match &env.secwrap_launcher {
+                // The user's own setting, as SECWRAP_LOG: words as a shell
+                // would split a plain `ccache` or `distcc -j8`.
+                Some(words) => words
+                    .as_bytes()
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|word| !word.is_empty())
+                    .map(|word| OsStr::from_bytes(word).to_os_string())
+                    .collect(),
+                None => parsed
+                    .launcher
+                    .as_ref()
+                    .map(|words| words.get_ref().iter().map(OsString::from).collect())
+                    .unwrap_or_default(),
+            },
+            launcher_position: match &env.secwrap_launcher {
+                Some(_) => None,
+                None => parsed.launcher.as_ref().map(|words| at(words.span())),
+            },
+            launcher_from_env: env.secwrap_launcher.is_some(),
             log,
             log_off,
             keep_originals,
@@ -570,7 +589,6 @@ pub const LOG_OFF: &str = "off";
 /// named so a user can tell them apart and no two trees share one.
 pub fn default_log(state_dir: &Path, tree: &Path) -> PathBuf {
     use sha2::Digest as _;
-    use std::os::unix::ffi::OsStrExt;
     let digest = sha2::Sha256::digest(tree.as_os_str().as_bytes());
     let hash: String = digest[..8]
         .iter()

@@ -207,6 +207,35 @@ compiler_tests! {
         assert_eq!(text(&record.compiler), real(cc).to_str().unwrap());
     }
 
+    /// `SECWRAP_LAUNCHER` names the launcher (words split on whitespace),
+    /// over the file's `launcher`; one that is not on PATH is an error
+    /// naming the variable.
+    fn launcher_from_environment(cc) {
+        if !require_program("ccache") {
+            return;
+        }
+        let t = TestEnv::new()
+            .file("a.c", A_C)
+            .kconfig(LIVEPATCH)
+            .config("kconfig = \".config\"\nlauncher = [\"distcc\"]\n");
+        let ccache_dir = t.path("ccache");
+        let t = t.env("CCACHE_DIR", ccache_dir).env("SECWRAP_LAUNCHER", "ccache");
+        t.run(&[cc, "-c", "a.c", "-o", "a.o"]).go();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        assert!(some_text(&record.launcher).ends_with("/ccache"), "{record:#?}");
+        assert_eq!(text(&record.compiler), real(cc).to_str().unwrap());
+        t.run(&["config"])
+            .stdout_contains("launcher:     ccache (environment variable SECWRAP_LAUNCHER)\n")
+            .go();
+        let t = t.env("SECWRAP_LAUNCHER", "nosuch-launcher -j2");
+        t.run(&[cc, "-c", "a.c", "-o", "b.o"])
+            .status(2)
+            .stderr("secwrap: error: SECWRAP_LAUNCHER: launcher `nosuch-launcher` not found on PATH\n")
+            .go();
+        assert!(!t.exists("b.o"));
+    }
+
     /// A ccache masquerade directory after secwrap's: ccache becomes the
     /// launcher, the real compiler stays the compiler, and the compile is
     /// as clean as without it.
