@@ -15,7 +15,7 @@ use crate::livepatch::check::{
 use crate::livepatch::diff::{
     DiffReport, KeptObject, RecordedObjects, diff_kept, diff_pair, diff_trees, render, render_json,
 };
-use crate::paths::{final_object, normalize, relative_to};
+use crate::paths::{normalize, relative_to};
 use crate::record::InvocationRecord;
 use crate::record::history::{self, OriginalSide, PatchedSide};
 
@@ -208,24 +208,14 @@ pub(super) fn check(
 /// compile (`history::is_object_compile`) or an assembly of `.s`/`.S`,
 /// whose object no flag splits.
 fn latest_outputs(records: &[InvocationRecord]) -> BTreeMap<PathBuf, &InvocationRecord> {
-    let mut latest = BTreeMap::new();
     let assembled = |record: &InvocationRecord| {
         record.kind.is(Classification::Assemble)
             && record.status == Some(0)
             && !record.is_build_system_probe()
     };
-    for record in records
-        .iter()
-        .filter(|record| history::is_object_compile(record) || assembled(record))
-    {
-        for object in history::written_objects(record)
-            .iter()
-            .filter_map(|output| final_object(output))
-        {
-            latest.insert(normalize(&object), record);
-        }
-    }
-    latest
+    history::latest_by_object(records, |record| {
+        history::is_object_compile(record) || assembled(record)
+    })
 }
 
 /// `secwrap diff --build BUILD [--against A]`: the objects the build

@@ -292,9 +292,19 @@ pub fn latest_compiles(
     records: &[InvocationRecord],
     last_index: usize,
 ) -> BTreeMap<PathBuf, &InvocationRecord> {
-    let mut latest = BTreeMap::new();
     let known = &records[..records.len().min(last_index.saturating_add(1))];
-    for record in known.iter().filter(|record| is_object_compile(record)) {
+    latest_by_object(known, is_object_compile)
+}
+
+/// Each object's latest record among those `counts` accepts: objects by
+/// final, normalised absolute path (the one walk behind
+/// [`latest_compiles`], [`latest_writes`] and `check`'s own).
+pub fn latest_by_object(
+    records: &[InvocationRecord],
+    counts: impl Fn(&InvocationRecord) -> bool,
+) -> BTreeMap<PathBuf, &InvocationRecord> {
+    let mut latest = BTreeMap::new();
+    for record in records.iter().filter(|record| counts(record)) {
         for object in written_objects(record)
             .iter()
             .filter_map(|output| final_object(output))
@@ -323,19 +333,9 @@ pub fn compiled_split(record: &InvocationRecord) -> bool {
 /// by final, normalised absolute path. `diff DIR1 DIR2` asks it whether a
 /// file is a C/C++ object compiled split ([`is_split_compile`]).
 pub fn latest_writes(records: &[InvocationRecord]) -> BTreeMap<PathBuf, &InvocationRecord> {
-    let mut latest = BTreeMap::new();
-    for record in records
-        .iter()
-        .filter(|record| record.status == Some(0) && !record.is_build_system_probe())
-    {
-        for object in written_objects(record)
-            .iter()
-            .filter_map(|output| final_object(output))
-        {
-            latest.insert(normalize(&object), record);
-        }
-    }
-    latest
+    latest_by_object(records, |record| {
+        record.status == Some(0) && !record.is_build_system_probe()
+    })
 }
 
 /// Whether a record compiled C or C++ into an object with both split
