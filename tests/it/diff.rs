@@ -4,7 +4,7 @@
 //! and blobs, with and without a log, `--json`, and the keep directory of
 //! a build id that is no plain name.
 
-use crate::common::{SECWRAP, TestEnv, require_compiler, require_program};
+use crate::common::{TestEnv, make_build, require_compiler, require_program};
 
 const A_C: &str = "int va = 1;\nint fa(void) { return va; }\n";
 const B_C: &str = "int vb = 2;\nint fb(void) { return vb; }\n";
@@ -51,17 +51,7 @@ fn patch(t: &TestEnv, file: &str, text: &str) {
 }
 
 fn build(t: &TestEnv, id: &str) {
-    t.run(&[
-        "run",
-        "--build-id",
-        id,
-        "--",
-        "make",
-        "-s",
-        &format!("CC={SECWRAP} gcc"),
-    ])
-    .stderr_contains(&format!("secwrap: build {id}: "))
-    .go();
+    make_build(t, id);
     settle(t);
 }
 

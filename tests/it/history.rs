@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -29,22 +29,6 @@ fn field<'a>(entry: &'a Value, name: &str) -> &'a str {
 /// The lines of a run's stdout.
 fn stdout_lines(out: &Out) -> Vec<String> {
     out.stdout_text().lines().map(str::to_string).collect()
-}
-
-/// `path` without `.` and with `..` folded, lexically: the test's own
-/// reading of "a normalised path", independent of the code under test.
-fn lexical(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 /// Sets the mtime of every `.c` file under the listed directories to 20 s

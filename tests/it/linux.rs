@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -563,21 +563,6 @@ fn compiled_from_c(command: &KbuildCommand) -> bool {
         .source
         .as_ref()
         .is_some_and(|source| source.extension().is_some_and(|ext| ext == "c"))
-}
-
-/// `path` with `.` dropped and `..` folded, lexically.
-fn lexical(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 /// A record's output, absolute and lexically normal.

@@ -3,7 +3,7 @@
 //! collisions, an object whose flags were lost, orphaned sections in an
 //! image, and `diff --build` against the originals kept before a rebuild.
 
-use crate::common::{SECWRAP, TestEnv};
+use crate::common::{TestEnv, make_build};
 
 /// A tree of three files with a Makefile that has real dependencies, so
 /// touching one source rebuilds one object.
@@ -24,21 +24,6 @@ fn tree(toml_extra: &str) -> TestEnv {
         )
 }
 
-fn build(t: &TestEnv, id: &str) {
-    // `secwrap run` ends with its one summary line on stderr.
-    t.run(&[
-        "run",
-        "--build-id",
-        id,
-        "--",
-        "make",
-        "-s",
-        &format!("CC={SECWRAP} gcc"),
-    ])
-    .stderr_contains(&format!("secwrap: build {id}: "))
-    .go();
-}
-
 /// Makes `file` newer than anything built so far without sleeping.
 fn touch_newer(t: &TestEnv, file: &str) {
     t.run_program("touch", &["-d", "+2 seconds", file]).go();
@@ -50,11 +35,11 @@ fn stale_objects_after_a_config_change() {
         return;
     }
     let t = tree("");
-    build(&t, "split");
+    make_build(&t, "split");
     // Livepatch support turned off: make sees no change, secwrap's flags go.
     t.write(".config", "# CONFIG_LIVEPATCH is not set\n");
     touch_newer(&t, "a.c");
-    build(&t, "unsplit");
+    make_build(&t, "unsplit");
     let out = t
         .run(&["check", "--build", "unsplit"])
         .status(1)
@@ -72,7 +57,7 @@ fn stale_objects_after_a_config_change() {
     }
     // A clean rebuild leaves nothing stale.
     t.run_program("make", &["-s", "clean"]).go();
-    build(&t, "clean");
+    make_build(&t, "clean");
     t.run(&["check", "--build", "clean"]).go();
 }
 
@@ -86,7 +71,7 @@ fn planted_name_collisions_and_nothing_else() {
         "b.c",
         "int startup(void) { return 1; }\nint unlikely(int x) { return x + 1; }\nint startup_late(void) { return 2; }\n",
     );
-    build(&t, "one");
+    make_build(&t, "one");
     let out = t
         .run(&["check", "--build", "one"])
         .status(1)
@@ -204,10 +189,10 @@ fn diff_build_against_kept_originals() {
         return;
     }
     let t = tree("[livepatch]\nkeep_originals = \"orig\"\n");
-    build(&t, "orig");
+    make_build(&t, "orig");
     t.write("b.c", "int vb = 2;\nint fb(void) { return vb + 1; }\n");
     touch_newer(&t, "b.c");
-    build(&t, "patched");
+    make_build(&t, "patched");
     t.run(&["diff", "--build", "patched"])
         .status(1)
         .stdout("b.o: changed function `fb`\n")
@@ -215,9 +200,9 @@ fn diff_build_against_kept_originals() {
     // Without kept originals there is nothing to compare with: said plainly,
     // for each object.
     let t = tree("");
-    build(&t, "orig");
+    make_build(&t, "orig");
     touch_newer(&t, "b.c");
-    build(&t, "patched");
+    make_build(&t, "patched");
     t.run(&["diff", "--build", "patched"])
         .status(2)
         .stderr("secwrap: error: `b.o`: no original to compare with: set `[livepatch] keep_originals` in secwrap.toml before the patched build\n")
@@ -233,7 +218,7 @@ fn objects_written_after_their_record_are_found() {
         return;
     }
     let t = tree("");
-    build(&t, "first");
+    make_build(&t, "first");
     t.run(&["check", "--build", "first"]).go();
     // Two minutes on: past the grace left for a build's own steps
     // (objcopy, recordmcount) on a fresh object.

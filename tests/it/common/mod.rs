@@ -991,3 +991,35 @@ pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// `path` without `.` and with `..` folded, lexically: the tests' own
+/// reading of "a normalised path", independent of the code under test.
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// `secwrap run --build-id ID -- make -s CC="secwrap gcc"` in the tree,
+/// which ends with its one summary line on stderr.
+pub fn make_build(t: &TestEnv, id: &str) {
+    t.run(&[
+        "run",
+        "--build-id",
+        id,
+        "--",
+        "make",
+        "-s",
+        &format!("CC={SECWRAP} gcc"),
+    ])
+    .stderr_contains(&format!("secwrap: build {id}: "))
+    .go();
+}
