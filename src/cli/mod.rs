@@ -1,7 +1,8 @@
 //! Subcommands: they sit beside the shim path and share its config loading
 //! and record schema, never its process handling. One file per group
 //! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
-//! `livepatch`: diff, check; `docs`: completions, man); handlers parse, call the stages and print.
+//! `livepatch`: diff, check; `docs`: completions, man; `install`:
+//! install-support); handlers parse, call the stages and print.
 //!
 //! Output is data on stdout, written through the locked `out` the
 //! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
@@ -24,6 +25,7 @@ use crate::record::{BadLine, InvocationRecord, read_log};
 
 mod docs;
 mod doctor;
+mod install;
 mod livepatch;
 mod log;
 mod probe;
@@ -31,6 +33,7 @@ mod setup;
 
 use docs::{CompletionShell, completions, man_page};
 use doctor::doctor;
+use install::install_support;
 use livepatch::{CheckRequest, check, diff, diff_build};
 use log::{log_builds, log_changed, log_export, log_show, run_build};
 use probe::{cache, probe_flags};
@@ -239,9 +242,29 @@ enum Command {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
-    /// Print the man page, secwrap.1, in roff (`secwrap man > secwrap.1`).
+    /// Install the man pages, shell completions and build-system recipes under PREFIX.
+    ///
+    /// `cargo install --path .` installs the binary; this lays out the rest
+    /// as a package would: PREFIX/share/man/man1/secwrap.1 and a page per
+    /// subcommand, the bash, zsh and fish completions, and the recipes under
+    /// PREFIX/share/secwrap/ (cmake/secwrap-launcher.cmake,
+    /// meson/secwrap-native.ini, rpm/macros.secwrap, debian/rules.snippet).
+    /// Files already up to date are left alone; run it again after
+    /// upgrading secwrap.
+    InstallSupport {
+        /// Where to install: `/usr/local`, or `~/.local` for one user.
+        prefix: PathBuf,
+        /// List what would be written, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the man page, secwrap.1, in roff (`secwrap man > secwrap.1`), or
+    /// a subcommand's (`secwrap man log show`: secwrap-log-show.1).
     #[command(hide = true)]
-    Man,
+    Man {
+        /// The subcommand, as words (`log show`).
+        subcommand: Vec<String>,
+    },
     /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
     ///
     /// Exits 0 when every NAME is one, 1 otherwise.
@@ -399,6 +422,7 @@ const SUBCOMMANDS: &[&str] = &[
     "doctor",
     "help",
     "init",
+    "install-support",
     "is-compiler",
     "log",
     "man",
@@ -530,7 +554,8 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
             } => log_export(build, &output, merge, include_probes, log.log, out),
         },
         Command::Completions { shell } => completions(shell, out),
-        Command::Man => man_page(out),
+        Command::InstallSupport { prefix, dry_run } => install_support(&prefix, dry_run, out),
+        Command::Man { subcommand } => man_page(&subcommand, out),
         Command::IsCompiler { names } => shims::is_compiler(&names, out),
     }
 }
