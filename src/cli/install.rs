@@ -81,7 +81,11 @@ fn support_files() -> Result<Vec<(PathBuf, Vec<u8>)>> {
 fn is_current(path: &Path, bytes: &[u8]) -> Result<bool> {
     let metadata = match std::fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
-        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
+        // Not there yet, or PREFIX runs through a file (then creating it
+        // says so).
+        Err(error) if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(false);
+        }
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     };
     if !metadata.is_file()
