@@ -499,11 +499,27 @@ fn autotools_with_libtool() {
     assert_recorded(&t.records(), &objects, |id| id == "autotools-1");
 }
 
+/// How `debian/rules` gets the snippet's common lines.
+#[derive(Clone, Copy)]
+enum Snippet {
+    /// Pasted from `wrappers/debian/rules.snippet`.
+    Pasted,
+    /// `include PREFIX/share/secwrap/debian/rules.snippet`, as
+    /// `secwrap install-support PREFIX` put it.
+    Included,
+}
+
 /// A minimal Debian source package in `recipe-1.0/`: `debian/control`,
 /// `changelog` (1.0-1), and `debian/rules` made of the snippet's common
-/// lines and those of `variant` (uncommented as a packager does), then
-/// `dh $@` with `buildsystem`.
-fn debian_package(system: &str, build_depends: &str, variant: &str, buildsystem: &str) -> TestEnv {
+/// lines (`how`) and those of `variant` (uncommented as a packager does),
+/// then `dh $@` with `buildsystem`.
+fn debian_package(
+    system: &str,
+    build_depends: &str,
+    variant: &str,
+    buildsystem: &str,
+    how: Snippet,
+) -> TestEnv {
     let t = project("recipe-1.0", system, false).env(
         "DEB_BUILD_OPTIONS",
         // No -O2 (main's function stays `.text.main`), no debug package.
@@ -534,7 +550,19 @@ fn debian_package(system: &str, build_depends: &str, variant: &str, buildsystem:
     );
     let snippet = String::from_utf8(read(&wrapper("debian/rules.snippet"))).expect("UTF-8");
     let mut rules = String::from("#!/usr/bin/make -f\n");
-    rules.push_str(&snippet_lines(&snippet, None));
+    match how {
+        Snippet::Pasted => rules.push_str(&snippet_lines(&snippet, None)),
+        Snippet::Included => {
+            let prefix = t.path("prefix");
+            t.run(&["install-support".as_ref(), prefix.as_os_str()])
+                .stdout_contains("install-support: ")
+                .go();
+            rules.push_str(&format!(
+                "include {}\n",
+                prefix.join("share/secwrap/debian/rules.snippet").display()
+            ));
+        }
+    }
     rules.push_str(&snippet_lines(&snippet, Some(variant)));
     rules.push_str(&format!("\n%:\n\tdh $@ --buildsystem={buildsystem}\n"));
     t.executable("recipe-1.0/debian/rules", rules);
@@ -634,7 +662,7 @@ fn dpkg_buildpackage_autoconf() {
     if !require_all(&["dpkg-buildpackage", "dh", "autoreconf", "libtoolize", "gcc"]) {
         return;
     }
-    let t = debian_package("autotools", "", "A", "autoconf");
+    let t = debian_package("autotools", "", "A", "autoconf", Snippet::Pasted);
     // libtool's static and PIC objects of util, and main's.
     dpkg_build_and_check(&t, ".", 3);
 }
@@ -644,7 +672,13 @@ fn dpkg_buildpackage_meson() {
     if !require_all(&["dpkg-buildpackage", "dh", "meson", "ninja", "gcc"]) {
         return;
     }
-    let t = debian_package("meson", ", meson, ninja-build", "A", "meson");
+    let t = debian_package(
+        "meson",
+        ", meson, ninja-build",
+        "A",
+        "meson",
+        Snippet::Pasted,
+    );
     dpkg_build_and_check(&t, ".", 2);
 }
 
@@ -653,8 +687,27 @@ fn dpkg_buildpackage_cmake() {
     if !require_all(&["dpkg-buildpackage", "dh", "cmake", "gcc"]) {
         return;
     }
-    let t = debian_package("cmake", ", cmake", "C", "cmake");
+    let t = debian_package("cmake", ", cmake", "C", "cmake", Snippet::Included);
     dpkg_build_and_check(&t, ".", 2);
+}
+
+/// Without secwrap on PATH, `debian/rules` stops as it is read, saying so,
+/// before configure could fail with "C compiler cannot create executables".
+#[test]
+fn debian_rules_without_secwrap_says_so() {
+    if !require_all(&["make", "dpkg-parsechangelog"]) {
+        return;
+    }
+    let t = debian_package("autotools", "", "A", "autoconf", Snippet::Pasted)
+        .env("PATH", path_without_secwrap());
+    t.run_program("make", &["-f", "debian/rules", "build"])
+        .cwd("recipe-1.0")
+        .status(2)
+        .stderr(
+            "debian/rules:3: *** secwrap: not found on PATH; install it or put its directory on PATH.  Stop.\n",
+        )
+        .go();
+    assert!(objects_under(&t.path("recipe-1.0")).is_empty());
 }
 
 /// A minimal spec building the plain-make variant from a tarball, with
