@@ -318,6 +318,37 @@ fn cmake_include_goes_before_ccache() {
     assert_eq!(hits, 2, "{stats}");
 }
 
+/// A launcher list that already runs secwrap is left as it is: no second
+/// secwrap in front.
+#[test]
+fn cmake_include_leaves_a_list_with_secwrap() {
+    if !require_all(&["cmake", "ninja", "gcc", "ccache"]) {
+        return;
+    }
+    let t = project("src", "cmake", true);
+    let ccache_dir = t.path("ccache");
+    let t = t.env("CCACHE_DIR", ccache_dir);
+    let include = format!(
+        "-DCMAKE_PROJECT_INCLUDE={}",
+        wrapper("cmake/secwrap-launcher.cmake").display()
+    );
+    let t = cmake_build(
+        t,
+        &[&include, "-DCMAKE_C_COMPILER_LAUNCHER=secwrap;ccache"],
+        "-- secwrap: CMAKE_C_COMPILER_LAUNCHER already runs secwrap ('secwrap;ccache'), leaving it\n",
+        "cmake-listed",
+    );
+    let objects = cmake_objects(&t.path("build"));
+    assert_objects_split(&objects);
+    let records = t.records();
+    assert_recorded(&records, &objects, |id| id == "cmake-listed");
+    for record in tree_compiles(&records) {
+        let argv = texts(&record.argv);
+        // As the user wrote it, once.
+        assert_eq!(argv[..2], ["secwrap", "ccache"], "{record:#?}");
+    }
+}
+
 /// Collapses CMake's line wrapping of a message, so a sentence can be
 /// looked for whole.
 fn unwrapped(text: &str) -> String {
