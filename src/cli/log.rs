@@ -269,7 +269,8 @@ pub(super) fn run_build(
 }
 
 /// What secwrap itself did in a build, beyond the counts of
-/// [`build_summary`]: flags skipped, by reason (invocations with each), and
+/// [`build_summary`]: flags skipped, by reason (invocations with each,
+/// build-system probes left out as they are from the counts), and
 /// its own flag probes, run or answered from the cache. Empty when there is
 /// neither. `not_compile` and `not_link` are left out: a flag for another
 /// kind of job, which the kinds already show.
@@ -278,7 +279,13 @@ fn secwrap_work<'r>(records: impl Iterator<Item = &'r InvocationRecord>) -> Stri
     let (mut probed, mut cached) = (0, 0);
     for record in records {
         let mut seen: Vec<String> = Vec::new();
-        for skipped in &record.skipped {
+        // A build system's probe is counted apart, as in `build_summary`.
+        let skips = if record.is_build_system_probe() {
+            &[][..]
+        } else {
+            &record.skipped[..]
+        };
+        for skipped in skips {
             if skipped.reason.is(SkipReason::NotCompile) || skipped.reason.is(SkipReason::NotLink) {
                 continue;
             }
