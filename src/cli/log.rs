@@ -313,7 +313,7 @@ fn secwrap_work<'r>(records: impl Iterator<Item = &'r InvocationRecord>) -> Stri
     }
     if probed + cached > 0 {
         work.push_str(&format!(
-            ", {} ({probed} run, {cached} cached)",
+            ", {} by secwrap ({probed} run, {cached} cached)",
             plural(probed + cached, "flag probe")
         ));
     }

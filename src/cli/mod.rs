@@ -140,6 +140,39 @@ stored: configure inside `secwrap run`."
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+    /// Make or refresh links to secwrap named like the compilers on PATH.
+    ///
+    /// One symlink to this secwrap for each C/C++ compiler found on PATH
+    /// (`gcc`, `cc`, `clang++`, `gcc-12`, `x86_64-linux-gnu-gcc`, ...; not
+    /// tools such as `gcc-ar-12`), as Debian's `update-ccache-symlinks`
+    /// keeps /usr/lib/ccache. Links of secwrap's that point elsewhere are
+    /// re-pointed (atomically), links for compilers no longer on PATH are
+    /// removed; anything else in DIR is left alone and reported, with exit
+    /// status 1. With DIR first on PATH, a build that runs `gcc` runs
+    /// secwrap, which runs the real gcc after it on PATH. `secwrap run`
+    /// refreshes the default DIR and puts it first by itself.
+    #[command(after_help = "Examples:
+  secwrap shims                                  # the default DIR, for every compiler on PATH
+  export PATH=\"$HOME/.local/share/secwrap/shims:$PATH\"
+  secwrap shims --check                          # current and first on PATH? (exit 0 or 1)
+  secwrap shims \"$(pwd)/debian/.secwrap-shims\"   # a package build's own directory
+  secwrap shims ~/cross --compilers arm-none-eabi-gcc arm-none-eabi-g++")]
+    Shims {
+        /// The directory (default: `$XDG_DATA_HOME/secwrap/shims`, else
+        /// `~/.local/share/secwrap/shims`). Created 0700 if missing; refused
+        /// if it is a symlink, not the user's, or writable by others.
+        dir: Option<PathBuf>,
+        /// Only these compilers (names as on PATH, each a compiler name
+        /// found there); other links of secwrap's in DIR are removed.
+        #[arg(long, num_args = 1.., value_name = "NAME", value_delimiter = ',')]
+        compilers: Vec<OsString>,
+        /// Change nothing: say whether DIR is current (every compiler has
+        /// its link to this secwrap, none stale) and first on PATH, before
+        /// every directory with a real compiler or a ccache/distcc/icecc
+        /// masquerade link; one line per problem, exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Show what the probe cache holds, or clear it.
     Cache {
         #[command(subcommand)]
@@ -260,39 +293,6 @@ stored: configure inside `secwrap run`."
     /// Print the man page, secwrap.1, in roff (`secwrap man > secwrap.1`).
     #[command(hide = true)]
     Man,
-    /// Make or refresh a masquerade directory: links to secwrap named like the compilers on PATH.
-    ///
-    /// One symlink to this secwrap for each C/C++ compiler found on PATH
-    /// (`gcc`, `cc`, `clang++`, `gcc-12`, `x86_64-linux-gnu-gcc`, ...; not
-    /// tools such as `gcc-ar-12`), as Debian's `update-ccache-symlinks`
-    /// keeps /usr/lib/ccache. Links of secwrap's that point elsewhere are
-    /// re-pointed (atomically), links for compilers no longer on PATH are
-    /// removed; anything else in DIR is left alone and reported, with exit
-    /// status 1. With DIR first on PATH, a build that runs `gcc` runs
-    /// secwrap, which runs the real gcc after it on PATH. `secwrap run`
-    /// refreshes the default DIR and puts it first by itself.
-    #[command(after_help = "Examples:
-  secwrap shims                                  # the default DIR, for every compiler on PATH
-  export PATH=\"$HOME/.local/share/secwrap/shims:$PATH\"
-  secwrap shims --check                          # current and first on PATH? (exit 0 or 1)
-  secwrap shims \"$(pwd)/debian/.secwrap-shims\"   # a package build's own directory
-  secwrap shims ~/cross --compilers arm-none-eabi-gcc arm-none-eabi-g++")]
-    Shims {
-        /// The directory (default: `$XDG_DATA_HOME/secwrap/shims`, else
-        /// `~/.local/share/secwrap/shims`). Created 0700 if missing; refused
-        /// if it is a symlink, not the user's, or writable by others.
-        dir: Option<PathBuf>,
-        /// Only these compilers (names as on PATH, each a compiler name
-        /// found there); other links of secwrap's in DIR are removed.
-        #[arg(long, num_args = 1.., value_name = "NAME", value_delimiter = ',')]
-        compilers: Vec<OsString>,
-        /// Change nothing: say whether DIR is current (every compiler has
-        /// its link to this secwrap, none stale) and first on PATH, before
-        /// every directory with a real compiler or a ccache/distcc/icecc
-        /// masquerade link; one line per problem, exit 1 if any.
-        #[arg(long)]
-        check: bool,
-    },
 }
 
 /// `--log`, for every subcommand that reads the log.

@@ -114,7 +114,7 @@ compiler_tests! {
         assert_made_shims(&t, &lines[0]);
         assert_eq!(
             summary(&t, "m1", &lines),
-            "3 invocations (2 compile, 1 link_only), flags injected into 2, 0 failed, 2 flag probes (1 run, 1 cached)"
+            "3 invocations (2 compile, 1 link_only), flags injected into 2, 0 failed, 2 flag probes by secwrap (1 run, 1 cached)"
         );
         t.assert_split("a.o");
         assert_one_record_each(&t, &compiles(&t, "m1"), &["a.o", "main.o"]);
@@ -131,7 +131,7 @@ compiler_tests! {
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(
             summary(&t, "m2", &lines),
-            "2 invocations (1 compile, 1 link_only), flags injected into 1, 0 failed, 1 flag probe (0 run, 1 cached)"
+            "2 invocations (1 compile, 1 link_only), flags injected into 1, 0 failed, 1 flag probe by secwrap (0 run, 1 cached)"
         );
         assert_one_record_each(&t, &compiles(&t, "m2"), &["a.o"]);
     }
@@ -148,7 +148,7 @@ compiler_tests! {
         let lines = run_build(&t, "n1", &["ninja"]);
         assert_eq!(
             summary(&t, "n1", &lines),
-            "2 invocations (2 compile), flags injected into 2, 0 failed, 2 flag probes (1 run, 1 cached)"
+            "2 invocations (2 compile), flags injected into 2, 0 failed, 2 flag probes by secwrap (1 run, 1 cached)"
         );
         t.assert_split("a.o");
         assert_one_record_each(&t, &compiles(&t, "n1"), &["a.o", "main.o"]);
@@ -161,7 +161,7 @@ compiler_tests! {
         assert_made_shims(&t, &lines[0]);
         assert_eq!(
             summary(&t, "s1", &lines),
-            "1 invocation (1 compile), flags injected into 1, 0 failed, 1 flag probe (1 run, 0 cached)"
+            "1 invocation (1 compile), flags injected into 1, 0 failed, 1 flag probe by secwrap (1 run, 0 cached)"
         );
         t.assert_split("a.o");
         assert_one_record_each(&t, &compiles(&t, "s1"), &["a.o"]);
@@ -200,7 +200,7 @@ compiler_tests! {
         let lines = run_build(&t, "b1", &["cmake", "--build", "b"]);
         assert_eq!(
             summary(&t, "b1", &lines),
-            "3 invocations (2 compile, 1 link_only), flags injected into 2, 0 failed, 2 flag probes (0 run, 2 cached)"
+            "3 invocations (2 compile, 1 link_only), flags injected into 2, 0 failed, 2 flag probes by secwrap (0 run, 2 cached)"
         );
         let objects = ["b/CMakeFiles/prog.dir/a.c.o", "b/CMakeFiles/prog.dir/main.c.o"];
         t.assert_split(objects[0]);
@@ -212,7 +212,7 @@ compiler_tests! {
         let lines = run_build(&t, "b2", &["cmake", "--build", "b"]);
         assert_eq!(
             summary(&t, "b2", &lines),
-            "2 invocations (1 compile, 1 link_only), flags injected into 1, 0 failed, 1 flag probe (0 run, 1 cached)"
+            "2 invocations (1 compile, 1 link_only), flags injected into 1, 0 failed, 1 flag probe by secwrap (0 run, 1 cached)"
         );
         t.assert_split(objects[0]);
         assert!(
@@ -253,7 +253,7 @@ fn meson_setup_and_compile_inside_run() {
     // `meson compile` asks the compiler its version once (the info_query).
     assert_eq!(
         summary(&t, "m1", &lines),
-        "4 invocations (2 compile, 1 info_query, 1 link_only), flags injected into 2, 0 failed, 2 flag probes (0 run, 2 cached)"
+        "4 invocations (2 compile, 1 info_query, 1 link_only), flags injected into 2, 0 failed, 2 flag probes by secwrap (0 run, 2 cached)"
     );
     let objects = ["b/prog.p/a.c.o", "b/prog.p/main.c.o"];
     t.assert_split(objects[0]);
@@ -272,7 +272,7 @@ fn secwrap_in_cc_is_not_wrapped_twice() {
     let lines = run_build(&t, "twice", &["make", cc.as_str()]);
     assert_eq!(
         summary(&t, "twice", &lines),
-        "3 invocations (2 compile, 1 link_only), flags injected into 2, 0 failed, 2 flag probes (1 run, 1 cached)"
+        "3 invocations (2 compile, 1 link_only), flags injected into 2, 0 failed, 2 flag probes by secwrap (1 run, 1 cached)"
     );
     let records = compiles(&t, "twice");
     assert_one_record_each(&t, &records, &["a.o", "main.o"]);
@@ -356,7 +356,7 @@ fn the_summary_counts_skipped_flags_by_reason() {
     let lines = run_build(&t, "ex", &["make", "a.o", "main.o"]);
     assert_eq!(
         summary(&t, "ex", &lines),
-        "2 invocations (2 compile), flags injected into 1, 0 failed, flags skipped: excluded in 1, 1 flag probe (1 run, 0 cached)"
+        "2 invocations (2 compile), flags injected into 1, 0 failed, flags skipped: excluded in 1, 1 flag probe by secwrap (1 run, 0 cached)"
     );
     t.assert_split("a.o");
     t.assert_not_split("main.o");
