@@ -87,7 +87,12 @@ pub(super) fn refresh_for_run() -> Result<(PathBuf, OsString)> {
     let me = SelfIdentity::current().context("cannot find secwrap's own executable")?;
     let target = own_target()?;
     let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let dir = prepare_shim_dir(&dir).context("give --no-shims to run without them")?;
+    let dir = prepare_shim_dir(&dir).map_err(|error| {
+        anyhow::anyhow!(
+            "{}; `secwrap run --no-shims` leaves PATH alone",
+            super::ErrorLine(&error)
+        )
+    })?;
     let wanted = wanted_compilers(&path_var, &dir, &me, &[])?;
     let refresh = refresh(&dir, &target, &me, &wanted, Stale::NotOnPath)?;
     if !refresh.changes.is_empty() {
@@ -102,6 +107,13 @@ pub(super) fn refresh_for_run() -> Result<(PathBuf, OsString)> {
 /// `PATH` with `dir` first, and nowhere else (a nested `secwrap run`
 /// finds it already there).
 pub(super) fn path_with_first(dir: &Path, path_var: &OsStr) -> Result<OsString> {
+    // No PATH at all: what execvp(3) searches then (glibc's `_CS_PATH`),
+    // not the working directory an empty entry would mean.
+    let path_var = if path_var.is_empty() {
+        OsStr::new("/bin:/usr/bin")
+    } else {
+        path_var
+    };
     let rest = std::env::split_paths(path_var).filter(|entry| !same_dir(entry, dir));
     std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(rest))
         .with_context(|| format!("cannot put `{}` on PATH", dir.display()))
@@ -621,4 +633,136 @@ fn path_order_problems(
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_path(dir: &str, path_var: &str, expected: &str) {
+        let got = path_with_first(Path::new(dir), OsStr::new(path_var)).unwrap();
+        assert_eq!(got, OsStr::new(expected), "{dir} on {path_var:?}");
+    }
+
+    /// The shim directory goes first, once, whatever the PATH had.
+    #[test]
+    fn the_shim_directory_goes_first_once() {
+        check_path("/s", "/usr/bin:/bin", "/s:/usr/bin:/bin");
+        check_path("/s", "", "/s:/bin:/usr/bin");
+        check_path("/s", "/usr/bin::/bin", "/s:/usr/bin::/bin");
+        check_path("/s", "/usr/bin:/s:/bin", "/s:/usr/bin:/bin");
+        check_path("/s", "/s:/s:/bin", "/s:/bin");
+        check_path("/s", "/s/:/bin", "/s:/bin");
+    }
+
+    #[track_caller]
+    fn check_counts(changes: Vec<Change>, links: usize, expected: &str) {
+        let refresh = Refresh {
+            changes,
+            foreign: Vec::new(),
+            links,
+        };
+        assert_eq!(refresh.counts(Path::new("/s")), expected);
+    }
+
+    #[test]
+    fn counts_are_plural_correct_and_leave_out_zeros() {
+        let made = || Change::Made {
+            link: "/s/gcc".into(),
+            target: "/bin/secwrap".into(),
+        };
+        let updated = || Change::Updated {
+            link: "/s/cc".into(),
+            target: "/bin/secwrap".into(),
+            was: "/old/secwrap".into(),
+        };
+        let removed = || Change::Removed {
+            link: "/s/gcc-9".into(),
+            why: Stale::NotOnPath,
+        };
+        check_counts(vec![], 0, "0 links in /s, none changed");
+        check_counts(vec![], 1, "1 link in /s, none changed");
+        check_counts(vec![made()], 1, "1 link in /s (1 made)");
+        check_counts(
+            vec![made(), made(), updated()],
+            3,
+            "3 links in /s (2 made, 1 updated)",
+        );
+        check_counts(vec![removed()], 2, "2 links in /s (1 removed)");
+        check_counts(
+            vec![made(), updated(), removed()],
+            2,
+            "2 links in /s (1 made, 1 updated, 1 removed)",
+        );
+    }
+
+    #[test]
+    fn changes_print_one_line_each() {
+        for (change, expected) in [
+            (
+                Change::Made {
+                    link: "/s/gcc".into(),
+                    target: "/bin/secwrap".into(),
+                },
+                "made    /s/gcc -> /bin/secwrap",
+            ),
+            (
+                Change::Updated {
+                    link: "/s/cc".into(),
+                    target: "/bin/secwrap".into(),
+                    was: "/old/secwrap".into(),
+                },
+                "updated /s/cc -> /bin/secwrap (was /old/secwrap)",
+            ),
+            (
+                Change::Removed {
+                    link: "/s/gcc-9".into(),
+                    why: Stale::NotOnPath,
+                },
+                "removed /s/gcc-9 (no such compiler on PATH now)",
+            ),
+            (
+                Change::Removed {
+                    link: "/s/cc".into(),
+                    why: Stale::NotAsked,
+                },
+                "removed /s/cc (not among --compilers)",
+            ),
+        ] {
+            assert_eq!(change.to_string(), expected);
+        }
+    }
+
+    /// Links of secwrap's are known by their target's name (also a
+    /// dangling one: secwrap moved) or by resolving to this binary.
+    #[test]
+    fn what_is_a_link_of_secwraps() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        let me_path = std::env::current_exe().unwrap();
+        let me = SelfIdentity::of(me_path.clone()).unwrap();
+        std::fs::write(dir.join("file"), "").unwrap();
+        for (name, target) in [
+            ("old", Path::new("/gone/secwrap")),
+            ("older", Path::new("/gone/secwrap-0.1")),
+            ("me", me_path.as_path()),
+            ("true", Path::new("/bin/true")),
+            ("dangling", Path::new("/gone/gcc")),
+        ] {
+            std::os::unix::fs::symlink(target, dir.join(name)).unwrap();
+        }
+        let kind = |name: &str| match entry_at(&dir.join(name), &me).unwrap() {
+            Entry::Missing => "missing".to_string(),
+            Entry::Ours(target) => format!("ours {}", target.display()),
+            Entry::Foreign(what) => what.to_string(),
+        };
+        assert_eq!(kind("old"), "ours /gone/secwrap");
+        assert_eq!(kind("older"), "ours /gone/secwrap-0.1");
+        assert_eq!(kind("me"), format!("ours {}", me_path.display()));
+        assert_eq!(kind("true"), "a symlink to another program");
+        assert_eq!(kind("dangling"), "a symlink to another program");
+        assert_eq!(kind("file"), "a regular file");
+        assert_eq!(kind("nothing"), "missing");
+    }
 }

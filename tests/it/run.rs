@@ -87,10 +87,10 @@ fn assert_one_record_each(t: &TestEnv, records: &[InvocationRecord], objects: &[
 /// The first stderr line of a run that made the shim directory.
 #[track_caller]
 fn assert_made_shims(t: &TestEnv, line: &str) {
-    let prefix = format!("secwrap: shims: ");
+    let prefix = "secwrap: shims: ";
     let middle = format!(" links in {} (", shim_dir(t).display());
     assert!(
-        line.starts_with(&prefix) && line.contains(&middle) && line.ends_with(" made)"),
+        line.starts_with(prefix) && line.contains(&middle) && line.ends_with(" made)"),
         "not the shim line: {line}"
     );
 }
@@ -373,4 +373,25 @@ fn a_misspelt_option_is_a_usage_error() {
         .go();
     assert!(!t.exists("ran"), "the command ran");
     assert!(!Path::new(&shim_dir(&t)).exists());
+}
+
+/// A shim directory that is not the user's own real one is refused
+/// before the command runs, naming it and the way out.
+#[test]
+fn an_unsafe_shim_directory_stops_the_run() {
+    let t = TestEnv::new();
+    std::fs::create_dir_all(t.path("elsewhere")).unwrap();
+    symlink(t.path("elsewhere"), shim_dir(&t));
+    t.run(&["run", "--", "touch", "ran"])
+        .status(secwrap::exit::EXIT_ERROR)
+        .stderr(format!(
+            "secwrap: error: cannot use shim directory `{}`: it is a symlink; `secwrap run --no-shims` leaves PATH alone\n",
+            shim_dir(&t).display()
+        ))
+        .go();
+    assert!(!t.exists("ran"), "the command ran");
+    t.run(&["run", "--no-shims", "--", "touch", "ran"])
+        .stderr_contains("no compiler invocations recorded")
+        .go();
+    assert!(t.exists("ran"));
 }
