@@ -254,14 +254,14 @@ pub(super) fn run_build(
         // The usual cause: the build called the compiler by a name that is
         // not secwrap, which no record can show; say where to look.
         None => eprintln!(
-            "secwrap: build {build_id}: no compiler invocations recorded; log {}: {}",
+            "secwrap: build {build_id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? ({})",
             log.display(),
             match &shims {
                 Some((dir, _)) => format!(
-                    "secwrap's shims in `{}` were first on PATH, and a shim sees only a compiler called by name (`gcc`, `cc`): not one named by absolute path (CC=/usr/bin/gcc), nor the one a CMake or Meson build directory configured before `secwrap run` stored (configure inside `secwrap run`)",
+                    "CC=\"secwrap gcc\", or by name: secwrap's shims in `{}` were first on PATH; a shim cannot see a compiler named by absolute path, e.g. CC=/usr/bin/gcc, nor the one a CMake or Meson build directory configured before `secwrap run` stored: configure inside `secwrap run`",
                     dir.display()
                 ),
-                None => "did the build call the compiler through secwrap? (--no-shims: only CC=\"secwrap gcc\" or a shim directory already first on PATH is seen)".to_string(),
+                None => "CC=\"secwrap gcc\", or a shim directory first on PATH: --no-shims left PATH as it was; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen".to_string(),
             }
         ),
     }

@@ -24,9 +24,9 @@ use anyhow::{Context as _, Result, bail};
 
 use super::{CommandStatus, current_dir, plural};
 use crate::atomic::prepare_directory;
-use crate::compiler::{SelfIdentity, compiler_family, launcher_name};
+use crate::compiler::{LAUNCHER_CHILD_VARS, SelfIdentity, compiler_family, launcher_name};
 use crate::paths::normalize;
-use crate::route::{Evidence, LauncherAbove};
+use crate::route::{Evidence, LauncherAbove, launcher_above_by_variable};
 use crate::trust::{TrustedUsers, effective_uid};
 
 /// `secwrap shims [DIR] [--compilers NAME...] [--check]`.
@@ -39,7 +39,7 @@ pub(super) fn shims(
     let cwd = current_dir()?;
     let dir = match dir {
         Some(dir) => normalize(&cwd.join(dir)),
-        None => default_dir()?,
+        None => default_dir().map_err(|error| anyhow::anyhow!("{error}; give DIR"))?,
     };
     let me = SelfIdentity::current().context("cannot find secwrap's own executable")?;
     let target = own_target()?;
@@ -83,16 +83,17 @@ pub(super) fn shims(
 /// store the path of a link that stays (a temporary directory would be
 /// gone by the next build).
 pub(super) fn refresh_for_run() -> Result<(PathBuf, OsString)> {
-    let dir = default_dir()?;
-    let me = SelfIdentity::current().context("cannot find secwrap's own executable")?;
-    let target = own_target()?;
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let dir = prepare_shim_dir(&dir).map_err(|error| {
+    let way_out = |error: anyhow::Error| {
         anyhow::anyhow!(
             "{}; `secwrap run --no-shims` leaves PATH alone",
             super::ErrorLine(&error)
         )
-    })?;
+    };
+    let dir = default_dir().map_err(way_out)?;
+    let me = SelfIdentity::current().context("cannot find secwrap's own executable")?;
+    let target = own_target()?;
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let dir = prepare_shim_dir(&dir).map_err(way_out)?;
     let wanted = wanted_compilers(&path_var, &dir, &me, &[])?;
     let refresh = refresh(&dir, &target, &me, &wanted, Stale::NotOnPath)?;
     if !refresh.changes.is_empty() {
@@ -121,7 +122,7 @@ pub(super) fn path_with_first(dir: &Path, path_var: &OsStr) -> Result<OsString> 
 
 fn default_dir() -> Result<PathBuf> {
     crate::state::default_shim_dir()
-        .context("no shim directory: HOME and XDG_DATA_HOME are unset (or not absolute); give DIR")
+        .context("no shim directory: neither XDG_DATA_HOME nor HOME is an absolute path")
 }
 
 /// What the links point at: the running binary, physical (a link to a
@@ -475,17 +476,26 @@ fn compiler_entries(dir: &Path) -> Result<Vec<OsString>> {
         .with_context(|| format!("cannot read `{}`", dir.display()))?
         .flatten()
         .map(|entry| entry.file_name())
+        // Not another refresh's link on its way in (`replace_link`).
+        .filter(|name| {
+            !name
+                .as_encoded_bytes()
+                .starts_with(TEMPORARY_PREFIX.as_bytes())
+        })
         .filter(|name| compiler_family(name).is_some())
         .collect();
     names.sort();
     Ok(names)
 }
 
+/// The name a new link has until it is renamed over the old one.
+const TEMPORARY_PREFIX: &str = ".secwrap-tmp-";
+
 /// Points `dir/name` at `target` by renaming a new link over it: the name
 /// never goes missing for a build running meanwhile (`rename(2)` replaces
 /// atomically), as `ln -sfn` does not (it unlinks first).
 fn replace_link(dir: &Path, name: &OsStr, target: &Path) -> Result<()> {
-    let mut temporary_name = OsString::from(".secwrap-tmp-");
+    let mut temporary_name = OsString::from(TEMPORARY_PREFIX);
     temporary_name.push(std::process::id().to_string());
     temporary_name.push("-");
     temporary_name.push(name);
@@ -567,6 +577,15 @@ fn check_dir(
         }
     }
     problems.extend(path_order_problems(&dir, &wanted, path_var));
+    // Run from inside a launcher's compile (a build step under ccache):
+    // whatever PATH says, that launcher runs first, as the shim would see.
+    let launcher_vars: Vec<(&'static str, OsString)> = LAUNCHER_CHILD_VARS
+        .iter()
+        .filter_map(|(_, name)| Some((*name, std::env::var_os(name)?)))
+        .collect();
+    if let Some(above) = launcher_above_by_variable(&launcher_vars, Some(dir.clone())) {
+        problems.push(above.message(OsStr::new("gcc")));
+    }
     if problems.is_empty() {
         writeln!(
             out,

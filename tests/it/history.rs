@@ -175,7 +175,7 @@ fn run_tags_records_and_passes_status() {
 /// The summary of a build that recorded no compile, with its hint.
 fn no_compiles_line(t: &TestEnv, id: &str, log: &Path) -> String {
     format!(
-        "secwrap: build {id}: no compiler invocations recorded; log {}: secwrap's shims in `{}` were first on PATH, and a shim sees only a compiler called by name (`gcc`, `cc`): not one named by absolute path (CC=/usr/bin/gcc), nor the one a CMake or Meson build directory configured before `secwrap run` stored (configure inside `secwrap run`)",
+        "secwrap: build {id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or by name: secwrap's shims in `{}` were first on PATH; a shim cannot see a compiler named by absolute path, e.g. CC=/usr/bin/gcc, nor the one a CMake or Meson build directory configured before `secwrap run` stored: configure inside `secwrap run`)",
         log.display(),
         t.path("xdg/data/secwrap/shims").display()
     )

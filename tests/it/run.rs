@@ -294,7 +294,7 @@ fn no_shims_leaves_path_alone() {
     t.run(&["run", "--build-id", "plain", "--no-shims", "--", "make", "a.o"])
         .stdout("cc -c a.c -o a.o\n")
         .stderr(format!(
-            "secwrap: build plain: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (--no-shims: only CC=\"secwrap gcc\" or a shim directory already first on PATH is seen)\n",
+            "secwrap: build plain: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or a shim directory first on PATH: --no-shims left PATH as it was; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen)\n",
             t.path("log.jsonl").display()
         ))
         .go();
@@ -336,7 +336,7 @@ fn a_compiler_named_by_path_is_not_seen_and_the_summary_says_why() {
     assert_eq!(
         last,
         format!(
-            "secwrap: build abs: no compiler invocations recorded; log {}: secwrap's shims in `{}` were first on PATH, and a shim sees only a compiler called by name (`gcc`, `cc`): not one named by absolute path (CC=/usr/bin/gcc), nor the one a CMake or Meson build directory configured before `secwrap run` stored (configure inside `secwrap run`)",
+            "secwrap: build abs: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or by name: secwrap's shims in `{}` were first on PATH; a shim cannot see a compiler named by absolute path, e.g. CC=/usr/bin/gcc, nor the one a CMake or Meson build directory configured before `secwrap run` stored: configure inside `secwrap run`)",
             t.path("log.jsonl").display(),
             shim_dir(&t).display()
         )

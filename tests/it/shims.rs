@@ -416,3 +416,38 @@ fn the_default_directory_is_per_user_data() {
         .stdout_contains(&format!("1 link in {}, none changed", home.display()))
         .go();
 }
+
+/// Neither XDG_DATA_HOME nor HOME: no default directory, said as such,
+/// for `secwrap shims` and for `secwrap run` (which then runs nothing).
+#[test]
+fn without_home_there_is_no_default_directory() {
+    let t = planted(&["gcc"])
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("HOME");
+    t.run(&["shims"])
+        .status(2)
+        .stderr("secwrap: error: no shim directory: neither XDG_DATA_HOME nor HOME is an absolute path; give DIR\n")
+        .go();
+    t.run(&["run", "--", "touch", "ran"])
+        .status(2)
+        .stderr("secwrap: error: no shim directory: neither XDG_DATA_HOME nor HOME is an absolute path; `secwrap run --no-shims` leaves PATH alone\n")
+        .go();
+    assert!(!t.exists("ran"), "the command ran");
+}
+
+/// `--check` from inside a launcher's compile (ccache sets
+/// `UNCACHED_ERR_FD` for what it runs): the launcher runs first whatever
+/// PATH says, in the shim's words.
+#[test]
+fn check_sees_a_launcher_above_it() {
+    let t = planted(&["gcc"]);
+    let dir = t.path("links");
+    t.run(&["shims", "links"]).stdout_contains("(1 made)").go();
+    let path = std::env::join_paths([&dir, &t.path("bin")]).unwrap();
+    t.env("PATH", path)
+        .env("UNCACHED_ERR_FD", "2")
+        .run(&["shims", "links", "--check"])
+        .status(1)
+        .stdout("secwrap runs under ccache (`UNCACHED_ERR_FD` is set, as ccache sets it for the compiler it runs): ccache runs before secwrap, on the command line without secwrap's flags; run secwrap first: `secwrap ccache gcc`, or `gcc` with launcher = [\"ccache\"] in secwrap.toml\n")
+        .go();
+}
