@@ -395,3 +395,34 @@ fn an_unsafe_shim_directory_stops_the_run() {
         .go();
     assert!(t.exists("ran"));
 }
+
+/// `CC="ccache gcc"` under `secwrap run`: ccache finds secwrap's `gcc`
+/// link on PATH and runs above it, which strict mode refuses with the
+/// shim's launcher message (README "Launchers go after secwrap"); nothing
+/// is compiled or recorded. `CC="secwrap ccache gcc"` is the right order.
+#[test]
+fn a_launcher_in_cc_finds_the_shim_and_is_refused() {
+    if !require_compiler("gcc") || !require_program("make") || !require_program("ccache") {
+        return;
+    }
+    let t = tree().file("Makefile", MAKEFILE);
+    t.run(&["run", "--build-id", "cc", "--", "make", "CC=ccache gcc", "a.o"])
+        .status(2)
+        .stdout("ccache gcc -c a.c -o a.o\n")
+        .stderr_contains("secwrap: error: secwrap runs under ccache (`UNCACHED_ERR_FD` is set, as ccache sets it for the compiler it runs): ccache runs before secwrap")
+        .stderr_contains("secwrap: build cc: no compiler invocations recorded; ")
+        .go();
+    assert!(!t.exists("a.o"));
+    let cc = format!("CC={SECWRAP} ccache gcc");
+    let lines = run_build(&t, "right", &["make", cc.as_str(), "a.o"]);
+    assert_eq!(
+        summary(&t, "right", &lines),
+        "1 invocation (1 compile), flags injected into 1, 0 failed, 1 flag probe by secwrap (1 run, 0 cached)"
+    );
+    t.assert_split("a.o");
+    let records = compiles(&t, "right");
+    assert_eq!(
+        some_text(&records[0].launcher),
+        real("ccache").canonicalize().unwrap().to_str().unwrap()
+    );
+}
