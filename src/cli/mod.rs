@@ -1,7 +1,7 @@
 //! Subcommands: they sit beside the shim path and share its config loading
 //! and record schema, never its process handling. One file per group
 //! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
-//! `livepatch`: diff, check; `docs`: completions, man); handlers parse, call the stages and print.
+//! `livepatch`: diff, check; `shims`: shims; `docs`: completions, man); handlers parse, call the stages and print.
 //!
 //! Output is data on stdout, written through the locked `out` the
 //! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
