@@ -206,9 +206,17 @@ compiler_tests! {
         t.assert_split(objects[0]);
         assert_one_record_each(&t, &compiles(&t, "b1"), &objects);
 
-        // A touched source: recompiled through the stored link.
-        std::thread::sleep(std::time::Duration::from_millis(1100));
+        // A touched source: recompiled through the stored link. Dated
+        // ahead, so it is newer than its object whatever the clock's
+        // granularity.
         t.write("a.c", format!("{A_C}int more(void) {{ return 2; }}\n"));
+        std::fs::File::options()
+            .write(true)
+            .open(t.path("a.c"))
+            .and_then(|file| {
+                file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            })
+            .expect("date a.c ahead");
         let lines = run_build(&t, "b2", &["cmake", "--build", "b"]);
         assert_eq!(
             summary(&t, "b2", &lines),
