@@ -308,27 +308,34 @@ fn launcher_above(invocation: &Invocation, resolved: &ResolvedCompiler) -> Optio
             launcher_dir: masquerade_dir_of(parent, &invocation.cwd),
         });
     }
-    invocation
-        .launcher_vars
-        .iter()
-        .find_map(|(variable, value)| {
-            let (launcher, _) = compiler::LAUNCHER_CHILD_VARS
-                .iter()
-                .find(|(_, name)| name == variable)?;
-            // icecc's guard is 1 under `icerun` (which may run a whole make)
-            // and 2 or more once icecc ran a compiler (`SafeguardStep`).
-            let icerun_only = *launcher == "icecc"
-                && value
-                    .to_str()
-                    .and_then(|value| value.parse::<u32>().ok())
-                    .is_some_and(|level| level < 2);
-            (!icerun_only).then(|| LauncherAbove {
-                launcher,
-                evidence: Evidence::Variable(variable),
-                own_dir: own_dir.clone(),
-                launcher_dir: None,
-            })
+    launcher_above_by_variable(&invocation.launcher_vars, own_dir)
+}
+
+/// The launcher a variable only it sets says runs above secwrap
+/// (`compiler::LAUNCHER_CHILD_VARS`, with the values read), if any; also
+/// what `secwrap shims --check` asks of its own environment.
+pub fn launcher_above_by_variable(
+    launcher_vars: &[(&'static str, OsString)],
+    own_dir: Option<PathBuf>,
+) -> Option<LauncherAbove> {
+    launcher_vars.iter().find_map(|(variable, value)| {
+        let (launcher, _) = compiler::LAUNCHER_CHILD_VARS
+            .iter()
+            .find(|(_, name)| name == variable)?;
+        // icecc's guard is 1 under `icerun` (which may run a whole make)
+        // and 2 or more once icecc ran a compiler (`SafeguardStep`).
+        let icerun_only = *launcher == "icecc"
+            && value
+                .to_str()
+                .and_then(|value| value.parse::<u32>().ok())
+                .is_some_and(|level| level < 2);
+        (!icerun_only).then(|| LauncherAbove {
+            launcher,
+            evidence: Evidence::Variable(variable),
+            own_dir: own_dir.clone(),
+            launcher_dir: None,
         })
+    })
 }
 
 /// The masquerade directory a launcher parent was started from: its

@@ -201,7 +201,7 @@ mod tests {
         check("share/secwrap/debian/rules.snippet", true);
         // Hidden subcommands and clap's `help` have no page.
         check("share/man/man1/secwrap-man.1", false);
-        check("share/man/man1/secwrap-is-compiler.1", false);
+        check("share/man/man1/secwrap-shims.1", true);
         check("share/man/man1/secwrap-help.1", false);
     }
 }

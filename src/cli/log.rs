@@ -1,7 +1,7 @@
 //! `secwrap log ...` (show, builds, changed, export) and `secwrap run`.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use crate::classify::Classification;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, LOG_VAR};
+use crate::inject::SkipReason;
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
@@ -206,42 +207,117 @@ fn write_summary_line(
 pub(super) fn run_build(
     build_id: Option<String>,
     log: Option<PathBuf>,
+    no_shims: bool,
     command: &[OsString],
 ) -> Result<CommandStatus> {
     let log = log_path(log).context("`secwrap run` records into the invocation log")?;
     let build_id = build_id_to_use(build_id, std::env::var_os(BUILD_ID_VAR));
     let (program, args) = command.split_first().context("no command to run")?;
-    let resolved = which::which(program)
+    // Before the command runs, so that a configure step in it (CMake,
+    // Meson) stores the shim's path, which stays where it is.
+    let shims = if no_shims {
+        None
+    } else {
+        Some(super::shims::refresh_for_run()?)
+    };
+    let mut env: Vec<(&str, &OsStr)> = vec![
+        (BUILD_ID_VAR, build_id.as_ref()),
+        (LOG_VAR, log.as_os_str()),
+    ];
+    // The command itself is looked up as its children will look up
+    // theirs: `secwrap run -- gcc -c a.c` runs the shim too.
+    let path_var = match &shims {
+        Some((_, path_var)) => Some(path_var.clone()),
+        None => std::env::var_os("PATH"),
+    };
+    if let Some((_, path_var)) = &shims {
+        env.push(("PATH", path_var));
+    }
+    let resolved = which::which_in(program, path_var, current_dir()?)
         .map_err(|_| anyhow!("command `{}` not found", program.to_string_lossy()))?;
-    let run = exec::run(
-        &resolved,
-        args,
-        &[
-            (BUILD_ID_VAR, build_id.as_ref()),
-            (LOG_VAR, log.as_os_str()),
-        ],
-        None,
-        SignalPolicy::LikeSystem,
-    )
-    .with_context(|| format!("cannot run `{}`", resolved.display()))?;
+    let run = exec::run(&resolved, args, &env, None, SignalPolicy::LikeSystem)
+        .with_context(|| format!("cannot run `{}`", resolved.display()))?;
     let records = read_log(&log)
         .map(|(records, _)| records)
         .unwrap_or_default();
     let builds = history::builds(&records);
     match builds.iter().find(|build| build.id == build_id) {
-        Some(build) => eprintln!(
-            "secwrap: build {build_id}: {}; log {}",
-            build_summary(build),
-            log.display()
-        ),
-        // The usual cause: make called the compiler by a name that is not
-        // secwrap, which no record can show; say where to look.
+        Some(build) => {
+            let in_build = &records[build.first_index..=build.last_index];
+            eprintln!(
+                "secwrap: build {build_id}: {}{}; log {}",
+                build_summary(build),
+                secwrap_work(in_build.iter().filter(|record| history::build_of(record) == build_id)),
+                log.display()
+            );
+        }
+        // The usual cause: the build called the compiler by a name that is
+        // not secwrap, which no record can show; say where to look.
         None => eprintln!(
-            "secwrap: build {build_id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or secwrap's shim directory first on PATH; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen)",
-            log.display()
+            "secwrap: build {build_id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? ({})",
+            log.display(),
+            match &shims {
+                Some((dir, _)) => format!(
+                    "CC=\"secwrap gcc\", or by name: secwrap's shims in `{}` were first on PATH; a shim cannot see a compiler named by absolute path, e.g. CC=/usr/bin/gcc, nor the one a CMake or Meson build directory configured before `secwrap run` stored: configure inside `secwrap run`",
+                    dir.display()
+                ),
+                None => "CC=\"secwrap gcc\", or a shim directory first on PATH: --no-shims left PATH as it was; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen".to_string(),
+            }
         ),
     }
     run.outcome.exit()
+}
+
+/// What secwrap itself did in a build, beyond the counts of
+/// [`build_summary`]: flags skipped, by reason (invocations with each,
+/// build-system probes left out as they are from the counts), and
+/// its own flag probes, run or answered from the cache. Empty when there is
+/// neither. `not_compile` and `not_link` are left out: a flag for another
+/// kind of job, which the kinds already show.
+fn secwrap_work<'r>(records: impl Iterator<Item = &'r InvocationRecord>) -> String {
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut probed, mut cached) = (0, 0);
+    for record in records {
+        let mut seen: Vec<String> = Vec::new();
+        // A build system's probe is counted apart, as in `build_summary`.
+        let skips = if record.is_build_system_probe() {
+            &[][..]
+        } else {
+            &record.skipped[..]
+        };
+        for skipped in skips {
+            if skipped.reason.is(SkipReason::NotCompile) || skipped.reason.is(SkipReason::NotLink) {
+                continue;
+            }
+            let reason = skipped.reason.to_string();
+            if !seen.contains(&reason) {
+                *reasons.entry(reason.clone()).or_default() += 1;
+                seen.push(reason);
+            }
+        }
+        for probe in &record.probes {
+            if probe.cached {
+                cached += 1;
+            } else {
+                probed += 1;
+            }
+        }
+    }
+    let mut work = String::new();
+    if !reasons.is_empty() {
+        let by_reason: Vec<String> = reasons
+            .iter()
+            .map(|(reason, count)| format!("{reason} in {count}"))
+            .collect();
+        work.push_str(&format!(", flags skipped: {}", by_reason.join(", ")));
+    }
+    if probed + cached > 0 {
+        work.push_str(&format!(
+            ", {} by secwrap ({probed} run, {cached} cached)",
+            plural(probed + cached, "flag probe")
+        ));
+    }
+    work
 }
 
 /// The build id for `secwrap run`: `--build-id`, else an inherited

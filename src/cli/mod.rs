@@ -1,8 +1,8 @@
 //! Subcommands: they sit beside the shim path and share its config loading
 //! and record schema, never its process handling. One file per group
 //! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
-//! `livepatch`: diff, check; `docs`: completions, man; `install`:
-//! install-support); handlers parse, call the stages and print.
+//! `livepatch`: diff, check; `shims`: shims; `docs`: completions, man;
+//! `install`: install-support); handlers parse, call the stages and print.
 //!
 //! Output is data on stdout, written through the locked `out` the
 //! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
@@ -104,11 +104,25 @@ enum Command {
     },
     /// Run a build command as one build, tagged with a build id.
     ///
-    /// Every record the command makes carries the build id
+    /// The shim directory (`secwrap shims`' default DIR) is refreshed and
+    /// put first on PATH for the command, so a build that calls `gcc`,
+    /// `cc` or `clang` by name runs secwrap; CC and CXX are left as they
+    /// are. Every record the command makes carries the build id
     /// (`SECWRAP_BUILD_ID`); a summary follows on stderr; the exit status is
     /// the command's. Options come before the command: `secwrap run
-    /// --build-id orig -- make -j8 CC="secwrap gcc"`.
-    #[command(override_usage = "secwrap run [OPTIONS] -- COMMAND...")]
+    /// --build-id orig -- make -j8`.
+    #[command(
+        override_usage = "secwrap run [OPTIONS] -- COMMAND...",
+        after_help = "Examples:
+  secwrap run -- make -j8
+  secwrap run -- cmake -S . -B build && secwrap run -- cmake --build build
+  secwrap run -- meson setup build && secwrap run -- meson compile -C build
+  secwrap run --build-id orig --no-shims -- make CC=\"secwrap gcc\"
+
+A PATH shim cannot see a compiler named by absolute path (CC=/usr/bin/gcc),
+nor one a CMake or Meson build directory configured before `secwrap run`
+stored: configure inside `secwrap run`."
+    )]
     Run {
         /// The build id (default: an inherited non-empty `SECWRAP_BUILD_ID`,
         /// so a `secwrap run` inside a recipe stays in the outer build; else
@@ -118,12 +132,49 @@ enum Command {
         /// The invocation log to record into (default: the configured one: `[log] path` or `SECWRAP_LOG`).
         #[arg(long)]
         log: Option<PathBuf>,
-        /// The command, after `--`, e.g. `-- make -j8 CC="secwrap gcc"`.
+        /// Leave PATH as it is: no shim directory, so only compilers
+        /// called through secwrap (`CC="secwrap gcc"`) are seen.
+        #[arg(long)]
+        no_shims: bool,
+        /// The command, after `--`, e.g. `-- make -j8`.
         // No `allow_hyphen_values`: an unknown option before the command is
         // a usage error, not the program to run; `trailing_var_arg` keeps
         // the command's own options (`make -j8` without `--`) as its words.
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
+    },
+    /// Make or refresh links to secwrap named like the compilers on PATH.
+    ///
+    /// One symlink to this secwrap for each C/C++ compiler found on PATH
+    /// (`gcc`, `cc`, `clang++`, `gcc-12`, `x86_64-linux-gnu-gcc`, ...; not
+    /// tools such as `gcc-ar-12`), as Debian's `update-ccache-symlinks`
+    /// keeps /usr/lib/ccache. Links of secwrap's that point elsewhere are
+    /// re-pointed (atomically), links for compilers no longer on PATH are
+    /// removed; anything else in DIR is left alone and reported, with exit
+    /// status 1. With DIR first on PATH, a build that runs `gcc` runs
+    /// secwrap, which runs the real gcc after it on PATH. `secwrap run`
+    /// refreshes the default DIR and puts it first by itself.
+    #[command(after_help = "Examples:
+  secwrap shims                                  # the default DIR, for every compiler on PATH
+  export PATH=\"$HOME/.local/share/secwrap/shims:$PATH\"
+  secwrap shims --check                          # current and first on PATH? (exit 0 or 1)
+  secwrap shims \"$(pwd)/debian/.secwrap-shims\"   # a package build's own directory
+  secwrap shims ~/cross --compilers arm-none-eabi-gcc arm-none-eabi-g++")]
+    Shims {
+        /// The directory (default: `$XDG_DATA_HOME/secwrap/shims`, else
+        /// `~/.local/share/secwrap/shims`). Created 0700 if missing; refused
+        /// if it is a symlink, not the user's, or writable by others.
+        dir: Option<PathBuf>,
+        /// Only these compilers (names as on PATH, each a compiler name
+        /// found there); other links of secwrap's in DIR are removed.
+        #[arg(long, num_args = 1.., value_name = "NAME", value_delimiter = ',')]
+        compilers: Vec<OsString>,
+        /// Change nothing: say whether DIR is current (every compiler has
+        /// its link to this secwrap, none stale) and first on PATH, before
+        /// every directory with a real compiler or a ccache/distcc/icecc
+        /// masquerade link; one line per problem, exit 1 if any.
+        #[arg(long)]
+        check: bool,
     },
     /// Show what the probe cache holds, or clear it.
     Cache {
@@ -264,14 +315,6 @@ enum Command {
     Man {
         /// The subcommand, as words (`log show`).
         subcommand: Vec<String>,
-    },
-    /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
-    ///
-    /// Exits 0 when every NAME is one, 1 otherwise.
-    #[command(hide = true)]
-    IsCompiler {
-        /// File names (`gcc-12`, `arm-none-eabi-gcc`, `gcc-ar-12`, ...).
-        names: Vec<OsString>,
     },
 }
 
@@ -423,11 +466,11 @@ const SUBCOMMANDS: &[&str] = &[
     "help",
     "init",
     "install-support",
-    "is-compiler",
     "log",
     "man",
     "probe",
     "run",
+    "shims",
     "trust",
 ];
 
@@ -506,8 +549,9 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         Command::Run {
             build_id,
             log,
+            no_shims,
             command,
-        } => run_build(build_id, log, &command),
+        } => run_build(build_id, log, no_shims, &command),
         Command::Diff {
             original,
             patched,
@@ -556,7 +600,11 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         Command::Completions { shell } => completions(shell, out),
         Command::InstallSupport { prefix, dry_run } => install_support(&prefix, dry_run, out),
         Command::Man { subcommand } => man_page(&subcommand, out),
-        Command::IsCompiler { names } => shims::is_compiler(&names, out),
+        Command::Shims {
+            dir,
+            compilers,
+            check,
+        } => shims::shims(dir, &compilers, check, out),
     }
 }
 

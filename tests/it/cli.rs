@@ -153,11 +153,12 @@ compiler_tests! {
 }
 
 /// The subcommands `--help` lists, which completions must offer.
-const VISIBLE_SUBCOMMANDS: [&str; 11] = [
+const VISIBLE_SUBCOMMANDS: [&str; 12] = [
     "init",
     "config",
     "probe",
     "run",
+    "shims",
     "cache",
     "diff",
     "check",

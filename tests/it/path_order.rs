@@ -27,7 +27,7 @@ fn links(t: &TestEnv, dir: &str, target: &Path, names: &[String]) -> PathBuf {
 
 /// The names a build's `cc` reaches the compiler under: `cc` itself and,
 /// when installed, its target-prefixed name (distcc runs `gcc` as
-/// `x86_64-linux-gnu-gcc`, which `wrappers/mklinks` links too).
+/// `x86_64-linux-gnu-gcc`, which `secwrap shims` links too).
 fn names(cc: &str) -> Vec<String> {
     let prefixed = cross_prefixed_name(cc);
     let mut names = vec![cc.to_string()];
