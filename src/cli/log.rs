@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, anyhow, bail};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::atomic::{self, OutputTarget};
 use crate::classify::Classification;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, LOG_VAR};
@@ -566,53 +567,61 @@ pub(super) fn log_export(
         1 => "; left out 1 build-system probe (--include-probes keeps it)".to_string(),
         count => format!("; left out {count} build-system probes (--include-probes keeps them)"),
     };
-    // `-o -` is stdout, as for most tools that take an output file; the
-    // line that says what was written goes to stderr there, out of the
-    // JSON's way.
-    if output == Path::new("-") {
-        if merge {
-            bail!("--merge rewrites a file; `-o -` is stdout: name the file to merge into");
-        }
-        let mut out = BufWriter::new(out);
-        serde_json::to_writer_pretty(&mut out, &entries).map_err(std::io::Error::other)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        eprintln!(
-            "secwrap: wrote {} to stdout{probes_note}",
-            plural(entries.len(), "entry")
-        );
-        return Ok(CommandStatus::Success);
-    }
-    let output = current_dir()?.join(output);
-    if merge && output.exists() {
-        let old_text = std::fs::read(&output).with_context(|| output.display().to_string())?;
-        let old: Vec<CompileCommand> = serde_json::from_slice(&old_text).map_err(|error| {
-            anyhow!(
-                "{}:{}:{}: not a compilation database: {error}",
-                output.display(),
-                error.line(),
-                error.column()
-            )
-        })?;
-        entries = merge_compile_commands(old, entries);
-    }
-    let directory = output.parent().unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        let mut temporary = tempfile::Builder::new()
-            .prefix(".compile_commands.")
-            .tempfile_in(directory)?;
-        serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
-        temporary.write_all(b"\n")?;
-        temporary.persist(&output).map_err(|error| error.error)?;
-        Ok(())
+    // `-o -` is stdout, and a pipe or device is written in place
+    // (`atomic::write_output`); the line that says what was written goes to
+    // stderr there, out of the JSON's way.
+    let output = if output == Path::new("-") {
+        output.to_path_buf()
+    } else {
+        current_dir()?.join(output)
     };
-    write().with_context(|| output.display().to_string())?;
-    writeln!(
-        out,
-        "wrote {} to {}{probes_note}",
-        plural(entries.len(), "entry"),
-        output.display(),
-    )?;
+    let target = atomic::output_target(&output).with_context(|| output.display().to_string())?;
+    if merge {
+        match &target {
+            OutputTarget::Replace {
+                path,
+                existing: Some(_),
+            } => {
+                let old_text = std::fs::read(path).with_context(|| path.display().to_string())?;
+                let old: Vec<CompileCommand> =
+                    serde_json::from_slice(&old_text).map_err(|error| {
+                        anyhow!(
+                            "{}:{}:{}: not a compilation database: {error}",
+                            output.display(),
+                            error.line(),
+                            error.column()
+                        )
+                    })?;
+                entries = merge_compile_commands(old, entries);
+            }
+            OutputTarget::Replace { existing: None, .. } => {}
+            OutputTarget::Stdout => {
+                bail!("--merge rewrites a file; `-o -` is stdout: name the file to merge into")
+            }
+            OutputTarget::InPlace { .. } => bail!(
+                "{}: --merge rewrites a file, and this is not a regular file",
+                output.display()
+            ),
+        }
+    }
+    let written = atomic::write_output(&output, out, 0, |file| {
+        let mut file = BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut file, &entries).map_err(std::io::Error::other)?;
+        file.write_all(b"\n")?;
+        file.flush()
+    })
+    .with_context(|| output.display().to_string())?;
+    let entries = plural(entries.len(), "entry");
+    match written {
+        OutputTarget::Stdout => eprintln!("secwrap: wrote {entries} to stdout{probes_note}"),
+        OutputTarget::InPlace { .. } => eprintln!(
+            "secwrap: wrote {entries} to {}{probes_note}",
+            output.display()
+        ),
+        OutputTarget::Replace { .. } => {
+            writeln!(out, "wrote {entries} to {}{probes_note}", output.display())?
+        }
+    }
     Ok(CommandStatus::Success)
 }
 
