@@ -211,6 +211,11 @@ pub struct InvocationRecord {
     pub signal: Option<i32>,
     /// Wall time of the compiler, milliseconds.
     pub duration_ms: f64,
+    /// Wall time secwrap added, milliseconds: from the shim's start to the
+    /// record, less the compiler's run (config, Kconfig, probes, copies of
+    /// originals). Absent in records from before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secwrap_ms: Option<f64>,
     /// What secwrap warned about for this invocation (`secwrap: warning:`
     /// lines, also those it did not print: see README, "Errors and warnings").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -230,6 +235,7 @@ impl InvocationRecord {
         plan: &Plan,
         run: &exec::Run,
         started: std::time::SystemTime,
+        overhead: std::time::Duration,
     ) -> InvocationRecord {
         let texts = |values: &[OsString]| values.iter().map(|value| OsText::new(value)).collect();
         let paths = |values: &[PathBuf]| {
@@ -303,6 +309,7 @@ impl InvocationRecord {
             status,
             signal,
             duration_ms: run.duration.as_secs_f64() * 1000.0,
+            secwrap_ms: Some(overhead.as_secs_f64() * 1000.0),
             warnings: plan
                 .warnings
                 .iter()
@@ -487,6 +494,7 @@ mod tests {
             status: Some(0),
             signal: None,
             duration_ms: 1.0,
+            secwrap_ms: Some(0.5),
             warnings: vec!["w".into()],
             build_system_probe: true,
         }
@@ -564,15 +572,17 @@ mod tests {
             format!("{:<9}|", Term::Known(Classification::Compile)),
             "compile  |"
         );
-        // A record from before `warnings`, `build_system_probe` and
-        // `identified` existed.
+        // A record from before `warnings`, `build_system_probe`,
+        // `identified` and `secwrap_ms` existed.
         let old = json
+            .replace(r#","secwrap_ms":0.5"#, "")
             .replace(r#","warnings":["w"]"#, "")
             .replace(r#","build_system_probe":true"#, "")
             .replace(r#","identified":"clang""#, "");
         let record: InvocationRecord = serde_json::from_str(&old).unwrap();
         assert!(record.warnings.is_empty() && !record.build_system_probe);
         assert_eq!(record.identified, None);
+        assert_eq!(record.secwrap_ms, None);
     }
 
     #[test]
