@@ -28,6 +28,7 @@ mod livepatch;
 mod log;
 mod probe;
 mod setup;
+mod stats;
 
 use docs::{CompletionShell, completions, man_page};
 use doctor::doctor;
@@ -196,6 +197,23 @@ enum Command {
         verbose: bool,
         /// Print each finding as a JSON object on its own line (fields:
         /// check, subject, line, item, message; README, "Check").
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Counts from the invocation log, as `ccache -s` shows its own.
+    ///
+    /// Calls by kind, compiles with flags injected, flags skipped by reason,
+    /// secwrap's flag-probe cache hits and misses, failures (build-system
+    /// probes apart), and the wall time secwrap added. For the whole log
+    /// and its latest build, or for one build.
+    Stats {
+        /// Only this build (`log builds` lists them; `-` for records made
+        /// outside `secwrap run`).
+        #[arg(long)]
+        build: Option<String>,
+        /// One JSON document on stdout (fields: README, "Counters").
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -404,6 +422,7 @@ const SUBCOMMANDS: &[&str] = &[
     "man",
     "probe",
     "run",
+    "stats",
     "trust",
 ];
 
@@ -529,6 +548,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
                 log,
             } => log_export(build, &output, merge, include_probes, log.log, out),
         },
+        Command::Stats { build, json, log } => stats::stats(build.as_deref(), json, log.log, out),
         Command::Completions { shell } => completions(shell, out),
         Command::Man => man_page(out),
         Command::IsCompiler { names } => shims::is_compiler(&names, out),
@@ -605,9 +625,10 @@ fn log_path(log: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-/// `1 invocation`, `2 invocations`, `0 entries`: a count and its noun,
-/// singular for exactly one. A noun ending in a consonant and `y` takes
-/// `ies` (`entry`), any other an `s`; the CLI's counted nouns are regular.
+/// `1 invocation`, `2 invocations`, `0 entries`, `2 misses`: a count and
+/// its noun, singular for exactly one. A noun ending in a consonant and `y`
+/// takes `ies` (`entry`), one ending in `s`, `x`, `z`, `ch` or `sh` takes
+/// `es` (`miss`), any other an `s`; the CLI's counted nouns are regular.
 pub(crate) fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
         return format!("1 {noun}");
@@ -617,6 +638,7 @@ pub(crate) fn plural(count: usize, noun: &str) -> String {
         [.., before, b'y'] if !b"aeiou".contains(before) => {
             format!("{count} {}ies", &noun[..noun.len() - 1])
         }
+        [.., b's' | b'x' | b'z'] | [.., b'c' | b's', b'h'] => format!("{count} {noun}es"),
         _ => format!("{count} {noun}s"),
     }
 }
@@ -674,6 +696,11 @@ mod tests {
         check_plural(2, "bad line", "2 bad lines");
         check_plural(1, "Kconfig symbol", "1 Kconfig symbol");
         check_plural(12, "object", "12 objects");
+        check_plural(2, "miss", "2 misses");
+        check_plural(1, "miss", "1 miss");
+        check_plural(0, "cache hit", "0 cache hits");
+        check_plural(3, "patch", "3 patches");
+        check_plural(2, "day", "2 days");
     }
 
     #[track_caller]

@@ -45,6 +45,7 @@ use crate::trust::TrustedUsers;
 pub mod build_probe;
 pub mod export;
 pub mod history;
+pub mod stats;
 
 /// Bumped when a field changes meaning or disappears; adding fields does not.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -33,6 +33,7 @@ mod probe_pipes;
 mod record;
 mod signals;
 mod snapshots;
+mod stats;
 mod transparency;
 mod trust;
 mod warnings;

@@ -126,3 +126,13 @@ fn log_help() {
     let out = t.run(&["log", "--help"]).stdout_any().go();
     snapshot(&t, "log_help", &out.stdout_text());
 }
+
+/// `secwrap stats` on two builds of real compiles (`stats::two_builds`).
+#[test]
+fn stats() {
+    let Some(t) = crate::stats::two_builds() else {
+        return;
+    };
+    let out = t.run(&["stats"]).stdout_any().go();
+    snapshot(&t, "stats", &out.stdout_text());
+}
