@@ -235,7 +235,26 @@ pub fn check_owned(
 /// directory [`prepare_directory`] accepts, and refuses anything but a
 /// regular file of a trusted user with one link. Never truncates.
 pub fn open_for_append(path: &Path, users: TrustedUsers) -> io::Result<File> {
-    let directory = prepare_directory(parent(path), users)?;
+    open_checked(path, users, true)
+}
+
+/// As [`open_for_append`], for a log that must exist already (`secwrap log
+/// clear` and `prune`): the same checks, nothing created.
+pub fn open_existing(path: &Path, users: TrustedUsers) -> io::Result<File> {
+    open_checked(path, users, false)
+}
+
+fn open_checked(path: &Path, users: TrustedUsers, create: bool) -> io::Result<File> {
+    let directory = if create {
+        prepare_directory(parent(path), users)?
+    } else {
+        // Nothing is created: the directories must be there, and pass.
+        let dir = parent(path);
+        PreparedDirectory {
+            path: dir.to_path_buf(),
+            shared: check_directories(dir, users)?,
+        }
+    };
     // O_NOFOLLOW: a symlink at the final component, even a dangling one,
     // is refused, never followed (it would create or append to its
     // target). O_NONBLOCK: a FIFO planted there fails or is seen by fstat,
@@ -243,7 +262,7 @@ pub fn open_for_append(path: &Path, users: TrustedUsers) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .append(true)
-        .create(true)
+        .create(create)
         .mode(0o644)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
@@ -258,6 +277,41 @@ pub fn open_for_append(path: &Path, users: TrustedUsers) -> io::Result<File> {
     }
     clear_nonblocking(&file)?;
     Ok(file)
+}
+
+/// Replaces the file at `path`, open as `old` (and locked by the caller),
+/// with `bytes`: a temporary beside it, given `old`'s mode, owner and
+/// group, renamed onto it. A reader or writer holding `old` keeps the old
+/// file; the log's writers notice the change under the lock and reopen
+/// (`record::LogWriter::append`).
+pub fn replace_file(path: &Path, old: &File, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = old.metadata()?;
+    let mut temporary = temporary_beside(path)?;
+    temporary.as_file_mut().write_all(bytes)?;
+    let file = temporary.as_file();
+    let made = file.metadata()?;
+    if (made.uid(), made.gid()) != (metadata.uid(), metadata.gid()) {
+        // An error, not a log silently given to someone else.
+        std::os::unix::fs::fchown(file, Some(metadata.uid()), Some(metadata.gid())).map_err(
+            |error| {
+                io::Error::new(
+                    error.kind(),
+                    format!(
+                        "cannot give the rewritten file its owner (uid {}, gid {}): {}",
+                        metadata.uid(),
+                        metadata.gid(),
+                        crate::error::io_message(&error)
+                    ),
+                )
+            },
+        )?;
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(metadata.mode() & 0o7777))?;
+    file.sync_all()?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }
 
 /// The reason an open failed, when `lstat` shows one (a symlink, a FIFO

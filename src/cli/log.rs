@@ -10,12 +10,13 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::atomic::{self, OutputTarget};
 use crate::classify::Classification;
+use crate::config::ConfigEnv;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, LOG_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
-use crate::record::{InvocationRecord, OsText, read_log};
+use crate::record::{self, InvocationRecord, OsText, read_log};
 
 use super::{ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, plural, read_records};
 
@@ -290,6 +291,80 @@ pub(super) fn log_builds(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Co
         )?;
     }
     Ok(CommandStatus::Success)
+}
+
+/// `secwrap log clear`.
+pub(super) fn log_clear(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
+    let path = log_path(log)?;
+    let users = ConfigEnv::from_process(current_dir()?).users;
+    let cleared = record::clear_log(&path, users).with_context(|| path.display().to_string())?;
+    let bad_lines = if cleared.bad_lines == 0 {
+        String::new()
+    } else {
+        format!(" and {}", plural(cleared.bad_lines, "bad line"))
+    };
+    writeln!(
+        out,
+        "removed {}{bad_lines} from {}",
+        plural(cleared.records, "record"),
+        path.display()
+    )?;
+    Ok(CommandStatus::Success)
+}
+
+/// `secwrap log prune --keep-builds N [--dry-run]`.
+pub(super) fn log_prune(
+    keep: usize,
+    dry_run: bool,
+    log: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
+    let path = log_path(log)?;
+    let users = ConfigEnv::from_process(current_dir()?).users;
+    let pruned = record::prune_log(&path, users, keep, dry_run)
+        .with_context(|| path.display().to_string())?;
+    writeln!(out, "{}", prune_summary(&pruned, dry_run, &path))?;
+    Ok(CommandStatus::Success)
+}
+
+/// `kept 1 build (2 records) and removed 2 builds (3 records) from LOG`,
+/// `would keep ...` for a dry run.
+fn prune_summary(pruned: &record::Pruned, dry_run: bool, path: &Path) -> String {
+    let (keep, remove) = if dry_run {
+        ("would keep", "remove")
+    } else {
+        ("kept", "removed")
+    };
+    let builds = |ids: &[String], records: usize| {
+        format!(
+            "{} ({})",
+            plural(ids.len(), "build"),
+            plural(records, "record")
+        )
+    };
+    let mut summary = format!(
+        "{keep} {}",
+        builds(&pruned.kept_builds, pruned.kept_records)
+    );
+    if pruned.removed_records == 0 && pruned.removed_bad_lines == 0 {
+        summary.push_str(&format!(" of {}: nothing to remove", path.display()));
+        return summary;
+    }
+    summary.push_str(&format!(
+        " and {remove} {}",
+        builds(&pruned.removed_builds, pruned.removed_records)
+    ));
+    if pruned.removed_bad_lines > 0 {
+        summary.push_str(&format!(
+            " and {}",
+            plural(pruned.removed_bad_lines, "bad line")
+        ));
+    }
+    summary.push_str(&format!(" from {}", path.display()));
+    if !pruned.removed_builds.is_empty() {
+        summary.push_str(&format!(": {}", pruned.removed_builds.join(", ")));
+    }
+    summary
 }
 
 pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<CommandStatus> {
@@ -640,6 +715,60 @@ mod tests {
                 "fresh id `{id}` for given {given:?}, inherited {inherited:?}"
             ),
         }
+    }
+
+    #[track_caller]
+    fn check_prune_summary(
+        kept: &[&str],
+        removed: &[&str],
+        records: (usize, usize, usize),
+        dry_run: bool,
+        expected: &str,
+    ) {
+        let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect();
+        let pruned = record::Pruned {
+            kept_builds: ids(kept),
+            removed_builds: ids(removed),
+            kept_records: records.0,
+            removed_records: records.1,
+            removed_bad_lines: records.2,
+        };
+        assert_eq!(
+            prune_summary(&pruned, dry_run, Path::new("/l.jsonl")),
+            expected
+        );
+    }
+
+    #[test]
+    fn prune_summaries() {
+        check_prune_summary(
+            &["b"],
+            &["a", "-"],
+            (2, 3, 0),
+            false,
+            "kept 1 build (2 records) and removed 2 builds (3 records) from /l.jsonl: a, -",
+        );
+        check_prune_summary(
+            &["b", "c"],
+            &["a"],
+            (1, 1, 2),
+            true,
+            "would keep 2 builds (1 record) and remove 1 build (1 record) and 2 bad lines from /l.jsonl: a",
+        );
+        check_prune_summary(
+            &["a"],
+            &[],
+            (4, 0, 0),
+            false,
+            "kept 1 build (4 records) of /l.jsonl: nothing to remove",
+        );
+        check_prune_summary(
+            &[],
+            &[],
+            (0, 0, 1),
+            false,
+            "kept 0 builds (0 records) and removed 0 builds (0 records) and 1 bad line from /l.jsonl",
+        );
     }
 
     #[test]

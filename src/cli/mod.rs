@@ -33,7 +33,7 @@ mod stats;
 use docs::{CompletionShell, completions, man_page};
 use doctor::doctor;
 use livepatch::{CheckRequest, check, diff, diff_build};
-use log::{log_builds, log_changed, log_export, log_show, run_build};
+use log::{log_builds, log_changed, log_clear, log_export, log_prune, log_show, run_build};
 use probe::{cache, probe_flags};
 use setup::{init, show_config, trust_dir};
 
@@ -336,6 +336,24 @@ enum LogCommand {
     /// `xen/common/version.o`). What is left out is counted on stderr when
     /// it is a terminal, and named with `--verbose`; stdout is the list only.
     Changed(ChangedArgs),
+    /// Remove every record (the log is emptied in place, under its lock).
+    Clear {
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Keep only the latest builds' records (rewritten atomically, under
+    /// the log's lock: a compile appending meanwhile is never lost).
+    Prune {
+        /// How many builds to keep, the latest by first record (`log
+        /// builds` order; records outside `secwrap run` are the build `-`).
+        #[arg(long, value_name = "N")]
+        keep_builds: usize,
+        /// Say what would be kept and removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Write the compiles as a compilation database.
     Export {
         /// The database format (the one there is).
@@ -538,6 +556,12 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         Command::Log { command } => match command {
             LogCommand::Show { log, filter } => log_show(log.log, &filter, out),
             LogCommand::Builds { log } => log_builds(log.log, out),
+            LogCommand::Clear { log } => log_clear(log.log, out),
+            LogCommand::Prune {
+                keep_builds,
+                dry_run,
+                log,
+            } => log_prune(keep_builds, dry_run, log.log, out),
             LogCommand::Changed(args) => log_changed(args, out),
             LogCommand::Export {
                 format: ExportFormat::CompileCommands,

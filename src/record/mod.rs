@@ -340,6 +340,7 @@ impl InvocationRecord {
 pub struct LogWriter {
     file: File,
     path: PathBuf,
+    users: TrustedUsers,
 }
 
 impl LogWriter {
@@ -353,6 +354,7 @@ impl LogWriter {
         Ok(LogWriter {
             file: crate::atomic::open_for_append(path, users)?,
             path: path.to_path_buf(),
+            users,
         })
     }
 
@@ -361,14 +363,40 @@ impl LogWriter {
     }
 
     /// Appends one record as one line with one `write`, under an exclusive
-    /// lock.
+    /// lock. A log that `secwrap log prune` replaced while this writer
+    /// waited for the lock (a rename onto the path, under that lock) is
+    /// reopened, so the record lands in the file the path now names, never
+    /// in the unlinked old one.
     pub fn append(&mut self, record: &InvocationRecord) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        self.file.lock()?;
-        let written = self.append_locked(&line);
-        let unlocked = self.file.unlock();
-        written.and(unlocked)
+        // Each reopen follows a completed prune; a bound keeps a path that
+        // changes under every lock from looping for ever.
+        for _ in 0..100 {
+            self.file.lock()?;
+            if self.is_still_the_log()? {
+                let written = self.append_locked(&line);
+                let unlocked = self.file.unlock();
+                return written.and(unlocked);
+            }
+            self.file.unlock()?;
+            self.file = crate::atomic::open_for_append(&self.path, self.users)?;
+        }
+        Err(std::io::Error::other(
+            "the log was replaced 100 times while waiting to append",
+        ))
+    }
+
+    /// Whether the open file is still the one at the path (same device and
+    /// inode): false once a prune renamed its rewrite onto the path.
+    fn is_still_the_log(&self) -> std::io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.file.metadata()?;
+        Ok(match std::fs::symlink_metadata(&self.path) {
+            Ok(named) => (named.dev(), named.ino()) == (open.dev(), open.ino()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+            Err(error) => return Err(error),
+        })
     }
 
     /// The append proper, under the lock: every writer holds it, so the
@@ -412,6 +440,121 @@ fn write_whole(file: &mut File, mut bytes: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `secwrap log clear` removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cleared {
+    pub records: usize,
+    pub bad_lines: usize,
+}
+
+/// Removes every record: the log truncated to nothing under its lock (as
+/// `ccache -C` empties its cache in place), so its mode, owner and inode
+/// stay and a writer waiting for the lock appends to the emptied file.
+/// The log must exist and pass the checks every writer applies
+/// (`atomic::open_existing`).
+pub fn clear_log(path: &Path, users: TrustedUsers) -> std::io::Result<Cleared> {
+    let mut file = crate::atomic::open_existing(path, users)?;
+    file.lock()?;
+    let cleared = (|| {
+        let lines = read_lines(&mut file)?;
+        file.set_len(0)?;
+        Ok(Cleared {
+            records: lines.iter().filter(|line| line.record.is_some()).count(),
+            bad_lines: lines.iter().filter(|line| line.record.is_none()).count(),
+        })
+    })();
+    let unlocked = file.unlock();
+    cleared.and_then(|cleared| unlocked.map(|()| cleared))
+}
+
+/// What `secwrap log prune` kept and removed (or would, with `--dry-run`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pruned {
+    /// Build ids in the log's order (`history::builds`).
+    pub kept_builds: Vec<String>,
+    pub removed_builds: Vec<String>,
+    pub kept_records: usize,
+    pub removed_records: usize,
+    /// Lines that are not records (torn, damaged): removed.
+    pub removed_bad_lines: usize,
+}
+
+/// Keeps the records of the `keep` latest builds (latest by first record,
+/// as `log builds` orders them; records outside `secwrap run` are the
+/// build `-`). The log is read, and its rewrite renamed onto it, under
+/// its lock, so no append is lost: a writer that waited for the lock on
+/// the old file reopens the new one (`LogWriter::append`). The rewrite
+/// keeps the log's mode and owner. With `dry_run`, nothing is written.
+pub fn prune_log(
+    path: &Path,
+    users: TrustedUsers,
+    keep: usize,
+    dry_run: bool,
+) -> std::io::Result<Pruned> {
+    let mut file = crate::atomic::open_existing(path, users)?;
+    file.lock()?;
+    let pruned = (|| {
+        let lines = read_lines(&mut file)?;
+        let records: Vec<InvocationRecord> = lines
+            .iter()
+            .filter_map(|line| line.record.clone())
+            .collect();
+        let builds = history::builds(&records);
+        let split = builds.len().saturating_sub(keep);
+        let (removed, kept) = builds.split_at(split);
+        let kept_ids: Vec<String> = kept.iter().map(|build| build.id.clone()).collect();
+        let mut text = Vec::new();
+        let mut pruned = Pruned {
+            kept_builds: kept_ids.clone(),
+            removed_builds: removed.iter().map(|build| build.id.clone()).collect(),
+            kept_records: 0,
+            removed_records: 0,
+            removed_bad_lines: 0,
+        };
+        for line in &lines {
+            match &line.record {
+                Some(record) if kept_ids.iter().any(|id| id == history::build_of(record)) => {
+                    pruned.kept_records += 1;
+                    text.extend_from_slice(&line.bytes);
+                    text.push(b'\n');
+                }
+                Some(_) => pruned.removed_records += 1,
+                None => pruned.removed_bad_lines += 1,
+            }
+        }
+        let changed = pruned.removed_records + pruned.removed_bad_lines > 0;
+        if changed && !dry_run {
+            crate::atomic::replace_file(path, &file, &text)?;
+        }
+        Ok(pruned)
+    })();
+    let unlocked = file.unlock();
+    pruned.and_then(|pruned| unlocked.map(|()| pruned))
+}
+
+/// A non-blank line of a log, as read under its lock.
+struct LogLine {
+    /// The line as written, without its newline.
+    bytes: Vec<u8>,
+    /// `None` for a line that is not a record.
+    record: Option<InvocationRecord>,
+}
+
+fn read_lines(file: &mut File) -> std::io::Result<Vec<LogLine>> {
+    use std::io::{Read, Seek};
+    file.rewind()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|line| LogLine {
+            bytes: line.to_vec(),
+            record: serde_json::from_slice(line).ok(),
+        })
+        .collect())
 }
 
 /// A line of the log that is not a record.
