@@ -710,3 +710,46 @@ fn trust_writes_the_user_config_through_its_symlink() {
         .mode();
     assert_eq!(mode & 0o7777, 0o600);
 }
+
+/// `log prune` rewrites the log with its mode and owner (here root's log
+/// with group 4242, mode 0640), and refuses a log another user owns, as
+/// the writers do, leaving it as it was.
+#[test]
+fn log_prune_keeps_mode_and_owner_and_refuses_another_users_log() {
+    if !is_root("give the log another group and another owner") {
+        return;
+    }
+    let t = TestEnv::new();
+    let two = OLD_RECORD.replace(r#""pid":1,"#, r#""pid":1,"build":"b","#);
+    t.write("log.jsonl", format!("{OLD_RECORD}{two}"));
+    let log = t.path("log.jsonl");
+    std::os::unix::fs::chown(&log, None, Some(MALLORY)).unwrap();
+    chmod(&log, 0o640);
+    t.run(&["log", "prune", "--keep-builds", "1"])
+        .stdout(format!(
+            "kept 1 build (1 record) and removed 1 build (1 record) from {}: -\n",
+            log.display()
+        ))
+        .go();
+    let metadata = std::fs::metadata(&log).unwrap();
+    assert_eq!(
+        (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777),
+        (0, MALLORY, 0o640)
+    );
+    assert_eq!(t.read_text("log.jsonl"), two);
+
+    chown(&log, MALLORY);
+    for args in [
+        &["log", "prune", "--keep-builds", "0"][..],
+        &["log", "clear"],
+    ] {
+        t.run(args)
+            .status(2)
+            .stderr(format!(
+                "secwrap: error: {}: it is owned by uid {MALLORY}\n",
+                log.display()
+            ))
+            .go();
+    }
+    assert_eq!(t.read_text("log.jsonl"), two);
+}
