@@ -18,7 +18,9 @@ use crate::record::export::{CompileCommand, Probes, compile_commands, merge_comp
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
 use crate::record::{self, InvocationRecord, OsText, read_log};
 
-use super::{ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, plural, read_records};
+use super::{
+    ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, no_build, plural, read_records,
+};
 
 pub(super) fn log_show(
     log: Option<PathBuf>,
@@ -62,7 +64,7 @@ fn filtered<'r>(
     filter: &ShowFilter,
     log: &std::path::Path,
 ) -> Result<Vec<&'r InvocationRecord>> {
-    let no_build = |id: &str| anyhow!("no build `{id}` in {}", log.display());
+    let no_build = |id: &str| no_build(id, log);
     let builds = history::builds(records);
     let in_builds: Option<Vec<&str>> = match (&filter.build, &filter.since) {
         (Some(id), _) => {
@@ -375,7 +377,7 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
     let builds = history::builds(&records);
     let since = args.since.as_deref();
     let selected = history::builds_after(&builds, since)
-        .with_context(|| format!("no build `{}` in {}", since.unwrap_or(""), path.display()))?;
+        .ok_or_else(|| no_build(since.unwrap_or(""), &path))?;
     let images: Vec<(PathBuf, ImageSymbols)> = args
         .image
         .iter()
@@ -622,7 +624,7 @@ pub(super) fn log_export(
                 .filter(|record| history::build_of(record) == id)
                 .collect();
             if chosen.is_empty() {
-                bail!("no build `{id}` in {}", path.display());
+                return Err(no_build(id, &path));
             }
             chosen
         }

@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::record::InvocationRecord;
 use crate::record::history::{self, Build};
 use crate::record::stats::Stats;
 
-use super::{CommandStatus, plural, read_records};
+use super::{CommandStatus, no_build, plural, read_records};
 
 /// `--json`: one document.
 #[derive(Serialize)]
@@ -47,7 +47,7 @@ pub(super) fn stats(
             builds
                 .iter()
                 .find(|build| build.id == id)
-                .ok_or_else(|| anyhow!("no build `{id}` in {}", path.display()))?,
+                .ok_or_else(|| no_build(id, &path))?,
         ),
         None => builds.last(),
     };
