@@ -153,7 +153,7 @@ compiler_tests! {
 }
 
 /// The subcommands `--help` lists, which completions must offer.
-const VISIBLE_SUBCOMMANDS: [&str; 11] = [
+const VISIBLE_SUBCOMMANDS: [&str; 12] = [
     "init",
     "config",
     "probe",
@@ -161,6 +161,7 @@ const VISIBLE_SUBCOMMANDS: [&str; 11] = [
     "cache",
     "diff",
     "check",
+    "stats",
     "log",
     "doctor",
     "trust",
