@@ -64,7 +64,7 @@ enum Command {
         /// No Kconfig: one rule, `when = "y"`, that gives every compile of the tree the split flags (most distribution packages).
         #[arg(long, conflicts_with = "kconfig")]
         always: bool,
-        /// Where to write secwrap.toml.
+        /// The directory to write secwrap.toml in; `-` prints it on stdout.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
         /// Invocation log path, relative to DIR.
@@ -420,7 +420,8 @@ enum LogCommand {
         /// Only this build's compiles.
         #[arg(long)]
         build: Option<String>,
-        /// Where to write (atomically); `-` is stdout.
+        /// Where to write (atomically, through a symlink; a FIFO or device in
+        /// place: README, "Output files"); `-` is stdout.
         #[arg(long, short, default_value = "compile_commands.json")]
         output: PathBuf,
         /// Merge into an existing file: entries for the same source and output are replaced.
