@@ -83,7 +83,7 @@ pub(super) fn stats(
     }
     if let Some(build_stats) = &build_stats {
         let name = if build_stats.id == history::UNNAMED_BUILD {
-            "records outside `secwrap run` (build `-`)".to_string()
+            "build `-` (records outside `secwrap run`)".to_string()
         } else {
             format!("build `{}`", build_stats.id)
         };
