@@ -20,6 +20,12 @@
 //! and a record always starts on a fresh line. A process killed in the
 //! middle of a write can still leave a torn line; the next record starts
 //! after it, and [`read_log`] skips it and reports it instead of failing.
+//!
+//! `secwrap log clear` truncates the log under the same lock;
+//! `secwrap log prune` renames a rewrite onto it under the lock, and a
+//! writer that then gets the lock on the replaced file sees that the path
+//! names another inode and reopens it ([`LogWriter::append`]), so neither
+//! loses a record appended meanwhile.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
