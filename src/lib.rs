@@ -30,6 +30,7 @@ pub mod response_file;
 pub mod route;
 pub mod shim;
 pub mod state;
+pub mod text;
 pub mod trust;
 pub mod warning;
 

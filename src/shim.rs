@@ -9,7 +9,7 @@
 //! `secwrap:` line (the error, or the one warning the policy shows).
 
 use std::ffi::{OsStr, OsString};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::compiler::{NotFound, NotFoundReason};
 use crate::config::OnError;
@@ -106,6 +106,13 @@ pub enum Step {
 
 /// Runs one invocation through the pipeline, in-process.
 pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
+    run_since(invocation, Instant::now())
+}
+
+/// [`run`], with secwrap's own time (the record's `secwrap_ms`) counted
+/// from `shim_started`: the entry point takes it before reading the
+/// process, so that reading argv, the environment and `/proc` counts too.
+fn run_since(invocation: &Invocation, shim_started: Instant) -> Result<Step, ShimError> {
     let child_depth = invocation.child_depth();
     let wrapped = match route(invocation)? {
         Route::PassThrough { chain, guard } => {
@@ -140,7 +147,10 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         remove_outputs_written_since(&plan.outputs, started);
     }
     if let Some(log) = log {
-        record(invocation, &mut plan, log, &run, started)?;
+        // Everything but the compiler's own run, up to the record's
+        // writing (its append, a lock and one write, is left out).
+        let overhead = shim_started.elapsed().saturating_sub(run.duration);
+        record(invocation, &mut plan, log, &run, started, overhead)?;
     }
     let warning = warning_to_show(invocation, &plan);
     Ok(Step::Finished {
@@ -206,8 +216,9 @@ fn record(
     mut log: LogWriter,
     run: &exec::Run,
     started: SystemTime,
+    overhead: std::time::Duration,
 ) -> Result<(), ShimError> {
-    let record = InvocationRecord::new(invocation, plan, run, started);
+    let record = InvocationRecord::new(invocation, plan, run, started, overhead);
     if let Err(error) = log.append(&record) {
         let message = format!(
             "{}: cannot append the invocation record: {}",
@@ -247,8 +258,10 @@ pub fn main(
     word_index: usize,
     suggest: impl Fn(&OsStr) -> Option<&'static str>,
 ) -> ! {
+    let shim_started = Instant::now();
     let word = argv[word_index].clone();
-    let step = Invocation::from_process(argv, word_index).and_then(|invocation| run(&invocation));
+    let step = Invocation::from_process(argv, word_index)
+        .and_then(|invocation| run_since(&invocation, shim_started));
     match step {
         Ok(Step::PassThrough { chain, guard }) => pass_through(&chain, guard.as_deref()),
         Ok(Step::Finished { outcome, warning }) => {

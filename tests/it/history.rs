@@ -770,7 +770,11 @@ fn export_leftovers(dir: &Path) -> Vec<String> {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|name| name.starts_with(".compile_commands") || name.ends_with(".tmp"))
+        .filter(|name| {
+            name.starts_with(".tmp-")
+                || name.starts_with(".compile_commands")
+                || name.ends_with(".tmp")
+        })
         .collect()
 }
 

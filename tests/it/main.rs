@@ -36,6 +36,7 @@ mod run;
 mod shims;
 mod signals;
 mod snapshots;
+mod stats;
 mod transparency;
 mod trust;
 mod warnings;
