@@ -28,6 +28,7 @@ pub mod probe;
 pub mod record;
 pub mod response_file;
 pub mod route;
+pub mod run_report;
 pub mod shim;
 pub mod state;
 pub mod text;

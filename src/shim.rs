@@ -20,6 +20,7 @@ use crate::invocation::Invocation;
 use crate::plan::{Plan, plan};
 use crate::record::{InvocationRecord, LogWriter};
 use crate::route::{Chain, Route, route};
+use crate::run_report;
 use crate::state;
 use crate::warning::{self, BuildKey, Warning};
 
@@ -278,6 +279,7 @@ pub fn main(
             if !fallback.quiet_call {
                 eprintln!("secwrap: warning: {message}; running the compiler unchanged");
             }
+            run_report::note(run_report::Outcome::Unchanged, &message);
             pass_through(&fallback.chain, None)
         }
         Err(error) => {
@@ -286,6 +288,11 @@ pub fn main(
                 .as_ref()
                 .filter(|name| word_index == 1 && **name == word)
                 .and_then(|name| suggest(name));
+            // A missing compiler is the shell's own answer (127), which
+            // build tools read as such; every other stop is secwrap's.
+            if error.missing_program.is_none() {
+                run_report::note(run_report::Outcome::Stopped, &error.message);
+            }
             match hint {
                 Some(subcommand) => fail(
                     error.code,

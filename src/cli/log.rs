@@ -12,12 +12,13 @@ use crate::atomic::{self, OutputTarget};
 use crate::classify::Classification;
 use crate::config::ConfigEnv;
 use crate::exec::{self, SignalPolicy};
-use crate::exit::{BUILD_ID_VAR, LOG_VAR};
+use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
 use crate::inject::SkipReason;
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
 use crate::record::{self, InvocationRecord, OsText, read_log};
+use crate::run_report::Report;
 
 use super::{
     ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, no_build, plural, read_records,
@@ -239,8 +240,19 @@ pub(super) fn run_build(
     }
     let resolved = which::which_in(program, path_var, current_dir()?)
         .map_err(|_| anyhow!("command `{}` not found", program.to_string_lossy()))?;
+    // The calls secwrap stops or runs unchanged say so here too: a build
+    // tool may keep their stderr in its own log (`run_report.rs`).
+    let report_dir = tempfile::Builder::new()
+        .prefix("secwrap-run-")
+        .tempdir()
+        .context("cannot make the run's report directory")?;
+    let report_path = report_dir.path().join("report");
+    std::fs::write(&report_path, "")
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    env.push((RUN_REPORT_VAR, report_path.as_os_str()));
     let run = exec::run(&resolved, args, &env, None, SignalPolicy::LikeSystem)
         .with_context(|| format!("cannot run `{}`", resolved.display()))?;
+    let report = Report::parse(&std::fs::read_to_string(&report_path).unwrap_or_default());
     let records = read_log(&log)
         .map(|(records, _)| records)
         .unwrap_or_default();
@@ -269,7 +281,27 @@ pub(super) fn run_build(
             }
         ),
     }
-    run.outcome.exit()
+    if let Some(first) = report.stopped.first() {
+        eprintln!(
+            "secwrap: error: build {build_id}: secwrap stopped {}, which the build may not have shown: {first}",
+            plural(report.stopped.len(), "call")
+        );
+    }
+    if let Some(first) = report.unchanged.first() {
+        eprintln!(
+            "secwrap: warning: build {build_id}: {} ran unchanged (unsplit, unrecorded): {first}",
+            plural(report.unchanged.len(), "call")
+        );
+    }
+    // `exit` below skips destructors.
+    drop(report_dir);
+    match run.outcome {
+        // A build that succeeded although secwrap stopped calls (a
+        // configure that fell back to another compiler, a compiler check
+        // that gave up on a feature) is not the build that was asked for.
+        exec::Outcome::Exited(0) if !report.stopped.is_empty() => std::process::exit(EXIT_ERROR),
+        outcome => outcome.exit(),
+    }
 }
 
 /// What secwrap itself did in a build, beyond the counts of

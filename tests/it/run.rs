@@ -434,3 +434,42 @@ fn a_launcher_in_cc_finds_the_shim_and_is_refused() {
         real("ccache").canonicalize().unwrap().to_str().unwrap()
     );
 }
+
+/// A build that keeps the shim's refusal to itself and falls back to the
+/// compiler by path, as configure and Meson's compiler checks do with a
+/// compiler that fails: the build succeeds unsplit, so the run must say
+/// what secwrap stopped and fail (`run_report.rs`).
+#[test]
+fn a_stopped_call_the_build_hid_fails_the_run() {
+    if !require_compiler("gcc") || !require_program("ccache") {
+        return;
+    }
+    let gcc = real("gcc");
+    let t = tree().file(
+        "build.sh",
+        format!(
+            "ccache gcc -c a.c -o a.o 2>/dev/null || {} -c a.c -o a.o\n",
+            gcc.display()
+        ),
+    );
+    t.run(&["run", "--build-id", "hid", "--", "sh", "build.sh"])
+        .status(2)
+        .stderr_contains("secwrap: build hid: no compiler invocations recorded; ")
+        // ccache runs the compiler once or twice (preprocessor mode).
+        .stderr_contains("secwrap: error: build hid: secwrap stopped ")
+        .stderr_contains(", which the build may not have shown: secwrap runs under ccache")
+        .go();
+    t.assert_not_split("a.o");
+    // Nothing is left of the run's report directory (TMPDIR is the tree's).
+    let leftovers: Vec<_> = std::fs::read_dir(t.path("tmp"))
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("secwrap-run-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
