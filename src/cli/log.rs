@@ -13,10 +13,10 @@ use crate::classify::Classification;
 use crate::config::ConfigEnv;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
-use crate::inject::SkipReason;
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
+use crate::record::stats::Stats;
 use crate::record::{self, InvocationRecord, OsText, read_log};
 use crate::run_report::Report;
 
@@ -305,48 +305,19 @@ pub(super) fn run_build(
 }
 
 /// What secwrap itself did in a build, beyond the counts of
-/// [`build_summary`]: flags skipped, by reason (invocations with each,
-/// build-system probes left out as they are from the counts), and
-/// its own flag probes, run or answered from the cache. Empty when there is
-/// neither. `not_compile` and `not_link` are left out: a flag for another
-/// kind of job, which the kinds already show.
+/// [`build_summary`]: the calls that did not get a flag, by reason, and its
+/// own flag probes, run or answered from the cache, as `secwrap stats`
+/// counts them (`record::stats`). Empty when there is neither.
 fn secwrap_work<'r>(records: impl Iterator<Item = &'r InvocationRecord>) -> String {
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut probed, mut cached) = (0, 0);
-    for record in records {
-        let mut seen: Vec<String> = Vec::new();
-        // A build system's probe is counted apart, as in `build_summary`.
-        let skips = if record.is_build_system_probe() {
-            &[][..]
-        } else {
-            &record.skipped[..]
-        };
-        for skipped in skips {
-            if skipped.reason.is(SkipReason::NotCompile) || skipped.reason.is(SkipReason::NotLink) {
-                continue;
-            }
-            let reason = skipped.reason.to_string();
-            if !seen.contains(&reason) {
-                *reasons.entry(reason.clone()).or_default() += 1;
-                seen.push(reason);
-            }
-        }
-        for probe in &record.probes {
-            if probe.cached {
-                cached += 1;
-            } else {
-                probed += 1;
-            }
-        }
-    }
+    let stats = Stats::of(records);
     let mut work = String::new();
-    if !reasons.is_empty() {
-        let by_reason: Vec<String> = reasons
-            .iter()
-            .map(|(reason, count)| format!("{reason} in {count}"))
-            .collect();
-        work.push_str(&format!(", flags skipped: {}", by_reason.join(", ")));
+    if !stats.skipped.is_empty() {
+        work.push_str(&format!(
+            ", flags skipped: {}",
+            super::stats::skipped_by_reason(&stats.skipped)
+        ));
     }
+    let (probed, cached) = (stats.probe_cache.misses, stats.probe_cache.hits);
     if probed + cached > 0 {
         work.push_str(&format!(
             ", {} by secwrap ({probed} run, {cached} cached)",

@@ -120,6 +120,16 @@ fn counts(map: &std::collections::BTreeMap<String, usize>) -> String {
         .join(", ")
 }
 
+/// `excluded in 2, present in 1`: calls that did not get a flag, by reason,
+/// as `secwrap run`'s summary says it.
+pub(super) fn skipped_by_reason(skipped: &std::collections::BTreeMap<String, usize>) -> String {
+    skipped
+        .iter()
+        .map(|(reason, count)| format!("{reason} in {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn write_stats(out: &mut dyn Write, stats: &Stats) -> std::io::Result<()> {
     if stats.calls == 0 {
         return writeln!(out, "  no records");
@@ -144,14 +154,13 @@ fn write_stats(out: &mut dyn Write, stats: &Stats) -> std::io::Result<()> {
         stats.compiles_injected,
         plural(stats.compiles, "compile")
     )?;
-    let skipped: usize = stats.skipped.values().sum();
     writeln!(
         out,
         "  flags skipped:        {}",
-        if skipped == 0 {
+        if stats.skipped.is_empty() {
             "none".to_string()
         } else {
-            format!("{} ({})", skipped, counts(&stats.skipped))
+            skipped_by_reason(&stats.skipped)
         }
     )?;
     let cache = stats.probe_cache;

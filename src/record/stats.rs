@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::classify::Classification;
+use crate::inject::SkipReason;
 use crate::record::InvocationRecord;
 use crate::record::history::RecordCounts;
 
@@ -25,7 +26,10 @@ pub struct Stats {
     /// flags to.
     pub compiles: usize,
     pub compiles_injected: usize,
-    /// Flags wanted and not added, by the record's skip `reason`.
+    /// The tree's calls that did not get a flag, by the record's skip
+    /// `reason` (a call counted once per reason). `not_compile` and
+    /// `not_link`, a flag for another kind of job, are left out: the kinds
+    /// show those. `secwrap run`'s summary counts the same.
     pub skipped: BTreeMap<String, usize>,
     /// secwrap's own flag probes (`probes[]`): answered from its cache, or
     /// run during the call.
@@ -80,9 +84,20 @@ impl Stats {
                 self.compiles += 1;
                 self.compiles_injected += usize::from(counts.injected);
             }
-        }
-        for skipped in &record.skipped {
-            *self.skipped.entry(skipped.reason.to_string()).or_default() += 1;
+            let mut reasons: Vec<String> = record
+                .skipped
+                .iter()
+                .filter(|skipped| {
+                    !skipped.reason.is(SkipReason::NotCompile)
+                        && !skipped.reason.is(SkipReason::NotLink)
+                })
+                .map(|skipped| skipped.reason.to_string())
+                .collect();
+            reasons.sort();
+            reasons.dedup();
+            for reason in reasons {
+                *self.skipped.entry(reason).or_default() += 1;
+            }
         }
         for probe in &record.probes {
             if probe.cached {
@@ -202,7 +217,8 @@ mod tests {
                 kinds: kinds(&[("compile", 2), ("link_only", 1)]),
                 compiles: 2,
                 compiles_injected: 1,
-                skipped: kinds(&[("present", 2), ("user_choice", 1)]),
+                // Once per call and reason; the probe's left out.
+                skipped: kinds(&[("present", 1)]),
                 probe_cache: ProbeCache { hits: 2, misses: 1 },
                 failed: 1,
                 build_system_probes: 1,
