@@ -722,6 +722,26 @@ fn dpkg_buildpackage_cmake() {
     dpkg_build_and_check(&t, ".", 2);
 }
 
+/// Variant B: a `secwrap shims` directory under `debian/` first on PATH,
+/// for an upstream Makefile that runs `cc` by name (make's default
+/// `$(CC)`; no CC set anywhere).
+#[test]
+fn dpkg_buildpackage_shims() {
+    if !require_all(&["dpkg-buildpackage", "dh", "make", "gcc"]) {
+        return;
+    }
+    let t = debian_package("make", "", "B", "makefile", Snippet::Pasted);
+    dpkg_build_and_check(&t, ".", 2);
+    let link = t.path("recipe-1.0/debian/.secwrap-shims/cc");
+    assert_eq!(
+        std::fs::read_link(&link)
+            .unwrap_or_else(|error| panic!("{}: {error}", link.display()))
+            .canonicalize()
+            .unwrap(),
+        Path::new(SECWRAP).canonicalize().unwrap()
+    );
+}
+
 /// Without secwrap on PATH, `debian/rules` stops as it is read, saying so,
 /// before configure could fail with "C compiler cannot create executables".
 #[test]
