@@ -163,6 +163,18 @@ impl Distccd {
         }
     }
 
+    /// A distccd, and the tree's environment sending every job to it
+    /// alone (`DISTCC_HOSTS`), with local fallbacks off (`DISTCC_FALLBACK=0`,
+    /// `DISTCC_SKIP_LOCAL_RETRY`): a job compiled anywhere else fails.
+    pub fn client(t: TestEnv) -> (TestEnv, Distccd) {
+        let distccd = Distccd::start(&t);
+        let t = t
+            .env("DISTCC_HOSTS", format!("{}/2", distccd.hosts))
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1");
+        (t, distccd)
+    }
+
     /// The log's lines so far.
     pub fn log_lines(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
@@ -198,12 +210,14 @@ impl Distccd {
 /// `SCCACHE_NO_DAEMON=1`: the server itself, not a client that forks one
 /// off), no idle timeout.
 pub struct Sccache {
-    pub port: u16,
     daemon: Daemon,
 }
 
 impl Sccache {
-    pub fn start(t: &TestEnv) -> Sccache {
+    /// The server, and the tree's environment pointed at it. A client
+    /// that found no server would start one: `SCCACHE_NO_DAEMON` keeps
+    /// such a stray in the run's process group, which the harness kills.
+    pub fn start(t: TestEnv) -> (TestEnv, Sccache) {
         let port = free_port();
         let log = t.path("sccache-server.log");
         let mut command = t.command("sccache", &[] as &[&str]);
@@ -219,15 +233,10 @@ impl Sccache {
         daemon.wait_until("listening", || {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
-        Sccache { port, daemon }
-    }
-
-    /// The tree's environment pointed at this server. A client that found
-    /// no server would start one; `SCCACHE_NO_DAEMON` keeps such a stray
-    /// in the run's process group, which the harness kills.
-    pub fn env(&self, t: TestEnv) -> TestEnv {
-        t.env("SCCACHE_SERVER_PORT", self.port.to_string())
-            .env("SCCACHE_NO_DAEMON", "1")
+        let t = t
+            .env("SCCACHE_SERVER_PORT", port.to_string())
+            .env("SCCACHE_NO_DAEMON", "1");
+        (t, Sccache { daemon })
     }
 
     /// `sccache --show-stats` against this server: each counter by its
@@ -315,19 +324,21 @@ pub struct Icecream {
     _local: Daemon,
     _scheduler: Daemon,
     pub netns: NetNs,
-    environment: PathBuf,
 }
 
 impl Icecream {
-    pub fn start(t: &TestEnv) -> Option<Icecream> {
+    /// The cluster, and the tree's environment as an icecc client of
+    /// `localice`; `None` when a program or the namespace is missing
+    /// outside `CI` (see [`NetNs::create`]).
+    pub fn start(t: TestEnv) -> Option<(TestEnv, Icecream)> {
         for program in ["icecc", "iceccd", "icecc-scheduler", "icecc-create-env"] {
             if !require_program(program) {
                 return None;
             }
         }
-        let netns = NetNs::create(t)?;
+        let netns = NetNs::create(&t)?;
         // The daemons drop root for the `icecc` user.
-        let dir = shared_dir(t, "icecc");
+        let dir = shared_dir(&t, "icecc");
         let log = |name: &str| dir.join(format!("{name}.log"));
         let in_netns = |args: &[&str]| {
             let mut command = t.command("nsenter", &netns.args(args));
@@ -382,25 +393,22 @@ impl Icecream {
         let mut local = iceccd("localice", "10245", false);
         let mut remote = iceccd("remoteice", "10246", true);
         // Packed while the daemons log in (both take seconds).
-        let environment = create_environment(t, &dir);
+        let environment = create_environment(&t, &dir);
         local.wait_until("logged in", || scheduler_says("login localice"));
         remote.wait_until("logged in", || scheduler_says("login remoteice"));
-        Some(Icecream {
+        let t = t
+            .env("ICECC_TEST_SOCKET", dir.join("localice.sock"))
+            .env("ICECC_TEST_REMOTEBUILD", "1")
+            .env("ICECC_PREFERRED_HOST", "remoteice")
+            .env("ICECC_VERSION", &environment);
+        let icecream = Icecream {
             dir,
             _remote: remote,
             _local: local,
             _scheduler: scheduler,
             netns,
-            environment,
-        })
-    }
-
-    /// The tree's environment as an icecc client of `localice`.
-    pub fn env(&self, t: TestEnv) -> TestEnv {
-        t.env("ICECC_TEST_SOCKET", self.dir.join("localice.sock"))
-            .env("ICECC_TEST_REMOTEBUILD", "1")
-            .env("ICECC_PREFERRED_HOST", "remoteice")
-            .env("ICECC_VERSION", &self.environment)
+        };
+        Some((t, icecream))
     }
 
     /// `nsenter`'s arguments for `program_and_args` in the namespace.

@@ -1,0 +1,245 @@
+//! secwrap in front of the real launchers, end to end (issue 11): ccache,
+//! sccache, distcc, ccache with distcc as its prefix, and icecream, each
+//! with its daemon started by the test (`common::daemons`), a build of two
+//! objects through `make -j2`, and three kinds of evidence: the objects are
+//! split, every compile is recorded (the launcher, the flags, the status),
+//! and the launcher's own account shows it did its part (cache hits in
+//! its statistics, the flags in the argv the remote daemon logs). Then the
+//! masquerade directories (`/usr/lib/ccache`, `/usr/lib/distcc`, icecc's
+//! `bin`) in both orders with secwrap's: the right order works, the wrong
+//! one stops (strict) or warns (passthrough), never silently wrong.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use secwrap::classify::Classification;
+use secwrap::record::InvocationRecord;
+
+use crate::common::*;
+
+/// Two objects, each compiled with `$(CC)`; `clean` for the second build.
+const MAKEFILE: &str = "all: a.o b.o\n%.o: %.c\n\t$(CC) -c $< -o $@\nclean:\n\trm -f a.o b.o\n";
+
+/// The livepatch tree with `b.c` and the makefile.
+fn tree() -> TestEnv {
+    TestEnv::livepatch()
+        .file("b.c", B_C)
+        .file("Makefile", MAKEFILE)
+}
+
+/// `make clean`, then `secwrap run --build-id ID -- make -s -j2 CC_VAR`,
+/// which must say nothing but its summary: two compiles, both injected.
+fn build(t: &TestEnv, id: &str, cc_var: &str) {
+    t.run_program("make", &["-s", "clean"]).go();
+    t.run(&["run", "--build-id", id, "--", "make", "-s", "-j2", cc_var])
+        .stderr(summary(t, id))
+        .go();
+}
+
+/// `secwrap run`'s line for a build of the two objects.
+fn summary(t: &TestEnv, id: &str) -> String {
+    format!(
+        "secwrap: build {id}: 2 invocations (2 compile), flags injected into 2, 0 failed; log {}\n",
+        t.path("log.jsonl").display()
+    )
+}
+
+/// Both objects split: `a.o` has all of `A_C`'s sections, `b.o` its own.
+#[track_caller]
+fn assert_both_split(t: &TestEnv) {
+    t.assert_split("a.o");
+    let b = t.sections("b.o");
+    for wanted in [".text.bget", ".data.bvar"] {
+        assert!(b.iter().any(|name| name == wanted), "b.o lacks {wanted}: {b:?}");
+    }
+}
+
+/// The records of build `id`: exactly one compile of each object, exit
+/// status 0, both flags injected, `launcher` the program named
+/// `launcher`, no warning.
+#[track_caller]
+fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) -> Vec<InvocationRecord> {
+    let records: Vec<InvocationRecord> = t
+        .records()
+        .into_iter()
+        .filter(|record| record.build.as_deref() == Some(id))
+        .collect();
+    let mut outputs: Vec<String> = records
+        .iter()
+        .map(|record| {
+            let output = Path::new(some_text(&record.output));
+            output.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    outputs.sort();
+    assert_eq!(outputs, ["a.o", "b.o"], "build {id}: {records:#?}");
+    for record in &records {
+        assert!(record.kind.is(Classification::Compile), "{record:#?}");
+        assert_eq!((record.status, record.signal), (Some(0), None), "{record:#?}");
+        assert_eq!(
+            Path::new(some_text(&record.launcher)).file_name().unwrap(),
+            launcher,
+            "{record:#?}"
+        );
+        assert_injected_split(record);
+        assert!(record.warnings.is_empty(), "{record:#?}");
+    }
+    records
+}
+
+/// ccache's counters (`ccache --print-stats`: `name<TAB>value` lines).
+fn ccache_stats(t: &TestEnv) -> BTreeMap<String, u64> {
+    let out = t.run_program("ccache", &["--print-stats"]).stdout_any().go();
+    out.stdout_text()
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once('\t')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// ccache's hits (direct or preprocessed) and misses so far.
+fn ccache_hits_and_misses(t: &TestEnv) -> (u64, u64) {
+    let stats = ccache_stats(t);
+    let count = |name: &str| stats.get(name).copied().unwrap_or(0);
+    (
+        count("direct_cache_hit") + count("preprocessed_cache_hit"),
+        count("cache_miss"),
+    )
+}
+
+/// Asserts every job distccd received carries both flags, and that it
+/// compiled `jobs` of them and sent them back.
+#[track_caller]
+fn assert_distccd_jobs(distccd: &Distccd, jobs: usize) {
+    let arguments = distccd.job_arguments();
+    assert_eq!(arguments.len(), jobs, "{:#?}", distccd.log_lines());
+    for line in &arguments {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for flag in SPLIT_FLAGS {
+            assert!(words.contains(&flag), "{flag} not sent to distccd: {line}");
+        }
+    }
+    assert_eq!(distccd.jobs_ok(), jobs, "{:#?}", distccd.log_lines());
+}
+
+compiler_tests! {
+    /// `make CC="secwrap ccache gcc"` and `launcher = ["ccache"]`, each
+    /// with a private `CCACHE_DIR`: the first clean build misses twice,
+    /// the second hits twice (the key saw the flags, so the cached objects
+    /// are split ones), and both builds are recorded in full.
+    fn ccache_second_build_hits(cc) {
+        if !require_program("ccache") || !require_program("make") {
+            return;
+        }
+        let explicit = (KCONFIG_TOML.to_string(), format!("CC={SECWRAP} ccache {cc}"));
+        let config = (
+            format!("{KCONFIG_TOML}launcher = [\"ccache\"]\n"),
+            format!("CC={SECWRAP} {cc}"),
+        );
+        for (toml, cc_var) in [explicit, config] {
+            let t = tree().config(&toml);
+            let ccache_dir = t.path("ccache");
+            let t = t.env("CCACHE_DIR", ccache_dir);
+            build(&t, "b1", &cc_var);
+            assert_both_split(&t);
+            assert_recorded(&t, "b1", "ccache");
+            assert_eq!(ccache_hits_and_misses(&t), (0, 2), "{cc_var}: first build");
+            build(&t, "b2", &cc_var);
+            assert_both_split(&t);
+            assert_recorded(&t, "b2", "ccache");
+            assert_eq!(ccache_hits_and_misses(&t), (2, 2), "{cc_var}: second build");
+        }
+    }
+
+    /// `make CC="secwrap sccache gcc"` against an sccache server the test
+    /// runs on a private port: misses, then hits, split and recorded.
+    fn sccache_second_build_hits(cc) {
+        if !require_program("sccache") || !require_program("make") {
+            return;
+        }
+        let (t, mut sccache) = Sccache::start(tree());
+        let cc_var = format!("CC={SECWRAP} sccache {cc}");
+        build(&t, "b1", &cc_var);
+        assert_both_split(&t);
+        assert_recorded(&t, "b1", "sccache");
+        let stats = sccache.stats(&t);
+        assert_eq!((stats["Cache hits"], stats["Cache misses"]), (0, 2), "{stats:#?}");
+        build(&t, "b2", &cc_var);
+        assert_both_split(&t);
+        assert_recorded(&t, "b2", "sccache");
+        let stats = sccache.stats(&t);
+        assert_eq!((stats["Cache hits"], stats["Cache misses"]), (2, 2), "{stats:#?}");
+    }
+
+    /// `make CC="secwrap distcc gcc"` with a distccd on loopback and no
+    /// local fallback: both jobs compiled by the distccd with the flags in
+    /// the argv it received, the objects split, one record per compile on
+    /// this side.
+    fn distcc_compiles_remotely_with_the_flags(cc) {
+        if !require_program("distcc") || !require_program("distccd") || !require_program("make") {
+            return;
+        }
+        let (t, distccd) = Distccd::client(tree());
+        build(&t, "d1", &format!("CC={SECWRAP} distcc {cc}"));
+        assert_distccd_jobs(&distccd, 2);
+        assert_both_split(&t);
+        assert_recorded(&t, "d1", "distcc");
+    }
+
+    /// ccache with `CCACHE_PREFIX=distcc`: the first build's misses go to
+    /// the distccd with the flags, the second is all hits and sends
+    /// nothing; split and recorded both times.
+    fn ccache_with_distcc_prefix(cc) {
+        for program in ["ccache", "distcc", "distccd", "make"] {
+            if !require_program(program) {
+                return;
+            }
+        }
+        let (t, distccd) = Distccd::client(tree());
+        let ccache_dir = t.path("ccache");
+        let t = t.env("CCACHE_DIR", ccache_dir).env("CCACHE_PREFIX", "distcc");
+        let cc_var = format!("CC={SECWRAP} ccache {cc}");
+        build(&t, "c1", &cc_var);
+        assert_distccd_jobs(&distccd, 2);
+        assert_both_split(&t);
+        assert_recorded(&t, "c1", "ccache");
+        assert_eq!(ccache_hits_and_misses(&t), (0, 2));
+        build(&t, "c2", &cc_var);
+        assert_distccd_jobs(&distccd, 2);
+        assert_both_split(&t);
+        assert_recorded(&t, "c2", "ccache");
+        assert_eq!(ccache_hits_and_misses(&t), (2, 2));
+    }
+}
+
+/// `make CC="secwrap icecc gcc"` in a network namespace with a scheduler
+/// and two iceccd: both jobs go to `remoteice`, whose log shows the flags
+/// in the compile arguments; split, recorded. gcc only: clang's compiler
+/// environment is 74 MB, ten seconds to pack, and icecc sends it the same
+/// way.
+#[test]
+fn icecream_compiles_remotely_with_the_flags() {
+    if !require_compiler("gcc") || !require_program("make") {
+        return;
+    }
+    let Some((t, icecream)) = Icecream::start(tree()) else {
+        return;
+    };
+    let cc_var = format!("CC={SECWRAP} icecc gcc");
+    let make = [SECWRAP, "run", "--build-id", "i1", "--", "make", "-s", "-j2", &cc_var];
+    t.run_program("nsenter", &icecream.args(&make))
+        .stderr(summary(&t, "i1"))
+        .go();
+    let compiles = icecream.remote_compiles();
+    assert_eq!(compiles.len(), 2, "{compiles:#?}");
+    for line in &compiles {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for flag in SPLIT_FLAGS {
+            assert!(words.contains(&flag), "{flag} not in the remote compile: {line}");
+        }
+    }
+    assert_both_split(&t);
+    assert_recorded(&t, "i1", "icecc");
+}
