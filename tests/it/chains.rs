@@ -10,7 +10,7 @@
 //! one stops (strict) or warns (passthrough), never silently wrong.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use secwrap::classify::Classification;
 use secwrap::record::InvocationRecord;
@@ -38,8 +38,13 @@ fn build(t: &TestEnv, id: &str, cc_var: &str) {
 
 /// `secwrap run`'s line for a build of the two objects.
 fn summary(t: &TestEnv, id: &str) -> String {
+    summary_of(t, id, "2 invocations (2 compile), flags injected into 2")
+}
+
+/// `secwrap run`'s line for build `id`, which says `counts`.
+fn summary_of(t: &TestEnv, id: &str, counts: &str) -> String {
     format!(
-        "secwrap: build {id}: 2 invocations (2 compile), flags injected into 2, 0 failed; log {}\n",
+        "secwrap: build {id}: {counts}, 0 failed; log {}\n",
         t.path("log.jsonl").display()
     )
 }
@@ -50,7 +55,10 @@ fn assert_both_split(t: &TestEnv) {
     t.assert_split("a.o");
     let b = t.sections("b.o");
     for wanted in [".text.bget", ".data.bvar"] {
-        assert!(b.iter().any(|name| name == wanted), "b.o lacks {wanted}: {b:?}");
+        assert!(
+            b.iter().any(|name| name == wanted),
+            "b.o lacks {wanted}: {b:?}"
+        );
     }
 }
 
@@ -75,7 +83,11 @@ fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) -> Vec<InvocationRecor
     assert_eq!(outputs, ["a.o", "b.o"], "build {id}: {records:#?}");
     for record in &records {
         assert!(record.kind.is(Classification::Compile), "{record:#?}");
-        assert_eq!((record.status, record.signal), (Some(0), None), "{record:#?}");
+        assert_eq!(
+            (record.status, record.signal),
+            (Some(0), None),
+            "{record:#?}"
+        );
         assert_eq!(
             Path::new(some_text(&record.launcher)).file_name().unwrap(),
             launcher,
@@ -89,7 +101,10 @@ fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) -> Vec<InvocationRecor
 
 /// ccache's counters (`ccache --print-stats`: `name<TAB>value` lines).
 fn ccache_stats(t: &TestEnv) -> BTreeMap<String, u64> {
-    let out = t.run_program("ccache", &["--print-stats"]).stdout_any().go();
+    let out = t
+        .run_program("ccache", &["--print-stats"])
+        .stdout_any()
+        .go();
     out.stdout_text()
         .lines()
         .filter_map(|line| {
@@ -121,7 +136,7 @@ fn assert_distccd_jobs(distccd: &Distccd, jobs: usize) {
             assert!(words.contains(&flag), "{flag} not sent to distccd: {line}");
         }
     }
-    assert_eq!(distccd.jobs_ok(), jobs, "{:#?}", distccd.log_lines());
+    assert_eq!(distccd.jobs_ok(jobs), jobs, "{:#?}", distccd.log_lines());
 }
 
 compiler_tests! {
@@ -228,7 +243,17 @@ fn icecream_compiles_remotely_with_the_flags() {
         return;
     };
     let cc_var = format!("CC={SECWRAP} icecc gcc");
-    let make = [SECWRAP, "run", "--build-id", "i1", "--", "make", "-s", "-j2", &cc_var];
+    let make = [
+        SECWRAP,
+        "run",
+        "--build-id",
+        "i1",
+        "--",
+        "make",
+        "-s",
+        "-j2",
+        &cc_var,
+    ];
     t.run_program("nsenter", &icecream.args(&make))
         .stderr(summary(&t, "i1"))
         .go();
@@ -237,9 +262,282 @@ fn icecream_compiles_remotely_with_the_flags() {
     for line in &compiles {
         let words: Vec<&str> = line.split_whitespace().collect();
         for flag in SPLIT_FLAGS {
-            assert!(words.contains(&flag), "{flag} not in the remote compile: {line}");
+            assert!(
+                words.contains(&flag),
+                "{flag} not in the remote compile: {line}"
+            );
         }
     }
     assert_both_split(&t);
     assert_recorded(&t, "i1", "icecc");
+}
+
+/// Debian's launcher masquerade directories, and icecc's own name for one.
+const CCACHE_DIR_LINKS: &str = "/usr/lib/ccache";
+const DISTCC_DIR_LINKS: &str = "/usr/lib/distcc";
+
+/// secwrap's masquerade directory `mask` in the tree, for `cc`'s names.
+fn secwrap_links(t: &TestEnv, cc: &str) -> PathBuf {
+    links(t, "mask", Path::new(SECWRAP), &names(cc))
+}
+
+/// What secwrap says when the shell finds `launcher`'s link `links/cc`
+/// before secwrap's `mask/cc` (`route::LauncherAbove`, evidence: PATH).
+fn link_ahead(launcher: &str, cc: &str, links: &Path, mask: &Path) -> String {
+    let article = if launcher == "icecc" { "an" } else { "a" };
+    let (links, mask) = (links.display(), mask.display());
+    format!(
+        "`{links}/{cc}` ({article} {launcher} masquerade link) comes before secwrap's `{mask}` on PATH: {launcher} runs before secwrap, on the command line without secwrap's flags; put `{mask}` before `{links}` on PATH, or take `{links}` off PATH and use launcher = [\"{launcher}\"] in secwrap.toml"
+    )
+}
+
+/// What secwrap says under a distcc started from `links` (distcc takes
+/// that directory off the PATH it gives the compiler; its parent process
+/// names it).
+fn distcc_parent(links: &Path, mask: &Path) -> String {
+    let (links, mask) = (links.display(), mask.display());
+    let distcc = std::fs::canonicalize(real("distcc")).unwrap();
+    format!(
+        "secwrap runs under distcc (its parent process, `{}`), found through `{links}` before secwrap's `{mask}` on PATH: distcc runs before secwrap, on the command line without secwrap's flags; put `{mask}` before `{links}` on PATH, or take `{links}` off PATH and use launcher = [\"distcc\"] in secwrap.toml",
+        distcc.display()
+    )
+}
+
+/// The records of build `id`.
+fn build_records(t: &TestEnv, id: &str) -> Vec<InvocationRecord> {
+    t.records()
+        .into_iter()
+        .filter(|record| record.build.as_deref() == Some(id))
+        .collect()
+}
+
+compiler_tests! {
+    /// `/usr/lib/ccache` after secwrap's directory: ccache is the launcher
+    /// of a masquerade build, the second build hits, both recorded.
+    /// Before it: strict stops the build with the one line; passthrough
+    /// warns once, and the compiles (ccache's misses) go on through
+    /// secwrap, split and recorded, each record holding the warning.
+    fn ccache_directory_orders(cc) {
+        if !require_program("ccache") || !require_program("make") {
+            return;
+        }
+        let ccache_links = Path::new(CCACHE_DIR_LINKS);
+        assert!(ccache_links.join(cc).exists(), "the ccache package links {cc} in {CCACHE_DIR_LINKS}");
+        let cc_var = format!("CC={cc}");
+        let ccache_tree = || {
+            let t = tree();
+            let ccache_dir = t.path("ccache");
+            t.env("CCACHE_DIR", ccache_dir)
+        };
+
+        let t = ccache_tree();
+        let mask = secwrap_links(&t, cc);
+        let t = t.env("PATH", path_with_first(&[&mask, ccache_links]));
+        build(&t, "m1", &cc_var);
+        build(&t, "m2", &cc_var);
+        assert_both_split(&t);
+        assert_recorded(&t, "m1", "ccache");
+        assert_recorded(&t, "m2", "ccache");
+        assert_eq!(ccache_hits_and_misses(&t), (2, 2));
+
+        let t = ccache_tree();
+        let mask = secwrap_links(&t, cc);
+        let message = link_ahead("ccache", cc, ccache_links, &mask);
+        let t = t.env("PATH", path_with_first(&[ccache_links, &mask]));
+        t.run_program("make", &["-s", "-j2", cc_var.as_str()])
+            .status(2)
+            .stderr_contains(&format!("secwrap: error: {message}\n"))
+            .go();
+        assert!(!t.exists("a.o") && !t.exists("b.o"), "nothing compiled");
+        assert!(!t.exists("log.jsonl"), "nothing recorded");
+
+        let t = t.env("SECWRAP_ON_ERROR", "passthrough");
+        // Once among the compiles: ccache keeps its `-E` run's stderr.
+        t.run(&["run", "--build-id", "p1", "--", "make", "-s", "-j2", cc_var.as_str()])
+            .stderr(format!(
+                "secwrap: warning: {message}\n{}",
+                summary_of(&t, "p1", "4 invocations (2 compile, 2 preprocess_only), flags injected into 2")
+            ))
+            .go();
+        assert_both_split(&t);
+        let records = build_records(&t, "p1");
+        let compiles = records.iter().filter(|record| record.kind.is(Classification::Compile)).count();
+        assert_eq!(compiles, 2, "{records:#?}");
+        for record in &records {
+            assert_eq!(record.warnings, [message.clone()], "{record:#?}");
+        }
+        assert_eq!(ccache_hits_and_misses(&t), (0, 2), "ccache ran first");
+    }
+
+    /// `/usr/lib/distcc` after secwrap's directory: distcc is the launcher,
+    /// and the distccd gets the flags. Before it: strict stops the build;
+    /// passthrough warns once and the build goes on as distcc makes it,
+    /// the distccd compiling without the flags, objects unsplit, only the
+    /// `-E` calls recorded: what the warning is about.
+    fn distcc_directory_orders(cc) {
+        if !require_program("distcc") || !require_program("distccd") || !require_program("make") {
+            return;
+        }
+        let distcc_links = Path::new(DISTCC_DIR_LINKS);
+        assert!(distcc_links.join(cc).exists(), "the distcc package links {cc} in {DISTCC_DIR_LINKS}");
+        let cc_var = format!("CC={cc}");
+
+        let (t, distccd) = Distccd::client(tree());
+        let mask = secwrap_links(&t, cc);
+        let t = t.env("PATH", path_with_first(&[&mask, distcc_links]));
+        build(&t, "m1", &cc_var);
+        assert_distccd_jobs(&distccd, 2);
+        assert_both_split(&t);
+        assert_recorded(&t, "m1", "distcc");
+
+        let (t, distccd) = Distccd::client(tree());
+        let mask = secwrap_links(&t, cc);
+        let message = distcc_parent(distcc_links, &mask);
+        let t = t.env("PATH", path_with_first(&[distcc_links, &mask]));
+        t.run_program("make", &["-s", "-j2", cc_var.as_str()])
+            .status(2)
+            .stderr_contains(&format!("secwrap: error: {message}\n"))
+            .go();
+        assert!(!t.exists("a.o") && !t.exists("b.o"), "nothing compiled");
+        assert!(!t.exists("log.jsonl"), "nothing recorded");
+        // distcc sends the command line while it preprocesses, so the
+        // distccd may have read it; it compiled nothing.
+        assert_eq!(distccd.jobs_ok(0), 0, "{:#?}", distccd.log_lines());
+
+        // A distccd of its own: the strict build's command lines may reach
+        // the first one's log late.
+        let (t, distccd) = Distccd::client(tree());
+        let mask = secwrap_links(&t, cc);
+        let message = distcc_parent(distcc_links, &mask);
+        let t = t
+            .env("PATH", path_with_first(&[distcc_links, &mask]))
+            .env("SECWRAP_ON_ERROR", "passthrough");
+        t.run(&["run", "--build-id", "p1", "--", "make", "-s", "-j2", cc_var.as_str()])
+            .stderr(format!(
+                "secwrap: warning: {message}\n{}",
+                summary_of(&t, "p1", "2 invocations (2 preprocess_only), flags injected into 0")
+            ))
+            .go();
+        t.assert_not_split("a.o");
+        assert_eq!(distccd.jobs_ok(2), 2, "{:#?}", distccd.log_lines());
+        let sent = distccd.job_arguments();
+        assert_eq!(sent.len(), 2, "{sent:#?}");
+        for line in &sent {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for flag in SPLIT_FLAGS {
+                assert!(!words.contains(&flag), "{flag} sent to distccd: {line}");
+            }
+        }
+        let records = build_records(&t, "p1");
+        for record in &records {
+            assert!(record.kind.is(Classification::PreprocessOnly), "{record:#?}");
+            assert_eq!(record.warnings, [message.clone()], "{record:#?}");
+        }
+        assert_eq!(records.len(), 2, "{records:#?}");
+    }
+}
+
+/// icecc's masquerade directory (upstream installs it as
+/// `/usr/lib/icecc/bin`; Debian 12's package leaves that directory empty,
+/// so the test makes its own, the same links to `icecc`) in both orders,
+/// in one icecream cluster. After secwrap's: icecc is the launcher and
+/// the jobs go remote with the flags. Before it: icecc runs first, so
+/// strict stops the build with the one line, and passthrough warns once
+/// and lets icecc do what it does with secwrap as its compiler.
+#[test]
+fn icecc_directory_orders() {
+    if !require_compiler("gcc") || !require_program("make") {
+        return;
+    }
+    let Some((t, icecream)) = Icecream::start(tree()) else {
+        return;
+    };
+    let mask = secwrap_links(&t, "gcc");
+    let icecc_links = links(&t, "icecc-bin", &real("icecc"), &names("gcc"));
+    let path = |dirs: &[&Path]| format!("PATH={}", path_with_first(dirs).to_str().unwrap());
+    let make_in_netns = |env: &[&str], id: &str| {
+        let mut args = vec!["env"];
+        args.extend_from_slice(env);
+        args.extend([
+            SECWRAP,
+            "run",
+            "--build-id",
+            id,
+            "--",
+            "make",
+            "-s",
+            "-j2",
+            "CC=gcc",
+        ]);
+        icecream.args(&args)
+    };
+
+    let right = path(&[&mask, &icecc_links]);
+    t.run_program("nsenter", &make_in_netns(&[&right], "m1"))
+        .stderr(summary(&t, "m1"))
+        .go();
+    let compiles = icecream.remote_compiles();
+    assert_eq!(compiles.len(), 2, "{compiles:#?}");
+    for line in &compiles {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for flag in SPLIT_FLAGS {
+            assert!(
+                words.contains(&flag),
+                "{flag} not in the remote compile: {line}"
+            );
+        }
+    }
+    assert_both_split(&t);
+    assert_recorded(&t, "m1", "icecc");
+
+    let message = link_ahead("icecc", "gcc", &icecc_links, &mask);
+    let wrong = path(&[&icecc_links, &mask]);
+    t.run_program("make", &["-s", "clean"]).go();
+    let strict = ["env", wrong.as_str(), "make", "-s", "-j2", "CC=gcc"];
+    t.run_program("nsenter", &icecream.args(&strict))
+        .status(2)
+        .stderr_contains(&format!("secwrap: error: {message}\n"))
+        .go();
+    assert!(!t.exists("a.o") && !t.exists("b.o"), "nothing compiled");
+    assert_eq!(
+        t.records().len(),
+        2,
+        "only the right order's build recorded"
+    );
+
+    // icecc preprocesses through secwrap (`-E`, warned and recorded) and
+    // `remoteice` compiles without the flags: what the warning says.
+    let remote_before = icecream.remote_compiles().len();
+    let passthrough = make_in_netns(&[&wrong, "SECWRAP_ON_ERROR=passthrough"], "p1");
+    t.run_program("nsenter", &passthrough)
+        .stderr(format!(
+            "secwrap: warning: {message}\n{}",
+            summary_of(
+                &t,
+                "p1",
+                "2 invocations (2 preprocess_only), flags injected into 0"
+            )
+        ))
+        .go();
+    t.assert_not_split("a.o");
+    let compiles = icecream.remote_compiles();
+    assert_eq!(compiles.len(), remote_before + 2, "{compiles:#?}");
+    for line in &compiles[remote_before..] {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for flag in SPLIT_FLAGS {
+            assert!(
+                !words.contains(&flag),
+                "{flag} in the remote compile: {line}"
+            );
+        }
+    }
+    let records = build_records(&t, "p1");
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for record in &records {
+        assert!(
+            record.kind.is(Classification::PreprocessOnly),
+            "{record:#?}"
+        );
+        assert_eq!(record.warnings, [message.clone()], "{record:#?}");
+    }
 }

@@ -184,12 +184,22 @@ impl Distccd {
             .collect()
     }
 
-    /// The jobs distccd compiled and sent back (`COMPILE_OK` summaries).
-    pub fn jobs_ok(&self) -> usize {
-        self.log_lines()
-            .iter()
-            .filter(|line| line.contains("COMPILE_OK"))
-            .count()
+    /// The jobs distccd compiled and sent back (`COMPILE_OK` summaries),
+    /// once there are `expected` of them or after a bounded wait: distccd
+    /// logs a job's summary after the client has its object, so a build
+    /// can end before the line is written.
+    pub fn jobs_ok(&self, expected: usize) -> usize {
+        let count = || {
+            self.log_lines()
+                .iter()
+                .filter(|line| line.contains("COMPILE_OK"))
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while count() < expected && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        count()
     }
 
     /// The command line of each job distccd received, as it logs it
@@ -244,7 +254,10 @@ impl Sccache {
     #[track_caller]
     pub fn stats(&mut self, t: &TestEnv) -> BTreeMap<String, u64> {
         assert!(!self.daemon.exited(), "the sccache server exited");
-        let out = t.run_program("sccache", &["--show-stats"]).stdout_any().go();
+        let out = t
+            .run_program("sccache", &["--show-stats"])
+            .stdout_any()
+            .go();
         out.stdout_text()
             .lines()
             .filter_map(|line| {
