@@ -124,18 +124,25 @@ fn ccache_hits_and_misses(t: &TestEnv) -> (u64, u64) {
     )
 }
 
-/// Asserts every job distccd received carries both flags, and that it
-/// compiled `jobs` of them and sent them back.
+/// Asserts each of a daemon's logged command lines has both flags as
+/// words (`sent`), or neither.
+#[track_caller]
+fn assert_flags(lines: &[String], sent: bool) {
+    for line in lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for flag in SPLIT_FLAGS {
+            assert_eq!(words.contains(&flag), sent, "{flag}: {lines:#?}");
+        }
+    }
+}
+
+/// Asserts distccd received `jobs` jobs, each with both flags, and
+/// compiled them and sent them back.
 #[track_caller]
 fn assert_distccd_jobs(distccd: &Distccd, jobs: usize) {
     let arguments = distccd.job_arguments();
     assert_eq!(arguments.len(), jobs, "{:#?}", distccd.log_lines());
-    for line in &arguments {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        for flag in SPLIT_FLAGS {
-            assert!(words.contains(&flag), "{flag} not sent to distccd: {line}");
-        }
-    }
+    assert_flags(&arguments, true);
     assert_eq!(distccd.jobs_ok(jobs), jobs, "{:#?}", distccd.log_lines());
 }
 
@@ -259,20 +266,12 @@ fn icecream_compiles_remotely_with_the_flags() {
         .go();
     let compiles = icecream.remote_compiles();
     assert_eq!(compiles.len(), 2, "{compiles:#?}");
-    for line in &compiles {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        for flag in SPLIT_FLAGS {
-            assert!(
-                words.contains(&flag),
-                "{flag} not in the remote compile: {line}"
-            );
-        }
-    }
+    assert_flags(&compiles, true);
     assert_both_split(&t);
     assert_recorded(&t, "i1", "icecc");
 }
 
-/// Debian's launcher masquerade directories, and icecc's own name for one.
+/// The masquerade directories Debian's ccache and distcc packages install.
 const CCACHE_DIR_LINKS: &str = "/usr/lib/ccache";
 const DISTCC_DIR_LINKS: &str = "/usr/lib/distcc";
 
@@ -364,7 +363,7 @@ compiler_tests! {
         let compiles = records.iter().filter(|record| record.kind.is(Classification::Compile)).count();
         assert_eq!(compiles, 2, "{records:#?}");
         for record in &records {
-            assert_eq!(record.warnings, [message.clone()], "{record:#?}");
+            assert_eq!(record.warnings, [message.as_str()], "{record:#?}");
         }
         assert_eq!(ccache_hits_and_misses(&t), (0, 2), "ccache ran first");
     }
@@ -422,16 +421,11 @@ compiler_tests! {
         assert_eq!(distccd.jobs_ok(2), 2, "{:#?}", distccd.log_lines());
         let sent = distccd.job_arguments();
         assert_eq!(sent.len(), 2, "{sent:#?}");
-        for line in &sent {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            for flag in SPLIT_FLAGS {
-                assert!(!words.contains(&flag), "{flag} sent to distccd: {line}");
-            }
-        }
+        assert_flags(&sent, false);
         let records = build_records(&t, "p1");
         for record in &records {
             assert!(record.kind.is(Classification::PreprocessOnly), "{record:#?}");
-            assert_eq!(record.warnings, [message.clone()], "{record:#?}");
+            assert_eq!(record.warnings, [message.as_str()], "{record:#?}");
         }
         assert_eq!(records.len(), 2, "{records:#?}");
     }
@@ -478,15 +472,7 @@ fn icecc_directory_orders() {
         .go();
     let compiles = icecream.remote_compiles();
     assert_eq!(compiles.len(), 2, "{compiles:#?}");
-    for line in &compiles {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        for flag in SPLIT_FLAGS {
-            assert!(
-                words.contains(&flag),
-                "{flag} not in the remote compile: {line}"
-            );
-        }
-    }
+    assert_flags(&compiles, true);
     assert_both_split(&t);
     assert_recorded(&t, "m1", "icecc");
 
@@ -522,15 +508,7 @@ fn icecc_directory_orders() {
     t.assert_not_split("a.o");
     let compiles = icecream.remote_compiles();
     assert_eq!(compiles.len(), remote_before + 2, "{compiles:#?}");
-    for line in &compiles[remote_before..] {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        for flag in SPLIT_FLAGS {
-            assert!(
-                !words.contains(&flag),
-                "{flag} in the remote compile: {line}"
-            );
-        }
-    }
+    assert_flags(&compiles[remote_before..], false);
     let records = build_records(&t, "p1");
     assert_eq!(records.len(), 2, "{records:#?}");
     for record in &records {
@@ -538,6 +516,6 @@ fn icecc_directory_orders() {
             record.kind.is(Classification::PreprocessOnly),
             "{record:#?}"
         );
-        assert_eq!(record.warnings, [message.clone()], "{record:#?}");
+        assert_eq!(record.warnings, [message.as_str()], "{record:#?}");
     }
 }
