@@ -66,12 +66,8 @@ fn assert_both_split(t: &TestEnv) {
 /// status 0, both flags injected, `launcher` the program named
 /// `launcher`, no warning.
 #[track_caller]
-fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) -> Vec<InvocationRecord> {
-    let records: Vec<InvocationRecord> = t
-        .records()
-        .into_iter()
-        .filter(|record| record.build.as_deref() == Some(id))
-        .collect();
+fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) {
+    let records = build_records(t, id);
     let mut outputs: Vec<String> = records
         .iter()
         .map(|record| {
@@ -96,7 +92,6 @@ fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) -> Vec<InvocationRecor
         assert_injected_split(record);
         assert!(record.warnings.is_empty(), "{record:#?}");
     }
-    records
 }
 
 /// ccache's counters (`ccache --print-stats`: `name<TAB>value` lines).
