@@ -514,3 +514,33 @@ fn icecc_directory_orders() {
         assert_eq!(record.warnings, [message.as_str()], "{record:#?}");
     }
 }
+
+/// The daemon guards stop what the test started, on a panic too: after a
+/// test body that started a distccd (which forks workers) and an sccache
+/// server panics, nothing of their process groups is left.
+#[test]
+fn daemons_are_stopped_when_a_test_panics() {
+    if !require_program("distccd") || !require_program("sccache") {
+        return;
+    }
+    let unwound = std::panic::catch_unwind(|| {
+        let (t, distccd) = Distccd::client(TestEnv::new());
+        let (_t, sccache) = Sccache::start(t);
+        let groups = vec![distccd.pid(), sccache.pid()];
+        for group in &groups {
+            assert!(!processes_in_group(*group).is_empty(), "{group} runs");
+        }
+        std::panic::panic_any(groups);
+    });
+    let groups = *unwound
+        .expect_err("the body panicked")
+        .downcast::<Vec<u32>>()
+        .expect("the groups as the panic's payload");
+    for group in groups {
+        assert_eq!(
+            processes_in_group(group),
+            Vec::<u32>::new(),
+            "group {group}"
+        );
+    }
+}

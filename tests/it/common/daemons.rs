@@ -90,6 +90,12 @@ impl Drop for Daemon {
             libc::kill(-group, libc::SIGKILL);
         }
         let _ = self.child.wait();
+        // Its workers die of the same signals a moment later: wait for
+        // them, so that nothing of the group outlives the guard.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !processes_in_group(group as u32).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -175,6 +181,11 @@ impl Distccd {
         (t, distccd)
     }
 
+    /// The pid, and so the process group, of the distccd the test started.
+    pub fn pid(&self) -> u32 {
+        self._daemon.pid()
+    }
+
     /// The log's lines so far.
     pub fn log_lines(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
@@ -247,6 +258,11 @@ impl Sccache {
             .env("SCCACHE_SERVER_PORT", port.to_string())
             .env("SCCACHE_NO_DAEMON", "1");
         (t, Sccache { daemon })
+    }
+
+    /// The server's pid, and so its process group.
+    pub fn pid(&self) -> u32 {
+        self.daemon.pid()
     }
 
     /// `sccache --show-stats` against this server: each counter by its
@@ -472,4 +488,35 @@ fn create_environment(t: &TestEnv, dir: &Path) -> PathBuf {
         .map(|entry| entry.unwrap().path())
         .find(|path| path.to_string_lossy().ends_with(".tar.zst"))
         .expect("icecc-create-env wrote a .tar.zst")
+}
+
+/// The live processes in process group `group`, from `/proc/PID/stat`
+/// (the state and the process group are the first and third fields after
+/// the command name in parentheses); a zombie has exited already.
+pub fn processes_in_group(group: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let entry = entry.expect("/proc entry");
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, after_name)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = after_name.split_whitespace().take(3).collect();
+        if let [state, _ppid, pgrp] = fields[..]
+            && state != "Z"
+            && pgrp == group.to_string()
+        {
+            found.push(pid);
+        }
+    }
+    found
 }
