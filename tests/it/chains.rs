@@ -432,7 +432,9 @@ compiler_tests! {
 /// in one icecream cluster. After secwrap's: icecc is the launcher and
 /// the jobs go remote with the flags. Before it: icecc runs first, so
 /// strict stops the build with the one line, and passthrough warns once
-/// and lets icecc do what it does with secwrap as its compiler.
+/// and lets icecc do what it does with secwrap as its compiler: with
+/// `ICECC_VERSION`, send the jobs without the flags (unsplit, only the
+/// `-E` recorded); without it, build locally through secwrap.
 #[test]
 fn icecc_directory_orders() {
     if !require_compiler("gcc") || !require_program("make") {
@@ -511,6 +513,41 @@ fn icecc_directory_orders() {
             record.kind.is(Classification::PreprocessOnly),
             "{record:#?}"
         );
+        assert_eq!(record.warnings, [message.as_str()], "{record:#?}");
+    }
+
+    // Without `ICECC_VERSION` icecc asks its daemon to pack secwrap as the
+    // compiler, which fails, and builds locally through secwrap: split
+    // and recorded, with the warning, and nothing remote (the trial's
+    // "distribution lost").
+    t.run_program("make", &["-s", "clean"]).go();
+    let remote_before = icecream.remote_compiles().len();
+    let native = make_in_netns(
+        &[
+            "-u",
+            "ICECC_VERSION",
+            &wrong,
+            "SECWRAP_ON_ERROR=passthrough",
+        ],
+        "p2",
+    );
+    // icecc may add a line of its own (`flush_writebuf() failed`) as its
+    // daemon gives up on the environment.
+    let warning = format!("secwrap: warning: {message}\n");
+    let out = t
+        .run_program("nsenter", &native)
+        .stderr_contains(&warning)
+        .stderr_contains(&summary(&t, "p2"))
+        .go();
+    assert_eq!(out.stderr_text().matches(&warning).count(), 1, "once");
+    assert_both_split(&t);
+    assert_eq!(icecream.remote_compiles().len(), remote_before);
+    let records = build_records(&t, "p2");
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for record in &records {
+        assert!(record.kind.is(Classification::Compile), "{record:#?}");
+        assert_eq!(record.status, Some(0), "{record:#?}");
+        assert_injected_split(record);
         assert_eq!(record.warnings, [message.as_str()], "{record:#?}");
     }
 }
