@@ -338,7 +338,9 @@ compiler_tests! {
         let mask = secwrap_links(&t, cc);
         let message = link_ahead("ccache", cc, ccache_links, &mask);
         let t = t.env("PATH", path_with_first(&[ccache_links, &mask]));
-        t.run_program("make", &["-s", "-j2", cc_var.as_str()])
+        // One job at a time: make stops at the first compile, as a user
+        // sees it, with no second job racing the first one's failure.
+        t.run_program("make", &["-s", cc_var.as_str()])
             .status(2)
             .stderr_contains(&format!("secwrap: error: {message}\n"))
             .go();
@@ -388,7 +390,9 @@ compiler_tests! {
         let mask = secwrap_links(&t, cc);
         let message = distcc_parent(distcc_links, &mask);
         let t = t.env("PATH", path_with_first(&[distcc_links, &mask]));
-        t.run_program("make", &["-s", "-j2", cc_var.as_str()])
+        // One job at a time: make stops at the first compile, as a user
+        // sees it, with no second job racing the first one's failure.
+        t.run_program("make", &["-s", cc_var.as_str()])
             .status(2)
             .stderr_contains(&format!("secwrap: error: {message}\n"))
             .go();
@@ -476,7 +480,7 @@ fn icecc_directory_orders() {
     let message = link_ahead("icecc", "gcc", &icecc_links, &mask);
     let wrong = path(&[&icecc_links, &mask]);
     t.run_program("make", &["-s", "clean"]).go();
-    let strict = ["env", wrong.as_str(), "make", "-s", "-j2", "CC=gcc"];
+    let strict = ["env", wrong.as_str(), "make", "-s", "CC=gcc"];
     t.run_program("nsenter", &icecream.args(&strict))
         .status(2)
         .stderr_contains(&format!("secwrap: error: {message}\n"))
