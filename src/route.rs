@@ -116,9 +116,15 @@ impl LauncherAbove {
         let name = name.to_string_lossy();
         let shown = |dir: &Option<PathBuf>| dir.as_ref().map(|dir| dir.display().to_string());
         let (own_dir, launcher_dir) = (shown(&self.own_dir), shown(&self.launcher_dir));
+        // "an icecc", "a ccache": the article goes by the sound of the name.
+        let article = if launcher.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         let what = match &self.evidence {
             Evidence::PathOrder => format!(
-                "`{}/{name}` (a {launcher} masquerade link) comes before secwrap's `{}` on PATH",
+                "`{}/{name}` ({article} {launcher} masquerade link) comes before secwrap's `{}` on PATH",
                 launcher_dir.as_deref().unwrap_or("?"),
                 own_dir.as_deref().unwrap_or("?"),
             ),
@@ -536,6 +542,12 @@ mod tests {
             own_dir: Some("/home/me/.secwrap-bin".into()),
             launcher_dir: launcher_dir.map(PathBuf::from),
         };
+        let icecc = |evidence, launcher_dir: Option<&str>| LauncherAbove {
+            launcher: "icecc",
+            evidence,
+            own_dir: Some("/home/me/.secwrap-bin".into()),
+            launcher_dir: launcher_dir.map(PathBuf::from),
+        };
         for (above, expected) in [
             (
                 above(Evidence::PathOrder, Some("/usr/lib/ccache")),
@@ -555,6 +567,14 @@ mod tests {
             (
                 above(Evidence::Variable("UNCACHED_ERR_FD"), None),
                 "secwrap runs under ccache (`UNCACHED_ERR_FD` is set, as ccache sets it for the compiler it runs): ccache runs before secwrap, on the command line without secwrap's flags; run secwrap first: `secwrap ccache gcc`, or `gcc` with launcher = [\"ccache\"] in secwrap.toml",
+            ),
+            (
+                icecc(Evidence::PathOrder, Some("/usr/lib/icecc/bin")),
+                "`/usr/lib/icecc/bin/gcc` (an icecc masquerade link) comes before secwrap's `/home/me/.secwrap-bin` on PATH: icecc runs before secwrap, on the command line without secwrap's flags; put `/home/me/.secwrap-bin` before `/usr/lib/icecc/bin` on PATH, or take `/usr/lib/icecc/bin` off PATH and use launcher = [\"icecc\"] in secwrap.toml",
+            ),
+            (
+                icecc(Evidence::Variable("_ICECC_SAFEGUARD"), None),
+                "secwrap runs under icecc (`_ICECC_SAFEGUARD` is set, as icecc sets it for the compiler it runs): icecc runs before secwrap, on the command line without secwrap's flags; run secwrap first: `secwrap icecc gcc`, or `gcc` with launcher = [\"icecc\"] in secwrap.toml",
             ),
         ] {
             assert_eq!(above.message(OsStr::new("gcc")), expected);

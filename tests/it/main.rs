@@ -7,6 +7,7 @@
 mod common;
 
 mod bounded;
+mod chains;
 mod check;
 mod classify;
 mod cli;

@@ -21,6 +21,9 @@ use secwrap::record::{InvocationRecord, OsText, Term};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod daemons;
+pub use daemons::*;
+
 /// The binary under test.
 pub const SECWRAP: &str = env!("CARGO_BIN_EXE_secwrap");
 
@@ -1022,4 +1025,25 @@ pub fn make_build(t: &TestEnv, id: &str) {
     ])
     .stderr_contains(&format!("secwrap: build {id}: "))
     .go();
+}
+
+/// A directory `dir` of links named `names` to `target`: a masquerade
+/// directory (secwrap's, or a launcher's as `/usr/lib/ccache` is).
+pub fn links(t: &TestEnv, dir: &str, target: &Path, names: &[String]) -> PathBuf {
+    for name in names {
+        symlink(target, t.path(dir).join(name));
+    }
+    t.path(dir)
+}
+
+/// The names a build's `cc` reaches the compiler under: `cc` itself and,
+/// when installed, its target-prefixed name (distcc runs `gcc` as
+/// `x86_64-linux-gnu-gcc`, which `secwrap shims` links too).
+pub fn names(cc: &str) -> Vec<String> {
+    let prefixed = cross_prefixed_name(cc);
+    let mut names = vec![cc.to_string()];
+    if which::which_in(&prefixed, Some(default_path()), "/").is_ok() {
+        names.push(prefixed);
+    }
+    names
 }
