@@ -9,7 +9,6 @@
 //! `bin`) in both orders with secwrap's: the right order works, the wrong
 //! one stops (strict) or warns (passthrough), never silently wrong.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use secwrap::classify::Classification;
@@ -103,31 +102,6 @@ fn assert_recorded(t: &TestEnv, id: &str, launcher: &str) {
         assert_injected_split(record);
         assert!(record.warnings.is_empty(), "{record:#?}");
     }
-}
-
-/// ccache's counters (`ccache --print-stats`: `name<TAB>value` lines).
-fn ccache_stats(t: &TestEnv) -> BTreeMap<String, u64> {
-    let out = t
-        .run_program("ccache", &["--print-stats"])
-        .stdout_any()
-        .go();
-    out.stdout_text()
-        .lines()
-        .filter_map(|line| {
-            let (name, value) = line.split_once('\t')?;
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-/// ccache's hits (direct or preprocessed) and misses so far.
-fn ccache_hits_and_misses(t: &TestEnv) -> (u64, u64) {
-    let stats = ccache_stats(t);
-    let count = |name: &str| stats.get(name).copied().unwrap_or(0);
-    (
-        count("direct_cache_hit") + count("preprocessed_cache_hit"),
-        count("cache_miss"),
-    )
 }
 
 /// Asserts each of a daemon's logged command lines has both flags as

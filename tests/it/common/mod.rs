@@ -1047,3 +1047,28 @@ pub fn names(cc: &str) -> Vec<String> {
     }
     names
 }
+
+/// ccache's counters (`ccache --print-stats`: `name<TAB>value` lines).
+pub fn ccache_stats(t: &TestEnv) -> BTreeMap<String, u64> {
+    let out = t
+        .run_program("ccache", &["--print-stats"])
+        .stdout_any()
+        .go();
+    out.stdout_text()
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once('\t')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// ccache's hits (direct or preprocessed) and misses so far.
+pub fn ccache_hits_and_misses(t: &TestEnv) -> (u64, u64) {
+    let stats = ccache_stats(t);
+    let count = |name: &str| stats.get(name).copied().unwrap_or(0);
+    (
+        count("direct_cache_hit") + count("preprocessed_cache_hit"),
+        count("cache_miss"),
+    )
+}
