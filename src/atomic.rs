@@ -24,7 +24,20 @@
 //!   `/etc/passwd` made in another user's directory).
 //!
 //! An output the user names on a subcommand's command line (`log export
-//! -o`) follows other conventions: it goes where it is told, as `cp` does.
+//! -o`, `init --dir`'s secwrap.toml, `trust`'s user config) follows other
+//! conventions, [`write_output`]'s: it goes where it is told, as `cp` and
+//! `sort -o` write:
+//! - `-` is stdout (where the command allows a stream);
+//! - a symlink is written through: to a regular file at its end, by a
+//!   temporary beside that file renamed onto it (the link stays a link, as
+//!   a dotfile manager's links do after `sed -i --follow-symlinks`); to
+//!   anything else (a FIFO, a tty, `/dev/stdout`, `/dev/null`), by opening
+//!   it and writing in place, never renaming over a device;
+//! - a dangling symlink is refused, as `cp` refuses ("not writing through
+//!   dangling symlink"; `sort -o` would create the target);
+//! - a new file gets `0666 & ~umask`, as `open(2)` with `O_CREAT` gives
+//!   every shell redirection; an existing one keeps its mode and, when the
+//!   user may give it, its owner (GNU `sed -i` does the same `fchown`).
 //!
 //! # Atomic writes
 //! Why one helper: each of those had its own temporary-then-rename, and the
@@ -222,7 +235,26 @@ pub fn check_owned(
 /// directory [`prepare_directory`] accepts, and refuses anything but a
 /// regular file of a trusted user with one link. Never truncates.
 pub fn open_for_append(path: &Path, users: TrustedUsers) -> io::Result<File> {
-    let directory = prepare_directory(parent(path), users)?;
+    open_checked(path, users, true)
+}
+
+/// As [`open_for_append`], for a log that must exist already (`secwrap log
+/// clear` and `prune`): the same checks, nothing created.
+pub fn open_existing(path: &Path, users: TrustedUsers) -> io::Result<File> {
+    open_checked(path, users, false)
+}
+
+fn open_checked(path: &Path, users: TrustedUsers, create: bool) -> io::Result<File> {
+    let directory = if create {
+        prepare_directory(parent(path), users)?
+    } else {
+        // Nothing is created: the directories must be there, and pass.
+        let dir = parent(path);
+        PreparedDirectory {
+            path: dir.to_path_buf(),
+            shared: check_directories(dir, users)?,
+        }
+    };
     // O_NOFOLLOW: a symlink at the final component, even a dangling one,
     // is refused, never followed (it would create or append to its
     // target). O_NONBLOCK: a FIFO planted there fails or is seen by fstat,
@@ -230,7 +262,7 @@ pub fn open_for_append(path: &Path, users: TrustedUsers) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .append(true)
-        .create(true)
+        .create(create)
         .mode(0o644)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
@@ -245,6 +277,41 @@ pub fn open_for_append(path: &Path, users: TrustedUsers) -> io::Result<File> {
     }
     clear_nonblocking(&file)?;
     Ok(file)
+}
+
+/// Replaces the file at `path`, open as `old` (and locked by the caller),
+/// with `bytes`: a temporary beside it, given `old`'s mode, owner and
+/// group, renamed onto it. A reader or writer holding `old` keeps the old
+/// file; the log's writers notice the change under the lock and reopen
+/// (`record::LogWriter::append`).
+pub fn replace_file(path: &Path, old: &File, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = old.metadata()?;
+    let mut temporary = temporary_beside(path)?;
+    temporary.as_file_mut().write_all(bytes)?;
+    let file = temporary.as_file();
+    let made = file.metadata()?;
+    if (made.uid(), made.gid()) != (metadata.uid(), metadata.gid()) {
+        // An error, not a log silently given to someone else.
+        std::os::unix::fs::fchown(file, Some(metadata.uid()), Some(metadata.gid())).map_err(
+            |error| {
+                io::Error::new(
+                    error.kind(),
+                    format!(
+                        "cannot give the rewritten file its owner (uid {}, gid {}): {}",
+                        metadata.uid(),
+                        metadata.gid(),
+                        crate::error::io_message(&error)
+                    ),
+                )
+            },
+        )?;
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(metadata.mode() & 0o7777))?;
+    file.sync_all()?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }
 
 /// The reason an open failed, when `lstat` shows one (a symlink, a FIFO
@@ -325,6 +392,187 @@ pub fn copy_noclobber(from: &Path, to: &Path) -> io::Result<bool> {
         Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(error) => Err(error.error),
     }
+}
+
+/// Where [`write_output`] writes a path the user named, decided from what
+/// is there now ([`output_target`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// `-`: the command's standard output.
+    Stdout,
+    /// A regular file, or a new one: `path` is where the symlinks lead (the
+    /// name itself when there are none); written to a temporary beside it
+    /// and renamed onto it. `existing` is the mode, uid and gid to keep.
+    Replace {
+        path: PathBuf,
+        existing: Option<(u32, u32, u32)>,
+    },
+    /// Not a regular file at the end (a FIFO, a tty, a character device, a
+    /// `/proc/self/fd` link such as `/dev/stdout`): opened `O_WRONLY |
+    /// O_TRUNC` and written in place.
+    InPlace { path: PathBuf },
+}
+
+impl OutputTarget {
+    /// Whether the output is a stream rather than a file (stdout, a pipe, a
+    /// device): a note about what was written then belongs on stderr.
+    pub fn is_stream(&self) -> bool {
+        !matches!(self, OutputTarget::Replace { .. })
+    }
+}
+
+/// Kernel's limit on symlinks followed in one lookup (`MAXSYMLINKS`).
+const MAX_SYMLINKS: usize = 40;
+
+/// Decides where `path` (as the user named it) is written. Errors: a
+/// directory, a dangling symlink, a symlink loop.
+pub fn output_target(path: &Path) -> io::Result<OutputTarget> {
+    if path == Path::new("-") {
+        return Ok(OutputTarget::Stdout);
+    }
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_SYMLINKS {
+        let metadata = match std::fs::symlink_metadata(&current) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == io::ErrorKind::NotFound && current == path => {
+                return Ok(OutputTarget::Replace {
+                    path: current,
+                    existing: None,
+                });
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "not writing through dangling symlink to `{}` (as cp)",
+                        current.display()
+                    ),
+                ));
+            }
+            Err(error) => return Err(error),
+        };
+        let file_type = metadata.file_type();
+        if file_type.is_symlink() {
+            // `/dev/stdout -> /proc/self/fd/1`, `/dev/fd/N`: the kernel's
+            // links to open descriptors name no file to rename onto (the
+            // one they name may be a pipe, or the file a shell opened with
+            // `>>`), so they are written in place, as gawk treats
+            // `/dev/stdout`.
+            let link = std::fs::read_link(&current)?;
+            let next = if link.is_absolute() {
+                link
+            } else {
+                parent(&current).join(link)
+            };
+            let in_proc = |candidate: &Path| {
+                candidate.starts_with("/proc")
+                    || std::fs::canonicalize(parent(candidate))
+                        .is_ok_and(|dir| dir.starts_with("/proc"))
+            };
+            if in_proc(&current) || in_proc(&next) {
+                return Ok(OutputTarget::InPlace {
+                    path: path.to_path_buf(),
+                });
+            }
+            current = next;
+            continue;
+        }
+        if file_type.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory",
+            ));
+        }
+        if file_type.is_file() {
+            return Ok(OutputTarget::Replace {
+                path: current,
+                existing: Some((metadata.mode() & 0o7777, metadata.uid(), metadata.gid())),
+            });
+        }
+        return Ok(OutputTarget::InPlace {
+            path: path.to_path_buf(),
+        });
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// The process's umask, read once: from `/proc/self/status` (Linux 4.7
+/// and later), which reads it without changing it; else by `umask(2)`,
+/// set and set back (the CLI writes its outputs from one thread).
+pub fn process_umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let from_proc = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status.lines().find_map(|line| {
+                    line.strip_prefix("Umask:")
+                        .and_then(|value| u32::from_str_radix(value.trim(), 8).ok())
+                })
+            });
+        from_proc.unwrap_or_else(|| {
+            // SAFETY: umask(2) cannot fail; the old mask is set back at once.
+            unsafe {
+                let old = libc::umask(0o022);
+                libc::umask(old);
+                old as u32
+            }
+        })
+    })
+}
+
+/// Writes a file the user named (`-o FILE`) through `write`, by
+/// [`output_target`]'s conventions; `stdout` is the command's standard
+/// output, for `-`. `deny` are mode bits a new file never gets, on top of
+/// the umask: `WORLD_WRITABLE` for a file secwrap later reads through its
+/// trust checks, which would refuse it (a secwrap.toml, the user config).
+/// On an error a replaced file is untouched and the temporary removed.
+/// Returns where it wrote.
+pub fn write_output(
+    path: &Path,
+    stdout: &mut dyn io::Write,
+    deny: u32,
+    write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> io::Result<OutputTarget> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let target = output_target(path)?;
+    match &target {
+        OutputTarget::Stdout => {
+            write(stdout)?;
+            stdout.flush()?;
+        }
+        OutputTarget::InPlace { path } => {
+            let mut file = OpenOptions::new().write(true).truncate(true).open(path)?;
+            write(&mut file)?;
+            file.flush()?;
+        }
+        OutputTarget::Replace { path, existing } => {
+            let mut temporary = temporary_beside(path)?;
+            write(temporary.as_file_mut())?;
+            let mode = match existing {
+                Some((mode, _, _)) => *mode,
+                None => 0o666 & !process_umask() & !deny,
+            };
+            let file = temporary.as_file();
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            if let Some((_, uid, gid)) = *existing {
+                let metadata = file.metadata()?;
+                if (metadata.uid(), metadata.gid()) != (uid, gid) {
+                    // As `sed -i`: the owner and group are kept when the
+                    // user may give them (root, or a group of the user's);
+                    // when not, the file is the user's, as any rewrite
+                    // by rename leaves it.
+                    let _ = std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+                        .or_else(|_| std::os::unix::fs::fchown(file, None, Some(gid)));
+                    // chown may clear set-id bits: set the mode again.
+                    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                }
+            }
+            temporary.persist(path).map_err(|error| error.error)?;
+        }
+    }
+    Ok(target)
 }
 
 /// A temporary file in `path`'s directory, named `.tmp-<name>-<random>`
@@ -454,6 +702,119 @@ mod tests {
         };
         check(sticky, "sticky/log", Ok(()));
         check(sticky, "sticky/sub/log", Ok(()));
+    }
+
+    /// What [`output_target`] decides for `name` in a tree `setup` made,
+    /// with the tree's path written `T`: `stdout`, `replace PATH (new)`,
+    /// `replace PATH (mode)`, `in place PATH`, or the error.
+    #[track_caller]
+    fn check_output(setup: impl FnOnce(&Path), name: &str, expected: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        setup(&root);
+        let path = if name.starts_with('/') || name == "-" {
+            PathBuf::from(name)
+        } else {
+            root.join(name)
+        };
+        let shown = match output_target(&path) {
+            Ok(OutputTarget::Stdout) => "stdout".to_string(),
+            Ok(OutputTarget::Replace {
+                path,
+                existing: None,
+            }) => format!("replace {} (new)", path.display()),
+            Ok(OutputTarget::Replace {
+                path,
+                existing: Some((mode, _, _)),
+            }) => format!("replace {} ({mode:04o})", path.display()),
+            Ok(OutputTarget::InPlace { path }) => format!("in place {}", path.display()),
+            Err(error) => format!("error: {error}"),
+        };
+        assert_eq!(
+            shown.replace(&root.display().to_string(), "T"),
+            expected,
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn where_a_named_output_is_written() {
+        let nothing = |_: &Path| {};
+        let file = |t: &Path| {
+            std::fs::write(t.join("out.json"), "").unwrap();
+            chmod(&t.join("out.json"), 0o640);
+        };
+        check_output(nothing, "-", "stdout");
+        check_output(nothing, "out.json", "replace T/out.json (new)");
+        check_output(file, "out.json", "replace T/out.json (0640)");
+        // Through symlinks, relative and absolute, to the file at the end.
+        let links = |t: &Path| {
+            file(t);
+            std::fs::create_dir(t.join("sub")).unwrap();
+            std::os::unix::fs::symlink("../out.json", t.join("sub/rel")).unwrap();
+            std::os::unix::fs::symlink(t.join("sub/rel"), t.join("abs")).unwrap();
+        };
+        check_output(links, "sub/rel", "replace T/sub/../out.json (0640)");
+        check_output(links, "abs", "replace T/sub/../out.json (0640)");
+        let dangling =
+            |t: &Path| std::os::unix::fs::symlink("nowhere", t.join("out.json")).unwrap();
+        check_output(
+            dangling,
+            "out.json",
+            "error: not writing through dangling symlink to `T/nowhere` (as cp)",
+        );
+        let looped = |t: &Path| {
+            std::os::unix::fs::symlink("b", t.join("a")).unwrap();
+            std::os::unix::fs::symlink("a", t.join("b")).unwrap();
+        };
+        check_output(
+            looped,
+            "a",
+            "error: Too many levels of symbolic links (os error 40)",
+        );
+        check_output(nothing, ".", "error: it is a directory");
+        let fifo = |t: &Path| {
+            let path = std::ffi::CString::new(t.join("fifo").into_os_string().into_encoded_bytes());
+            // SAFETY: a valid C string; mkfifo has no other precondition.
+            assert_eq!(unsafe { libc::mkfifo(path.unwrap().as_ptr(), 0o600) }, 0);
+            std::os::unix::fs::symlink(t.join("fifo"), t.join("to-fifo")).unwrap();
+        };
+        check_output(fifo, "fifo", "in place T/fifo");
+        check_output(fifo, "to-fifo", "in place T/to-fifo");
+        // Devices and the kernel's descriptor links: in place, by the name given.
+        check_output(nothing, "/dev/null", "in place /dev/null");
+        check_output(nothing, "/dev/stdout", "in place /dev/stdout");
+        check_output(nothing, "/dev/fd/2", "in place /dev/fd/2");
+        check_output(nothing, "/proc/self/fd/2", "in place /proc/self/fd/2");
+    }
+
+    #[test]
+    fn write_output_keeps_a_link_and_a_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.json");
+        std::fs::write(&target, "old").unwrap();
+        chmod(&target, 0o640);
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink("target.json", &link).unwrap();
+        let mut stdout = Vec::new();
+        let written = write_output(&link, &mut stdout, 0, |file| file.write_all(b"new")).unwrap();
+        assert!(!written.is_stream());
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o640);
+        assert_eq!(names(dir.path()), ["link.json", "target.json"]);
+        // `-` writes the stream it is given; a failed write leaves the file.
+        let written =
+            write_output(Path::new("-"), &mut stdout, 0, |out| out.write_all(b"x")).unwrap();
+        assert_eq!(
+            (written, stdout.as_slice()),
+            (OutputTarget::Stdout, &b"x"[..])
+        );
+        let failed = write_output(&link, &mut stdout, 0, |_| Err(io::Error::other("no")));
+        assert_eq!(failed.unwrap_err().to_string(), "no");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["link.json", "target.json"]);
     }
 
     #[test]

@@ -503,7 +503,7 @@ mod tests {
             "x86_64-linux-gnu-objcopy",
             "ccache",
             // The tools installed beside the drivers, versioned or not
-            // (`wrappers/mklinks` must make no link for them).
+            // (`secwrap shims` must make no link for them).
             "gcc-ar",
             "gcc-ar-12",
             "gcc-nm",

@@ -31,3 +31,5 @@ pub const ON_ERROR_VAR: &str = "SECWRAP_ON_ERROR";
 pub const CACHE_DIR_VAR: &str = "SECWRAP_CACHE_DIR";
 /// The state directory (once-per-build warning markers).
 pub const STATE_DIR_VAR: &str = "SECWRAP_STATE_DIR";
+/// The file `secwrap run` counts stopped and unchanged calls in (`run_report.rs`).
+pub const RUN_REPORT_VAR: &str = "SECWRAP_RUN_REPORT";

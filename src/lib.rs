@@ -28,8 +28,10 @@ pub mod probe;
 pub mod record;
 pub mod response_file;
 pub mod route;
+pub mod run_report;
 pub mod shim;
 pub mod state;
+pub mod text;
 pub mod trust;
 pub mod warning;
 

@@ -116,9 +116,15 @@ impl LauncherAbove {
         let name = name.to_string_lossy();
         let shown = |dir: &Option<PathBuf>| dir.as_ref().map(|dir| dir.display().to_string());
         let (own_dir, launcher_dir) = (shown(&self.own_dir), shown(&self.launcher_dir));
+        // "an icecc", "a ccache": the article goes by the sound of the name.
+        let article = if launcher.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         let what = match &self.evidence {
             Evidence::PathOrder => format!(
-                "`{}/{name}` (a {launcher} masquerade link) comes before secwrap's `{}` on PATH",
+                "`{}/{name}` ({article} {launcher} masquerade link) comes before secwrap's `{}` on PATH",
                 launcher_dir.as_deref().unwrap_or("?"),
                 own_dir.as_deref().unwrap_or("?"),
             ),
@@ -308,27 +314,34 @@ fn launcher_above(invocation: &Invocation, resolved: &ResolvedCompiler) -> Optio
             launcher_dir: masquerade_dir_of(parent, &invocation.cwd),
         });
     }
-    invocation
-        .launcher_vars
-        .iter()
-        .find_map(|(variable, value)| {
-            let (launcher, _) = compiler::LAUNCHER_CHILD_VARS
-                .iter()
-                .find(|(_, name)| name == variable)?;
-            // icecc's guard is 1 under `icerun` (which may run a whole make)
-            // and 2 or more once icecc ran a compiler (`SafeguardStep`).
-            let icerun_only = *launcher == "icecc"
-                && value
-                    .to_str()
-                    .and_then(|value| value.parse::<u32>().ok())
-                    .is_some_and(|level| level < 2);
-            (!icerun_only).then(|| LauncherAbove {
-                launcher,
-                evidence: Evidence::Variable(variable),
-                own_dir: own_dir.clone(),
-                launcher_dir: None,
-            })
+    launcher_above_by_variable(&invocation.launcher_vars, own_dir)
+}
+
+/// The launcher a variable only it sets says runs above secwrap
+/// (`compiler::LAUNCHER_CHILD_VARS`, with the values read), if any; also
+/// what `secwrap shims --check` asks of its own environment.
+pub fn launcher_above_by_variable(
+    launcher_vars: &[(&'static str, OsString)],
+    own_dir: Option<PathBuf>,
+) -> Option<LauncherAbove> {
+    launcher_vars.iter().find_map(|(variable, value)| {
+        let (launcher, _) = compiler::LAUNCHER_CHILD_VARS
+            .iter()
+            .find(|(_, name)| name == variable)?;
+        // icecc's guard is 1 under `icerun` (which may run a whole make)
+        // and 2 or more once icecc ran a compiler (`SafeguardStep`).
+        let icerun_only = *launcher == "icecc"
+            && value
+                .to_str()
+                .and_then(|value| value.parse::<u32>().ok())
+                .is_some_and(|level| level < 2);
+        (!icerun_only).then(|| LauncherAbove {
+            launcher,
+            evidence: Evidence::Variable(variable),
+            own_dir: own_dir.clone(),
+            launcher_dir: None,
         })
+    })
 }
 
 /// The masquerade directory a launcher parent was started from: its
@@ -529,6 +542,12 @@ mod tests {
             own_dir: Some("/home/me/.secwrap-bin".into()),
             launcher_dir: launcher_dir.map(PathBuf::from),
         };
+        let icecc = |evidence, launcher_dir: Option<&str>| LauncherAbove {
+            launcher: "icecc",
+            evidence,
+            own_dir: Some("/home/me/.secwrap-bin".into()),
+            launcher_dir: launcher_dir.map(PathBuf::from),
+        };
         for (above, expected) in [
             (
                 above(Evidence::PathOrder, Some("/usr/lib/ccache")),
@@ -548,6 +567,14 @@ mod tests {
             (
                 above(Evidence::Variable("UNCACHED_ERR_FD"), None),
                 "secwrap runs under ccache (`UNCACHED_ERR_FD` is set, as ccache sets it for the compiler it runs): ccache runs before secwrap, on the command line without secwrap's flags; run secwrap first: `secwrap ccache gcc`, or `gcc` with launcher = [\"ccache\"] in secwrap.toml",
+            ),
+            (
+                icecc(Evidence::PathOrder, Some("/usr/lib/icecc/bin")),
+                "`/usr/lib/icecc/bin/gcc` (an icecc masquerade link) comes before secwrap's `/home/me/.secwrap-bin` on PATH: icecc runs before secwrap, on the command line without secwrap's flags; put `/home/me/.secwrap-bin` before `/usr/lib/icecc/bin` on PATH, or take `/usr/lib/icecc/bin` off PATH and use launcher = [\"icecc\"] in secwrap.toml",
+            ),
+            (
+                icecc(Evidence::Variable("_ICECC_SAFEGUARD"), None),
+                "secwrap runs under icecc (`_ICECC_SAFEGUARD` is set, as icecc sets it for the compiler it runs): icecc runs before secwrap, on the command line without secwrap's flags; run secwrap first: `secwrap icecc gcc`, or `gcc` with launcher = [\"icecc\"] in secwrap.toml",
             ),
         ] {
             assert_eq!(above.message(OsStr::new("gcc")), expected);

@@ -9,7 +9,7 @@
 //! `secwrap:` line (the error, or the one warning the policy shows).
 
 use std::ffi::{OsStr, OsString};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::compiler::{NotFound, NotFoundReason};
 use crate::config::OnError;
@@ -20,6 +20,7 @@ use crate::invocation::Invocation;
 use crate::plan::{Plan, plan};
 use crate::record::{InvocationRecord, LogWriter};
 use crate::route::{Chain, Route, route};
+use crate::run_report;
 use crate::state;
 use crate::warning::{self, BuildKey, Warning};
 
@@ -106,6 +107,13 @@ pub enum Step {
 
 /// Runs one invocation through the pipeline, in-process.
 pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
+    run_since(invocation, Instant::now())
+}
+
+/// [`run`], with secwrap's own time (the record's `secwrap_ms`) counted
+/// from `shim_started`: the entry point takes it before reading the
+/// process, so that reading argv, the environment and `/proc` counts too.
+fn run_since(invocation: &Invocation, shim_started: Instant) -> Result<Step, ShimError> {
     let child_depth = invocation.child_depth();
     let wrapped = match route(invocation)? {
         Route::PassThrough { chain, guard } => {
@@ -140,7 +148,10 @@ pub fn run(invocation: &Invocation) -> Result<Step, ShimError> {
         remove_outputs_written_since(&plan.outputs, started);
     }
     if let Some(log) = log {
-        record(invocation, &mut plan, log, &run, started)?;
+        // Everything but the compiler's own run, up to the record's
+        // writing (its append, a lock and one write, is left out).
+        let overhead = shim_started.elapsed().saturating_sub(run.duration);
+        record(invocation, &mut plan, log, &run, started, overhead)?;
     }
     let warning = warning_to_show(invocation, &plan);
     Ok(Step::Finished {
@@ -206,8 +217,9 @@ fn record(
     mut log: LogWriter,
     run: &exec::Run,
     started: SystemTime,
+    overhead: std::time::Duration,
 ) -> Result<(), ShimError> {
-    let record = InvocationRecord::new(invocation, plan, run, started);
+    let record = InvocationRecord::new(invocation, plan, run, started, overhead);
     if let Err(error) = log.append(&record) {
         let message = format!(
             "{}: cannot append the invocation record: {}",
@@ -247,8 +259,10 @@ pub fn main(
     word_index: usize,
     suggest: impl Fn(&OsStr) -> Option<&'static str>,
 ) -> ! {
+    let shim_started = Instant::now();
     let word = argv[word_index].clone();
-    let step = Invocation::from_process(argv, word_index).and_then(|invocation| run(&invocation));
+    let step = Invocation::from_process(argv, word_index)
+        .and_then(|invocation| run_since(&invocation, shim_started));
     match step {
         Ok(Step::PassThrough { chain, guard }) => pass_through(&chain, guard.as_deref()),
         Ok(Step::Finished { outcome, warning }) => {
@@ -265,6 +279,7 @@ pub fn main(
             if !fallback.quiet_call {
                 eprintln!("secwrap: warning: {message}; running the compiler unchanged");
             }
+            run_report::note(run_report::Outcome::Unchanged, &message);
             pass_through(&fallback.chain, None)
         }
         Err(error) => {
@@ -273,6 +288,11 @@ pub fn main(
                 .as_ref()
                 .filter(|name| word_index == 1 && **name == word)
                 .and_then(|name| suggest(name));
+            // A missing compiler is the shell's own answer (127), which
+            // build tools read as such; every other stop is secwrap's.
+            if error.missing_program.is_none() {
+                run_report::note(run_report::Outcome::Stopped, &error.message);
+            }
             match hint {
                 Some(subcommand) => fail(
                     error.code,

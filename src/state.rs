@@ -27,6 +27,25 @@ pub fn default_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".local/state/secwrap")))
 }
 
+/// The stable per-user directory of `secwrap shims` and `secwrap run`'s
+/// masquerade links: `$XDG_DATA_HOME/secwrap/shims`, else
+/// `$HOME/.local/share/secwrap/shims`. Data, not state: the links are
+/// worth keeping, as CMake and Meson store the compiler path they found
+/// (so a build configured under `secwrap run` names it for good), and
+/// Debian keeps ccache's in `/usr/lib/ccache`. A relative
+/// `XDG_DATA_HOME` is ignored, as the XDG base directory specification
+/// says; a relative `PATH` entry would follow the build's working directory.
+pub fn default_shim_dir() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+    };
+    var("XDG_DATA_HOME")
+        .map(|dir| dir.join("secwrap/shims"))
+        .or_else(|| var("HOME").map(|home| home.join(".local/share/secwrap/shims")))
+}
+
 /// Whether this is the first call to claim `key` in `dir`: creates the
 /// marker exclusively (`O_EXCL`, so of the concurrent jobs of a `make -j`
 /// exactly one wins). Without a usable directory every call is first: a

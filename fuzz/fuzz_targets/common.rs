@@ -224,6 +224,7 @@ pub fn record(u: &mut Unstructured<'_>) -> Result<InvocationRecord> {
         signal: u.arbitrary()?,
         // Whole milliseconds: see `duration_ms` in the proptest strategies.
         duration_ms: f64::from(u.arbitrary::<u32>()?),
+        secwrap_ms: u.arbitrary::<Option<u32>>()?.map(f64::from),
         warnings: u.arbitrary()?,
         build_system_probe: u.arbitrary()?,
     })

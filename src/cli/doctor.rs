@@ -24,7 +24,8 @@ use crate::route::{Evidence, LauncherAbove};
 
 use super::{CommandStatus, current_dir, plural};
 
-/// The driver names a masquerade directory holds (`wrappers/mklinks`).
+/// The plain driver names every masquerade directory holds (`secwrap
+/// shims` also links the versioned and cross-prefixed ones it finds).
 const DRIVER_NAMES: &[&str] = &["cc", "gcc", "c++", "g++", "clang", "clang++"];
 
 pub(super) fn doctor(

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::classify::Classification;
 use crate::exit::EXIT_ERROR;
@@ -19,7 +19,7 @@ use crate::paths::{normalize, relative_to};
 use crate::record::InvocationRecord;
 use crate::record::history::{self, OriginalSide, PatchedSide};
 
-use super::{CommandStatus, current_dir, load_config, log_path, read_records};
+use super::{CommandStatus, current_dir, load_config, log_path, no_build, read_records};
 
 /// `secwrap diff ORIGINAL PATCHED`: two objects, or two trees of objects
 /// (the log, when there is one, says which files are split C objects).
@@ -114,14 +114,10 @@ pub(super) fn check(
     }
     if let Some(id) = request.build {
         let builds = history::builds(&records);
-        let build = builds
-            .iter()
-            .find(|build| build.id == id)
-            .with_context(|| {
-                // `--build` always reads the log, so the path is there.
-                let log = log_file.as_deref().unwrap_or(Path::new("the log"));
-                format!("no build `{id}` in {}", log.display())
-            })?;
+        let build = builds.iter().find(|build| build.id == id).ok_or_else(|| {
+            // `--build` always reads the log, so the path is there.
+            no_build(id, log_file.as_deref().unwrap_or(Path::new("the log")))
+        })?;
         let as_of_build = history::latest_compiles(&records, build.last_index);
         let compiled = history::changed_objects(&records, &[build], Path::new(""));
         for object in compiled.iter().filter(|object| object.is_file()) {
@@ -236,7 +232,7 @@ pub(super) fn diff_build(
         builds
             .iter()
             .find(|build| build.id == id)
-            .with_context(|| format!("no build `{id}` in {}", path.display()))
+            .ok_or_else(|| no_build(id, &path))
     };
     let build = find(id)?;
     let against = against.map(find).transpose()?;

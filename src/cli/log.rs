@@ -1,22 +1,28 @@
 //! `secwrap log ...` (show, builds, changed, export) and `secwrap run`.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::atomic::{self, OutputTarget};
 use crate::classify::Classification;
+use crate::config::ConfigEnv;
 use crate::exec::{self, SignalPolicy};
-use crate::exit::{BUILD_ID_VAR, LOG_VAR};
+use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
-use crate::record::{InvocationRecord, OsText, read_log};
+use crate::record::stats::Stats;
+use crate::record::{self, InvocationRecord, OsText, read_log};
+use crate::run_report::Report;
 
-use super::{ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, plural, read_records};
+use super::{
+    ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, no_build, plural, read_records,
+};
 
 pub(super) fn log_show(
     log: Option<PathBuf>,
@@ -60,7 +66,7 @@ fn filtered<'r>(
     filter: &ShowFilter,
     log: &std::path::Path,
 ) -> Result<Vec<&'r InvocationRecord>> {
-    let no_build = |id: &str| anyhow!("no build `{id}` in {}", log.display());
+    let no_build = |id: &str| no_build(id, log);
     let builds = history::builds(records);
     let in_builds: Option<Vec<&str>> = match (&filter.build, &filter.since) {
         (Some(id), _) => {
@@ -206,42 +212,119 @@ fn write_summary_line(
 pub(super) fn run_build(
     build_id: Option<String>,
     log: Option<PathBuf>,
+    no_shims: bool,
     command: &[OsString],
 ) -> Result<CommandStatus> {
     let log = log_path(log).context("`secwrap run` records into the invocation log")?;
     let build_id = build_id_to_use(build_id, std::env::var_os(BUILD_ID_VAR));
     let (program, args) = command.split_first().context("no command to run")?;
-    let resolved = which::which(program)
+    // Before the command runs, so that a configure step in it (CMake,
+    // Meson) stores the shim's path, which stays where it is.
+    let shims = if no_shims {
+        None
+    } else {
+        Some(super::shims::refresh_for_run()?)
+    };
+    let mut env: Vec<(&str, &OsStr)> = vec![
+        (BUILD_ID_VAR, build_id.as_ref()),
+        (LOG_VAR, log.as_os_str()),
+    ];
+    // The command itself is looked up as its children will look up
+    // theirs: `secwrap run -- gcc -c a.c` runs the shim too.
+    let path_var = match &shims {
+        Some((_, path_var)) => Some(path_var.clone()),
+        None => std::env::var_os("PATH"),
+    };
+    if let Some((_, path_var)) = &shims {
+        env.push(("PATH", path_var));
+    }
+    let resolved = which::which_in(program, path_var, current_dir()?)
         .map_err(|_| anyhow!("command `{}` not found", program.to_string_lossy()))?;
-    let run = exec::run(
-        &resolved,
-        args,
-        &[
-            (BUILD_ID_VAR, build_id.as_ref()),
-            (LOG_VAR, log.as_os_str()),
-        ],
-        None,
-        SignalPolicy::LikeSystem,
-    )
-    .with_context(|| format!("cannot run `{}`", resolved.display()))?;
+    // The calls secwrap stops or runs unchanged say so here too: a build
+    // tool may keep their stderr in its own log (`run_report.rs`).
+    let report_dir = tempfile::Builder::new()
+        .prefix("secwrap-run-")
+        .tempdir()
+        .context("cannot make the run's report directory")?;
+    let report_path = report_dir.path().join("report");
+    std::fs::write(&report_path, "")
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    env.push((RUN_REPORT_VAR, report_path.as_os_str()));
+    let run = exec::run(&resolved, args, &env, None, SignalPolicy::LikeSystem)
+        .with_context(|| format!("cannot run `{}`", resolved.display()))?;
+    let report = Report::parse(&std::fs::read_to_string(&report_path).unwrap_or_default());
     let records = read_log(&log)
         .map(|(records, _)| records)
         .unwrap_or_default();
     let builds = history::builds(&records);
     match builds.iter().find(|build| build.id == build_id) {
-        Some(build) => eprintln!(
-            "secwrap: build {build_id}: {}; log {}",
-            build_summary(build),
-            log.display()
-        ),
-        // The usual cause: make called the compiler by a name that is not
-        // secwrap, which no record can show; say where to look.
+        Some(build) => {
+            let in_build = &records[build.first_index..=build.last_index];
+            eprintln!(
+                "secwrap: build {build_id}: {}{}; log {}",
+                build_summary(build),
+                secwrap_work(in_build.iter().filter(|record| history::build_of(record) == build_id)),
+                log.display()
+            );
+        }
+        // The usual cause: the build called the compiler by a name that is
+        // not secwrap, which no record can show; say where to look.
         None => eprintln!(
-            "secwrap: build {build_id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or secwrap's shim directory first on PATH; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen)",
-            log.display()
+            "secwrap: build {build_id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? ({})",
+            log.display(),
+            match &shims {
+                Some((dir, _)) => format!(
+                    "CC=\"secwrap gcc\", or by name: secwrap's shims in `{}` were first on PATH; a shim cannot see a compiler named by absolute path, e.g. CC=/usr/bin/gcc, nor the one a CMake or Meson build directory configured before `secwrap run` stored: configure inside `secwrap run`",
+                    dir.display()
+                ),
+                None => "CC=\"secwrap gcc\", or a shim directory first on PATH: --no-shims left PATH as it was; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen".to_string(),
+            }
         ),
     }
-    run.outcome.exit()
+    if let Some(first) = report.stopped.first() {
+        eprintln!(
+            "secwrap: error: build {build_id}: secwrap stopped {}, which the build may not have shown: {first}",
+            plural(report.stopped.len(), "call")
+        );
+    }
+    if let Some(first) = report.unchanged.first() {
+        eprintln!(
+            "secwrap: warning: build {build_id}: {} ran unchanged (unsplit, unrecorded): {first}",
+            plural(report.unchanged.len(), "call")
+        );
+    }
+    // `exit` below skips destructors.
+    drop(report_dir);
+    match run.outcome {
+        // A build that succeeded although secwrap stopped calls (a
+        // configure that fell back to another compiler, a compiler check
+        // that gave up on a feature) is not the build that was asked for.
+        exec::Outcome::Exited(0) if !report.stopped.is_empty() => std::process::exit(EXIT_ERROR),
+        outcome => outcome.exit(),
+    }
+}
+
+/// What secwrap itself did in a build, beyond the counts of
+/// [`build_summary`]: the calls that did not get a flag, by reason, and its
+/// own flag probes, run or answered from the cache, as `secwrap stats`
+/// counts them (`record::stats`). Empty when there is neither.
+fn secwrap_work<'r>(records: impl Iterator<Item = &'r InvocationRecord>) -> String {
+    let stats = Stats::of(records);
+    let mut work = String::new();
+    if !stats.skipped.is_empty() {
+        work.push_str(&format!(
+            ", flags skipped: {}",
+            super::stats::skipped_by_reason(&stats.skipped)
+        ));
+    }
+    let (probed, cached) = (stats.probe_cache.misses, stats.probe_cache.hits);
+    if probed + cached > 0 {
+        work.push_str(&format!(
+            ", {} by secwrap ({probed} run, {cached} cached)",
+            plural(probed + cached, "flag probe")
+        ));
+    }
+    work
 }
 
 /// The build id for `secwrap run`: `--build-id`, else an inherited
@@ -291,6 +374,80 @@ pub(super) fn log_builds(log: Option<PathBuf>, out: &mut dyn Write) -> Result<Co
     Ok(CommandStatus::Success)
 }
 
+/// `secwrap log clear`.
+pub(super) fn log_clear(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
+    let path = log_path(log)?;
+    let users = ConfigEnv::from_process(current_dir()?).users;
+    let cleared = record::clear_log(&path, users).with_context(|| path.display().to_string())?;
+    let bad_lines = if cleared.bad_lines == 0 {
+        String::new()
+    } else {
+        format!(" and {}", plural(cleared.bad_lines, "bad line"))
+    };
+    writeln!(
+        out,
+        "removed {}{bad_lines} from {}",
+        plural(cleared.records, "record"),
+        path.display()
+    )?;
+    Ok(CommandStatus::Success)
+}
+
+/// `secwrap log prune --keep-builds N [--dry-run]`.
+pub(super) fn log_prune(
+    keep: usize,
+    dry_run: bool,
+    log: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<CommandStatus> {
+    let path = log_path(log)?;
+    let users = ConfigEnv::from_process(current_dir()?).users;
+    let pruned = record::prune_log(&path, users, keep, dry_run)
+        .with_context(|| path.display().to_string())?;
+    writeln!(out, "{}", prune_summary(&pruned, dry_run, &path))?;
+    Ok(CommandStatus::Success)
+}
+
+/// `kept 1 build (2 records) and removed 2 builds (3 records) from LOG`,
+/// `would keep ...` for a dry run.
+fn prune_summary(pruned: &record::Pruned, dry_run: bool, path: &Path) -> String {
+    let (keep, remove) = if dry_run {
+        ("would keep", "remove")
+    } else {
+        ("kept", "removed")
+    };
+    let builds = |ids: &[String], records: usize| {
+        format!(
+            "{} ({})",
+            plural(ids.len(), "build"),
+            plural(records, "record")
+        )
+    };
+    let mut summary = format!(
+        "{keep} {}",
+        builds(&pruned.kept_builds, pruned.kept_records)
+    );
+    if pruned.removed_records == 0 && pruned.removed_bad_lines == 0 {
+        summary.push_str(&format!(" of {}: nothing to remove", path.display()));
+        return summary;
+    }
+    summary.push_str(&format!(
+        " and {remove} {}",
+        builds(&pruned.removed_builds, pruned.removed_records)
+    ));
+    if pruned.removed_bad_lines > 0 {
+        summary.push_str(&format!(
+            " and {}",
+            plural(pruned.removed_bad_lines, "bad line")
+        ));
+    }
+    summary.push_str(&format!(" from {}", path.display()));
+    if !pruned.removed_builds.is_empty() {
+        summary.push_str(&format!(": {}", pruned.removed_builds.join(", ")));
+    }
+    summary
+}
+
 pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<CommandStatus> {
     let excludes = UserExcludes::new(&args.exclude)?;
     let (path, records, _) = read_records(args.log.log)?;
@@ -299,7 +456,7 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
     let builds = history::builds(&records);
     let since = args.since.as_deref();
     let selected = history::builds_after(&builds, since)
-        .with_context(|| format!("no build `{}` in {}", since.unwrap_or(""), path.display()))?;
+        .ok_or_else(|| no_build(since.unwrap_or(""), &path))?;
     let images: Vec<(PathBuf, ImageSymbols)> = args
         .image
         .iter()
@@ -546,7 +703,7 @@ pub(super) fn log_export(
                 .filter(|record| history::build_of(record) == id)
                 .collect();
             if chosen.is_empty() {
-                bail!("no build `{id}` in {}", path.display());
+                return Err(no_build(id, &path));
             }
             chosen
         }
@@ -566,53 +723,61 @@ pub(super) fn log_export(
         1 => "; left out 1 build-system probe (--include-probes keeps it)".to_string(),
         count => format!("; left out {count} build-system probes (--include-probes keeps them)"),
     };
-    // `-o -` is stdout, as for most tools that take an output file; the
-    // line that says what was written goes to stderr there, out of the
-    // JSON's way.
-    if output == Path::new("-") {
-        if merge {
-            bail!("--merge rewrites a file; `-o -` is stdout: name the file to merge into");
-        }
-        let mut out = BufWriter::new(out);
-        serde_json::to_writer_pretty(&mut out, &entries).map_err(std::io::Error::other)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        eprintln!(
-            "secwrap: wrote {} to stdout{probes_note}",
-            plural(entries.len(), "entry")
-        );
-        return Ok(CommandStatus::Success);
-    }
-    let output = current_dir()?.join(output);
-    if merge && output.exists() {
-        let old_text = std::fs::read(&output).with_context(|| output.display().to_string())?;
-        let old: Vec<CompileCommand> = serde_json::from_slice(&old_text).map_err(|error| {
-            anyhow!(
-                "{}:{}:{}: not a compilation database: {error}",
-                output.display(),
-                error.line(),
-                error.column()
-            )
-        })?;
-        entries = merge_compile_commands(old, entries);
-    }
-    let directory = output.parent().unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        let mut temporary = tempfile::Builder::new()
-            .prefix(".compile_commands.")
-            .tempfile_in(directory)?;
-        serde_json::to_writer_pretty(&mut temporary, &entries).map_err(std::io::Error::other)?;
-        temporary.write_all(b"\n")?;
-        temporary.persist(&output).map_err(|error| error.error)?;
-        Ok(())
+    // `-o -` is stdout, and a pipe or device is written in place
+    // (`atomic::write_output`); the line that says what was written goes to
+    // stderr there, out of the JSON's way.
+    let output = if output == Path::new("-") {
+        output.to_path_buf()
+    } else {
+        current_dir()?.join(output)
     };
-    write().with_context(|| output.display().to_string())?;
-    writeln!(
-        out,
-        "wrote {} to {}{probes_note}",
-        plural(entries.len(), "entry"),
-        output.display(),
-    )?;
+    let target = atomic::output_target(&output).with_context(|| output.display().to_string())?;
+    if merge {
+        match &target {
+            OutputTarget::Replace {
+                path,
+                existing: Some(_),
+            } => {
+                let old_text = std::fs::read(path).with_context(|| path.display().to_string())?;
+                let old: Vec<CompileCommand> =
+                    serde_json::from_slice(&old_text).map_err(|error| {
+                        anyhow!(
+                            "{}:{}:{}: not a compilation database: {error}",
+                            output.display(),
+                            error.line(),
+                            error.column()
+                        )
+                    })?;
+                entries = merge_compile_commands(old, entries);
+            }
+            OutputTarget::Replace { existing: None, .. } => {}
+            OutputTarget::Stdout => {
+                bail!("--merge rewrites a file; `-o -` is stdout: name the file to merge into")
+            }
+            OutputTarget::InPlace { .. } => bail!(
+                "{}: --merge rewrites a file, and this is not a regular file",
+                output.display()
+            ),
+        }
+    }
+    let written = atomic::write_output(&output, out, 0, |file| {
+        let mut file = BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut file, &entries).map_err(std::io::Error::other)?;
+        file.write_all(b"\n")?;
+        file.flush()
+    })
+    .with_context(|| output.display().to_string())?;
+    let entries = plural(entries.len(), "entry");
+    match written {
+        OutputTarget::Stdout => eprintln!("secwrap: wrote {entries} to stdout{probes_note}"),
+        OutputTarget::InPlace { .. } => eprintln!(
+            "secwrap: wrote {entries} to {}{probes_note}",
+            output.display()
+        ),
+        OutputTarget::Replace { .. } => {
+            writeln!(out, "wrote {entries} to {}{probes_note}", output.display())?
+        }
+    }
     Ok(CommandStatus::Success)
 }
 
@@ -631,6 +796,60 @@ mod tests {
                 "fresh id `{id}` for given {given:?}, inherited {inherited:?}"
             ),
         }
+    }
+
+    #[track_caller]
+    fn check_prune_summary(
+        kept: &[&str],
+        removed: &[&str],
+        records: (usize, usize, usize),
+        dry_run: bool,
+        expected: &str,
+    ) {
+        let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect();
+        let pruned = record::Pruned {
+            kept_builds: ids(kept),
+            removed_builds: ids(removed),
+            kept_records: records.0,
+            removed_records: records.1,
+            removed_bad_lines: records.2,
+        };
+        assert_eq!(
+            prune_summary(&pruned, dry_run, Path::new("/l.jsonl")),
+            expected
+        );
+    }
+
+    #[test]
+    fn prune_summaries() {
+        check_prune_summary(
+            &["b"],
+            &["a", "-"],
+            (2, 3, 0),
+            false,
+            "kept 1 build (2 records) and removed 2 builds (3 records) from /l.jsonl: a, -",
+        );
+        check_prune_summary(
+            &["b", "c"],
+            &["a"],
+            (1, 1, 2),
+            true,
+            "would keep 2 builds (1 record) and remove 1 build (1 record) and 2 bad lines from /l.jsonl: a",
+        );
+        check_prune_summary(
+            &["a"],
+            &[],
+            (4, 0, 0),
+            false,
+            "kept 1 build (4 records) of /l.jsonl: nothing to remove",
+        );
+        check_prune_summary(
+            &[],
+            &[],
+            (0, 0, 1),
+            false,
+            "kept 0 builds (0 records) and removed 0 builds (0 records) and 1 bad line from /l.jsonl",
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Subcommands: they sit beside the shim path and share its config loading
 //! and record schema, never its process handling. One file per group
 //! (`setup`: init, config; `probe`: probe, cache; `log`: log, run;
-//! `livepatch`: diff, check; `docs`: completions, man); handlers parse, call the stages and print.
+//! `livepatch`: diff, check; `shims`: shims; `docs`: completions, man;
+//! `install`: install-support); handlers parse, call the stages and print.
 //!
 //! Output is data on stdout, written through the locked `out` the
 //! dispatcher hands each handler; a reader that goes away is a quiet exit 0,
@@ -21,18 +22,23 @@ use crate::config::{Config, ConfigEnv};
 use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
 use crate::record::{BadLine, InvocationRecord, read_log};
+/// The one `plural()`, for the subcommands' `use super::plural`.
+pub(crate) use crate::text::plural;
 
 mod docs;
 mod doctor;
+mod install;
 mod livepatch;
 mod log;
 mod probe;
 mod setup;
+mod stats;
 
 use docs::{CompletionShell, completions, man_page};
 use doctor::doctor;
+use install::install_support;
 use livepatch::{CheckRequest, check, diff, diff_build};
-use log::{log_builds, log_changed, log_export, log_show, run_build};
+use log::{log_builds, log_changed, log_clear, log_export, log_prune, log_show, run_build};
 use probe::{cache, probe_flags};
 use setup::{init, show_config, trust_dir};
 
@@ -53,6 +59,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write a secwrap.toml for a tree, naming its Kconfig values.
+    #[command(after_help = examples::INIT)]
     Init {
         /// The tree's `.config`, `include/config/auto.conf` or `include/generated/autoconf.h`.
         #[arg(long, required_unless_present = "always")]
@@ -60,7 +67,7 @@ enum Command {
         /// No Kconfig: one rule, `when = "y"`, that gives every compile of the tree the split flags (most distribution packages).
         #[arg(long, conflicts_with = "kconfig")]
         always: bool,
-        /// Where to write secwrap.toml.
+        /// The directory to write secwrap.toml in; `-` prints it on stdout.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
         /// Invocation log path, relative to DIR.
@@ -71,6 +78,7 @@ enum Command {
         force: bool,
     },
     /// Show the effective config, where each value came from, and the flags it adds.
+    #[command(after_help = examples::CONFIG)]
     Config {
         /// Show what a compile of FILE from here would use: the config and
         /// Kconfig are also searched from FILE's directory (out-of-tree builds).
@@ -83,6 +91,7 @@ enum Command {
     /// expands; exits 0 when all are supported, 1 otherwise. Each FLAG
     /// argument is one group (`"-ffunction-sections -fdata-sections"` is
     /// probed as one, as cc-option allows).
+    #[command(after_help = examples::PROBE)]
     Probe {
         /// The compiler, possibly several words (`"ccache gcc"`, `"gcc -m32"`). Default: `$CC`, else `cc`.
         #[arg(long)]
@@ -96,16 +105,26 @@ enum Command {
         /// Ask the compiler; neither read nor write the cache.
         #[arg(long)]
         no_cache: bool,
+        /// The flag groups to ask about, one argument each (`-fdata-sections`,
+        /// `"-ffunction-sections -fdata-sections"`).
         #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
         flags: Vec<OsString>,
     },
     /// Run a build command as one build, tagged with a build id.
     ///
-    /// Every record the command makes carries the build id
+    /// The shim directory (`secwrap shims`' default DIR) is refreshed and
+    /// put first on PATH for the command, so a build that calls `gcc`,
+    /// `cc` or `clang` by name runs secwrap; CC and CXX are left as they
+    /// are. Every record the command makes carries the build id
     /// (`SECWRAP_BUILD_ID`); a summary follows on stderr; the exit status is
     /// the command's. Options come before the command: `secwrap run
     /// --build-id orig -- make -j8 CC="secwrap gcc"`.
+    ///
+    /// A PATH shim cannot see a compiler named by absolute path
+    /// (`CC=/usr/bin/gcc`), nor one a CMake or Meson build directory
+    /// configured before `secwrap run` stored: configure inside `secwrap run`.
     #[command(override_usage = "secwrap run [OPTIONS] -- COMMAND...")]
+    #[command(after_help = examples::RUN)]
     Run {
         /// The build id (default: an inherited non-empty `SECWRAP_BUILD_ID`,
         /// so a `secwrap run` inside a recipe stays in the outer build; else
@@ -115,14 +134,47 @@ enum Command {
         /// The invocation log to record into (default: the configured one: `[log] path` or `SECWRAP_LOG`).
         #[arg(long)]
         log: Option<PathBuf>,
-        /// The command, after `--`, e.g. `-- make -j8 CC="secwrap gcc"`.
+        /// Leave PATH as it is: no shim directory, so only compilers
+        /// called through secwrap (`CC="secwrap gcc"`) are seen.
+        #[arg(long)]
+        no_shims: bool,
+        /// The command, after `--`, e.g. `-- make -j8`.
         // No `allow_hyphen_values`: an unknown option before the command is
         // a usage error, not the program to run; `trailing_var_arg` keeps
         // the command's own options (`make -j8` without `--`) as its words.
         #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+    /// Make or refresh links to secwrap named like the compilers on PATH.
+    ///
+    /// One symlink to this secwrap for each C/C++ compiler found on PATH
+    /// (`gcc`, `cc`, `clang++`, `gcc-12`, `x86_64-linux-gnu-gcc`, ...; not
+    /// tools such as `gcc-ar-12`), as Debian's `update-ccache-symlinks`
+    /// keeps /usr/lib/ccache. Links of secwrap's that point elsewhere are
+    /// re-pointed (atomically), links for compilers no longer on PATH are
+    /// removed; anything else in DIR is left alone and reported, with exit
+    /// status 1. With DIR first on PATH, a build that runs `gcc` runs
+    /// secwrap, which runs the real gcc after it on PATH. `secwrap run`
+    /// refreshes the default DIR and puts it first by itself.
+    #[command(after_help = examples::SHIMS)]
+    Shims {
+        /// The directory (default: `$XDG_DATA_HOME/secwrap/shims`, else
+        /// `~/.local/share/secwrap/shims`). Created 0700 if missing; refused
+        /// if it is a symlink, not the user's, or writable by others.
+        dir: Option<PathBuf>,
+        /// Only these compilers (names as on PATH, each a compiler name
+        /// found there); other links of secwrap's in DIR are removed.
+        #[arg(long, num_args = 1.., value_name = "NAME", value_delimiter = ',')]
+        compilers: Vec<OsString>,
+        /// Change nothing: say whether DIR is current (every compiler has
+        /// its link to this secwrap, none stale) and first on PATH, before
+        /// every directory with a real compiler or a ccache/distcc/icecc
+        /// masquerade link; one line per problem, exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Show what the probe cache holds, or clear it.
+    #[command(after_help = examples::CACHE)]
     Cache {
         #[command(subcommand)]
         command: Option<CacheCommand>,
@@ -135,6 +187,7 @@ enum Command {
     /// split flags, and count them on stderr. Exit 0: none, 1: some, 2: an
     /// object that differs could not be compared (not split, LTO IR, not
     /// ELF, no original kept), or an error.
+    #[command(after_help = examples::DIFF)]
     Diff {
         /// The original object, or directory of objects.
         #[arg(required_unless_present = "build")]
@@ -172,6 +225,7 @@ enum Command {
             .required(true)
             .multiple(true)
     ))]
+    #[command(after_help = examples::CHECK)]
     Check {
         /// Objects to check: special names, and the split itself (judged
         /// with the record's compile when there is one, from the object
@@ -201,7 +255,26 @@ enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Counts from the invocation log, as `ccache -s` shows its own.
+    ///
+    /// Calls by kind, compiles with flags injected, flags skipped by reason,
+    /// secwrap's flag-probe cache hits and misses, failures (build-system
+    /// probes apart), and the wall time secwrap added. For the whole log
+    /// and its latest build, or for one build.
+    #[command(after_help = examples::STATS)]
+    Stats {
+        /// Only this build (`log builds` lists them; `-` for records made
+        /// outside `secwrap run`).
+        #[arg(long)]
+        build: Option<String>,
+        /// One JSON document on stdout (fields: README, "Counters").
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Read the invocation log.
+    #[command(after_help = examples::LOG)]
     Log {
         #[command(subcommand)]
         command: LogCommand,
@@ -212,6 +285,7 @@ enum Command {
     /// trusted, secwrap's shim directory on PATH and launchers before it,
     /// the compiler, and the last record for FILE (an object or a source).
     /// Exit 1 when a problem is found.
+    #[command(after_help = examples::DOCTOR)]
     Doctor {
         /// An object or source file of the tree.
         file: Option<PathBuf>,
@@ -227,6 +301,7 @@ enum Command {
     /// (`~/.config/secwrap/secwrap.toml`), as git's `safe.directory`: a
     /// secwrap.toml found upward in DIR may then name any launcher, flags
     /// off the safe list and files outside its tree.
+    #[command(after_help = examples::TRUST)]
     Trust {
         /// The tree to trust (made absolute and physical).
         dir: PathBuf,
@@ -235,27 +310,81 @@ enum Command {
     ///
     /// bash: `source <(secwrap completions bash)`; zsh: save as `_secwrap`
     /// on `$fpath`; fish: save in `~/.config/fish/completions/secwrap.fish`.
+    #[command(after_help = examples::COMPLETIONS)]
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: CompletionShell,
     },
-    /// Print the man page, secwrap.1, in roff (`secwrap man > secwrap.1`).
-    #[command(hide = true)]
-    Man,
-    /// Print each NAME that is a compiler driver name (for `wrappers/mklinks`).
+    /// Install the man pages, shell completions and build-system recipes under PREFIX.
     ///
-    /// Exits 0 when every NAME is one, 1 otherwise.
-    #[command(hide = true)]
-    IsCompiler {
-        /// File names (`gcc-12`, `arm-none-eabi-gcc`, `gcc-ar-12`, ...).
-        names: Vec<OsString>,
+    /// `cargo install --path .` installs the binary; this lays out the rest
+    /// as a package would: PREFIX/share/man/man1/secwrap.1 and a page per
+    /// subcommand, the bash, zsh and fish completions, and the recipes under
+    /// PREFIX/share/secwrap/ (cmake/secwrap-launcher.cmake,
+    /// meson/secwrap-native.ini, rpm/macros.secwrap, debian/rules.snippet).
+    /// Files already up to date are left alone; run it again after
+    /// upgrading secwrap.
+    #[command(after_help = examples::INSTALL_SUPPORT)]
+    InstallSupport {
+        /// Where to install: `/usr/local`, or `~/.local` for one user.
+        prefix: PathBuf,
+        /// List what would be written, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
+    /// Print the man page, secwrap.1, in roff (`secwrap man > secwrap.1`), or
+    /// a subcommand's (`secwrap man log show`: secwrap-log-show.1).
+    #[command(hide = true)]
+    #[command(after_help = examples::MAN)]
+    Man {
+        /// The subcommand, as words (`log show`).
+        subcommand: Vec<String>,
+    },
+}
+
+/// The `Examples:` section of each subcommand's help: real command lines
+/// (`every_subcommand_has_examples_and_every_option_help` keeps them there).
+mod examples {
+    pub const INIT: &str = "Examples:\n  secwrap init --kconfig .config\n  secwrap init --always --log build/secwrap.jsonl\n  secwrap init --kconfig include/config/auto.conf --dir - > secwrap.toml";
+    pub const CONFIG: &str =
+        "Examples:\n  secwrap config\n  secwrap config --for drivers/net/dummy.c";
+    pub const PROBE: &str = "Examples:\n  secwrap probe --cc gcc -ffunction-sections -fdata-sections\n  secwrap probe --cc \"ccache gcc\" --explain \"-ffunction-sections -fdata-sections\" -fno-such-flag\n  secwrap probe --disable-warning vla";
+    pub const RUN: &str = "Examples:
+  secwrap run -- make -j8
+  secwrap run -- cmake -S . -B build && secwrap run -- cmake --build build
+  secwrap run --build-id orig --no-shims --log build/secwrap.jsonl -- make CC=\"secwrap gcc\"";
+    pub const CACHE: &str = "Examples:\n  secwrap cache\n  secwrap cache clear";
+    pub const DIFF: &str = "Examples:\n  secwrap diff orig/foo.o foo.o\n  secwrap diff --build patched --json\n  secwrap diff --build patched --against orig";
+    pub const CHECK: &str = "Examples:\n  secwrap check --build patched\n  secwrap check --image vmlinux --lds arch/x86/kernel/vmlinux.lds\n  secwrap check --json foo.o";
+    pub const STATS: &str = "Examples:\n  secwrap stats\n  secwrap stats --build patched --json";
+    pub const LOG: &str = "Examples:\n  secwrap log show --build patched --failed\n  secwrap log changed --since orig > changed_objs\n  secwrap log prune --keep-builds 5";
+    pub const DOCTOR: &str =
+        "Examples:\n  secwrap doctor drivers/net/dummy.o\n  secwrap doctor --cc clang src/main.c";
+    pub const TRUST: &str = "Examples:\n  secwrap trust ~/src/linux";
+    pub const COMPLETIONS: &str = "Examples:\n  source <(secwrap completions bash)\n  secwrap completions fish > ~/.config/fish/completions/secwrap.fish";
+    pub const MAN: &str = "Examples:\n  secwrap man > secwrap.1\n  secwrap man log show | man -l -";
+    pub const INSTALL_SUPPORT: &str = "Examples:\n  secwrap install-support ~/.local\n  secwrap install-support /usr/local --dry-run";
+    pub const SHIMS: &str = "Examples:
+  secwrap shims
+  secwrap shims --check
+  secwrap shims ~/cross --compilers arm-none-eabi-gcc arm-none-eabi-g++";
+    pub const CACHE_SHOW: &str = "Examples:\n  secwrap cache show";
+    pub const CACHE_CLEAR: &str = "Examples:\n  secwrap cache clear";
+    pub const LOG_SHOW: &str = "Examples:\n  secwrap log show\n  secwrap log show --build patched --failed\n  secwrap log show --since orig --kind compile";
+    pub const LOG_BUILDS: &str =
+        "Examples:\n  secwrap log builds\n  secwrap log builds --log build/secwrap.jsonl";
+    pub const LOG_CHANGED: &str = "Examples:\n  secwrap log changed --since orig > changed_objs\n  secwrap log changed --image vmlinux -0 | xargs -0 ls -l\n  secwrap log changed --exclude 'tools/**' --verbose";
+    pub const LOG_CLEAR: &str =
+        "Examples:\n  secwrap log clear\n  secwrap log clear --log build/secwrap.jsonl";
+    pub const LOG_PRUNE: &str = "Examples:\n  secwrap log prune --keep-builds 2 --dry-run\n  secwrap log prune --keep-builds 2";
+    pub const LOG_EXPORT: &str = "Examples:\n  secwrap log export\n  secwrap log export --build patched -o - | jq length\n  secwrap log export --merge -o build/compile_commands.json";
 }
 
 /// `--log`, for every subcommand that reads the log.
 #[derive(Debug, clap::Args)]
 struct LogArgs {
-    /// The invocation log to read (default: the configured one: `[log] path` or `SECWRAP_LOG`).
+    /// The invocation log (default: the configured one: `[log] path` or `SECWRAP_LOG`).
     #[arg(long)]
     log: Option<PathBuf>,
 }
@@ -284,8 +413,10 @@ struct ShowFilter {
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
     /// Where the cache is and every entry (the default).
+    #[command(after_help = examples::CACHE_SHOW)]
     Show,
     /// Remove every entry.
+    #[command(after_help = examples::CACHE_CLEAR)]
     Clear,
 }
 
@@ -295,6 +426,7 @@ enum LogCommand {
     ///
     /// Filters narrow the lines and the summary: `secwrap log show --build
     /// patched --failed`, `secwrap log show --since orig --kind compile`.
+    #[command(after_help = examples::LOG_SHOW)]
     Show {
         #[command(flatten)]
         log: LogArgs,
@@ -302,6 +434,7 @@ enum LogCommand {
         filter: ShowFilter,
     },
     /// The builds in the log, with counts by kind.
+    #[command(after_help = examples::LOG_BUILDS)]
     Builds {
         #[command(flatten)]
         log: LogArgs,
@@ -317,8 +450,30 @@ enum LogCommand {
     /// `arch/x86/boot/version.o`, Xen's `common/version.o` or
     /// `xen/common/version.o`). What is left out is counted on stderr when
     /// it is a terminal, and named with `--verbose`; stdout is the list only.
+    #[command(after_help = examples::LOG_CHANGED)]
     Changed(ChangedArgs),
+    /// Remove every record (the log is emptied in place, under its lock).
+    #[command(after_help = examples::LOG_CLEAR)]
+    Clear {
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Keep only the latest builds' records (rewritten atomically, under
+    /// the log's lock: a compile appending meanwhile is never lost).
+    #[command(after_help = examples::LOG_PRUNE)]
+    Prune {
+        /// How many builds to keep, the latest by first record (`log
+        /// builds` order; records outside `secwrap run` are the build `-`).
+        #[arg(long, value_name = "N")]
+        keep_builds: usize,
+        /// Say what would be kept and removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Write the compiles as a compilation database.
+    #[command(after_help = examples::LOG_EXPORT)]
     Export {
         /// The database format (the one there is).
         #[arg(long, value_enum, default_value = "compile-commands")]
@@ -326,7 +481,8 @@ enum LogCommand {
         /// Only this build's compiles.
         #[arg(long)]
         build: Option<String>,
-        /// Where to write (atomically); `-` is stdout.
+        /// Where to write (atomically, through a symlink; a FIFO or device in
+        /// place: README, "Output files"); `-` is stdout.
         #[arg(long, short, default_value = "compile_commands.json")]
         output: PathBuf,
         /// Merge into an existing file: entries for the same source and output are replaced.
@@ -399,11 +555,13 @@ const SUBCOMMANDS: &[&str] = &[
     "doctor",
     "help",
     "init",
-    "is-compiler",
+    "install-support",
     "log",
     "man",
     "probe",
     "run",
+    "shims",
+    "stats",
     "trust",
 ];
 
@@ -482,8 +640,9 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         Command::Run {
             build_id,
             log,
+            no_shims,
             command,
-        } => run_build(build_id, log, &command),
+        } => run_build(build_id, log, no_shims, &command),
         Command::Diff {
             original,
             patched,
@@ -519,6 +678,12 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
         Command::Log { command } => match command {
             LogCommand::Show { log, filter } => log_show(log.log, &filter, out),
             LogCommand::Builds { log } => log_builds(log.log, out),
+            LogCommand::Clear { log } => log_clear(log.log, out),
+            LogCommand::Prune {
+                keep_builds,
+                dry_run,
+                log,
+            } => log_prune(keep_builds, dry_run, log.log, out),
             LogCommand::Changed(args) => log_changed(args, out),
             LogCommand::Export {
                 format: ExportFormat::CompileCommands,
@@ -529,9 +694,15 @@ fn dispatch(command: Command, out: &mut dyn Write) -> Result<CommandStatus> {
                 log,
             } => log_export(build, &output, merge, include_probes, log.log, out),
         },
+        Command::Stats { build, json, log } => stats::stats(build.as_deref(), json, log.log, out),
         Command::Completions { shell } => completions(shell, out),
-        Command::Man => man_page(out),
-        Command::IsCompiler { names } => shims::is_compiler(&names, out),
+        Command::InstallSupport { prefix, dry_run } => install_support(&prefix, dry_run, out),
+        Command::Man { subcommand } => man_page(&subcommand, out),
+        Command::Shims {
+            dir,
+            compilers,
+            check,
+        } => shims::shims(dir, &compilers, check, out),
     }
 }
 
@@ -605,20 +776,10 @@ fn log_path(log: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-/// `1 invocation`, `2 invocations`, `0 entries`: a count and its noun,
-/// singular for exactly one. A noun ending in a consonant and `y` takes
-/// `ies` (`entry`), any other an `s`; the CLI's counted nouns are regular.
-pub(crate) fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        return format!("1 {noun}");
-    }
-    let bytes = noun.as_bytes();
-    match bytes {
-        [.., before, b'y'] if !b"aeiou".contains(before) => {
-            format!("{count} {}ies", &noun[..noun.len() - 1])
-        }
-        _ => format!("{count} {noun}s"),
-    }
+/// The one wording of a build id the log does not have, for every
+/// subcommand that takes `--build`, `--since` or `--against`.
+fn no_build(id: &str, log: &std::path::Path) -> anyhow::Error {
+    anyhow!("no build `{id}` in {}", log.display())
 }
 
 /// Reads the log, warning about (and skipping) bad lines.
@@ -655,25 +816,87 @@ mod tests {
         assert_eq!(names, SUBCOMMANDS);
     }
 
-    #[track_caller]
-    fn check_plural(count: usize, noun: &str, expected: &str) {
-        assert_eq!(plural(count, noun), expected, "{count} {noun}");
+    /// The words of the secwrap command in an example line, as a shell
+    /// splits them: from `secwrap` to the first unquoted `>`, `|` or `)`,
+    /// with `'...'` and `"..."` quoting (all the examples use).
+    fn example_words(line: &str) -> Vec<String> {
+        let start = line.find("secwrap ").expect("an example runs secwrap");
+        let (mut words, mut word, mut quote, mut in_word) = (vec![], String::new(), None, false);
+        for character in line[start..].chars() {
+            match (quote, character) {
+                (Some(open), c) if c == open => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(character);
+                    in_word = true;
+                }
+                (None, '>' | '|' | ')') => break,
+                (None, ' ') => {
+                    if in_word {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    in_word = false;
+                }
+                (None, c) => {
+                    word.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            words.push(word);
+        }
+        words
     }
 
+    /// Every subcommand's help ends with `Examples:` and one to three
+    /// command lines that clap accepts as they are written; every option
+    /// and argument has a help line (`secwrap SUB --help` says what it is).
     #[test]
-    fn plural_is_singular_for_one_only() {
-        check_plural(0, "invocation", "0 invocations");
-        check_plural(1, "invocation", "1 invocation");
-        check_plural(2, "invocation", "2 invocations");
-        check_plural(1, "entry", "1 entry");
-        check_plural(0, "entry", "0 entries");
-        check_plural(3, "entry", "3 entries");
-        check_plural(2, "key", "2 keys");
-        check_plural(1, "build-system probe", "1 build-system probe");
-        check_plural(5, "build-system probe", "5 build-system probes");
-        check_plural(2, "bad line", "2 bad lines");
-        check_plural(1, "Kconfig symbol", "1 Kconfig symbol");
-        check_plural(12, "object", "12 objects");
+    fn every_subcommand_has_examples_and_every_option_help() {
+        fn walk(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && id != "help" && id != "version" {
+                    problems.push(format!("{path}: `{id}` has no help"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let after = sub.get_after_help().map(|text| text.to_string());
+                match after
+                    .as_deref()
+                    .and_then(|text| text.strip_prefix("Examples:\n"))
+                {
+                    None => problems.push(format!("{path}: no `Examples:` section")),
+                    Some(lines) => {
+                        let lines: Vec<&str> = lines.lines().collect();
+                        if !(1..=3).contains(&lines.len()) {
+                            problems.push(format!("{path}: {} examples", lines.len()));
+                        }
+                        for line in lines {
+                            let words = example_words(line);
+                            if let Err(error) = Cli::try_parse_from(&words)
+                                && error.use_stderr()
+                            {
+                                problems.push(format!("{path}: `{line}`: {error}"));
+                            }
+                            if !words.join(" ").starts_with(&path) {
+                                problems.push(format!("{path}: `{line}` runs another subcommand"));
+                            }
+                        }
+                    }
+                }
+                walk(sub, &path, problems);
+            }
+        }
+        let mut problems = Vec::new();
+        walk(&Cli::command(), "secwrap", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        assert_eq!(
+            example_words(r#"x <(secwrap run -- make CC="secwrap gcc" 'a b') > f"#),
+            ["secwrap", "run", "--", "make", "CC=secwrap gcc", "a b"]
+        );
     }
 
     #[track_caller]

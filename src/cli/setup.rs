@@ -1,7 +1,7 @@
 //! `secwrap init` and `secwrap config`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::atomic;
 use crate::config::{
@@ -27,46 +27,72 @@ pub(super) fn init(
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let cwd = current_dir()?;
-    let dir = normalize(&cwd.join(dir));
-    let target = dir.join(CONFIG_FILE_NAME);
-    if target.exists() && !force {
+    // `--dir -`: the file on stdout, its paths relative to the working
+    // directory, as if written there.
+    let to_stdout = dir == Path::new("-");
+    let dir = if to_stdout {
+        cwd.clone()
+    } else {
+        normalize(&cwd.join(dir))
+    };
+    let target = if to_stdout {
+        PathBuf::from("-")
+    } else {
+        dir.join(CONFIG_FILE_NAME)
+    };
+    if !to_stdout && target.exists() && !force {
         bail!(
             "{} already exists (use --force to replace it)",
             target.display()
         );
     }
-    let Some(kconfig) = kconfig else {
-        let text = ALWAYS_TEMPLATE.replacen("{log}", &toml_string(log), 1);
-        std::fs::write(&target, text).with_context(|| target.display().to_string())?;
-        writeln!(
-            out,
-            "wrote {} (rule `always-split`: every compile gets {})",
-            target.display(),
-            SPLIT_FLAGS.join(" ")
-        )?;
-        return Ok(CommandStatus::Success);
-    };
-    let kconfig = normalize(&cwd.join(kconfig));
-    let text = std::fs::read(&kconfig).with_context(|| kconfig.display().to_string())?;
-    let (values, diagnostics) = KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
-    if let Some(first) = diagnostics.first() {
-        return Err(BadInput {
-            path: kconfig.clone(),
-            position: Some((first.line, first.column)),
-            message: first.message.clone(),
+    let (text, what) = match kconfig {
+        None => (
+            ALWAYS_TEMPLATE.replacen("{log}", &toml_string(log), 1),
+            format!(
+                "rule `always-split`: every compile gets {}",
+                SPLIT_FLAGS.join(" ")
+            ),
+        ),
+        Some(kconfig) => {
+            let kconfig = normalize(&cwd.join(kconfig));
+            let text = std::fs::read(&kconfig).with_context(|| kconfig.display().to_string())?;
+            let (values, diagnostics) =
+                KconfigValues::parse(&text, KconfigFormat::detect(&kconfig, &text));
+            if let Some(first) = diagnostics.first() {
+                return Err(BadInput {
+                    path: kconfig.clone(),
+                    position: Some((first.line, first.column)),
+                    message: first.message.clone(),
+                }
+                .into());
+            }
+            let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
+            (
+                init_toml(&relative.to_string_lossy(), log),
+                format!(
+                    "{} in {}",
+                    plural(values.len(), "Kconfig symbol"),
+                    kconfig.display()
+                ),
+            )
         }
-        .into());
+    };
+    // Not writable by others, whatever the umask: a found secwrap.toml that
+    // others can write is refused (README, "Trust").
+    let written = atomic::write_output(&target, out, trust::WORLD_WRITABLE, |file| {
+        file.write_all(text.as_bytes())
+    })
+    .with_context(|| target.display().to_string())?;
+    match written {
+        atomic::OutputTarget::Stdout => eprintln!("secwrap: wrote secwrap.toml to stdout ({what})"),
+        atomic::OutputTarget::InPlace { .. } => {
+            eprintln!("secwrap: wrote {} ({what})", target.display())
+        }
+        atomic::OutputTarget::Replace { .. } => {
+            writeln!(out, "wrote {} ({what})", target.display())?
+        }
     }
-    let relative = kconfig.strip_prefix(&dir).unwrap_or(&kconfig);
-    let text = init_toml(&relative.to_string_lossy(), log);
-    std::fs::write(&target, text).with_context(|| target.display().to_string())?;
-    writeln!(
-        out,
-        "wrote {} ({} in {})",
-        target.display(),
-        plural(values.len(), "Kconfig symbol"),
-        kconfig.display()
-    )?;
     Ok(CommandStatus::Success)
 }
 
@@ -356,8 +382,13 @@ pub(super) fn trust_dir(dir: &Path, out: &mut dyn Write) -> Result<CommandStatus
     let parent = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(parent).with_context(|| format!("`{}`", parent.display()))?;
     let text = document.to_string();
-    atomic::write_atomic(&path, |file| file.write_all(text.as_bytes()))
-        .with_context(|| format!("`{}`", path.display()))?;
+    // The user's own file, where a dotfile manager may keep a symlink:
+    // written through it, mode kept (`atomic::write_output`); a new one
+    // not writable by others, which `trust::check_file` would refuse.
+    atomic::write_output(&path, out, trust::WORLD_WRITABLE, |file| {
+        file.write_all(text.as_bytes())
+    })
+    .with_context(|| format!("`{}`", path.display()))?;
     writeln!(
         out,
         "added {} to safe_dirs of {}",

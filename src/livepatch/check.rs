@@ -29,6 +29,7 @@ use crate::livepatch::elf::{
 };
 use crate::livepatch::lds::{self, ScriptFindingKind};
 use crate::record::{InvocationRecord, OsText};
+use crate::text::plural;
 
 /// What a finding is about, as `check --json` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -307,14 +308,6 @@ fn unrecorded_findings(path: &Path, facts: &SplitFacts, log: Option<&Path>) -> V
         ),
     ));
     findings
-}
-
-fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
 }
 
 /// The compiler's special text-section kinds a function name must not
@@ -854,10 +847,7 @@ pub fn orphan_summaries(path: &Path, orphans: &[Orphan]) -> Vec<Finding> {
                 ),
                 _ => format!("such as {}", names.join(", ")),
             };
-            let count = match members.len() {
-                1 => "1 orphan section".to_string(),
-                count => format!("{count} orphan sections"),
-            };
+            let count = plural(members.len(), "orphan section");
             let past_end: Vec<(&str, bool)> = members
                 .iter()
                 .filter_map(|orphan| {

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::livepatch::elf::{self, Item, ItemKind, ObjectError, ObjectItems};
 use crate::record::OsText;
+use crate::text::plural;
 
 /// How an item differs between the original and the patched object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -377,16 +378,11 @@ pub fn render(report: &DiffReport) -> (String, String) {
             parts.push(format!("{} identical", skipped.identical));
         }
         if skipped.not_split_c > 0 {
-            parts.push(format!("{} not split C objects", skipped.not_split_c));
+            parts.push(plural(skipped.not_split_c, "not split C object"));
         }
         stderr.push_str(&format!(
-            "secwrap: skipped {} {}: {}\n",
-            skipped.total(),
-            if skipped.total() == 1 {
-                "file"
-            } else {
-                "files"
-            },
+            "secwrap: skipped {}: {}\n",
+            plural(skipped.total(), "file"),
             parts.join(", ")
         ));
     }

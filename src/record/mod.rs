@@ -20,6 +20,12 @@
 //! and a record always starts on a fresh line. A process killed in the
 //! middle of a write can still leave a torn line; the next record starts
 //! after it, and [`read_log`] skips it and reports it instead of failing.
+//!
+//! `secwrap log clear` truncates the log under the same lock;
+//! `secwrap log prune` renames a rewrite onto it under the lock, and a
+//! writer that then gets the lock on the replaced file sees that the path
+//! names another inode and reopens it ([`LogWriter::append`]), so neither
+//! loses a record appended meanwhile.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -45,6 +51,7 @@ use crate::trust::TrustedUsers;
 pub mod build_probe;
 pub mod export;
 pub mod history;
+pub mod stats;
 
 /// Bumped when a field changes meaning or disappears; adding fields does not.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -211,6 +218,11 @@ pub struct InvocationRecord {
     pub signal: Option<i32>,
     /// Wall time of the compiler, milliseconds.
     pub duration_ms: f64,
+    /// Wall time secwrap added, milliseconds: from the shim's start to the
+    /// record, less the compiler's run (config, Kconfig, probes, copies of
+    /// originals). Absent in records from before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secwrap_ms: Option<f64>,
     /// What secwrap warned about for this invocation (`secwrap: warning:`
     /// lines, also those it did not print: see README, "Errors and warnings").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -230,6 +242,7 @@ impl InvocationRecord {
         plan: &Plan,
         run: &exec::Run,
         started: std::time::SystemTime,
+        overhead: std::time::Duration,
     ) -> InvocationRecord {
         let texts = |values: &[OsString]| values.iter().map(|value| OsText::new(value)).collect();
         let paths = |values: &[PathBuf]| {
@@ -303,6 +316,7 @@ impl InvocationRecord {
             status,
             signal,
             duration_ms: run.duration.as_secs_f64() * 1000.0,
+            secwrap_ms: Some(overhead.as_secs_f64() * 1000.0),
             warnings: plan
                 .warnings
                 .iter()
@@ -332,6 +346,7 @@ impl InvocationRecord {
 pub struct LogWriter {
     file: File,
     path: PathBuf,
+    users: TrustedUsers,
 }
 
 impl LogWriter {
@@ -345,6 +360,7 @@ impl LogWriter {
         Ok(LogWriter {
             file: crate::atomic::open_for_append(path, users)?,
             path: path.to_path_buf(),
+            users,
         })
     }
 
@@ -353,14 +369,40 @@ impl LogWriter {
     }
 
     /// Appends one record as one line with one `write`, under an exclusive
-    /// lock.
+    /// lock. A log that `secwrap log prune` replaced while this writer
+    /// waited for the lock (a rename onto the path, under that lock) is
+    /// reopened, so the record lands in the file the path now names, never
+    /// in the unlinked old one.
     pub fn append(&mut self, record: &InvocationRecord) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        self.file.lock()?;
-        let written = self.append_locked(&line);
-        let unlocked = self.file.unlock();
-        written.and(unlocked)
+        // Each reopen follows a completed prune; a bound keeps a path that
+        // changes under every lock from looping for ever.
+        for _ in 0..100 {
+            self.file.lock()?;
+            if self.is_still_the_log()? {
+                let written = self.append_locked(&line);
+                let unlocked = self.file.unlock();
+                return written.and(unlocked);
+            }
+            self.file.unlock()?;
+            self.file = crate::atomic::open_for_append(&self.path, self.users)?;
+        }
+        Err(std::io::Error::other(
+            "the log was replaced 100 times while waiting to append",
+        ))
+    }
+
+    /// Whether the open file is still the one at the path (same device and
+    /// inode): false once a prune renamed its rewrite onto the path.
+    fn is_still_the_log(&self) -> std::io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.file.metadata()?;
+        Ok(match std::fs::symlink_metadata(&self.path) {
+            Ok(named) => (named.dev(), named.ino()) == (open.dev(), open.ino()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+            Err(error) => return Err(error),
+        })
     }
 
     /// The append proper, under the lock: every writer holds it, so the
@@ -404,6 +446,121 @@ fn write_whole(file: &mut File, mut bytes: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `secwrap log clear` removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cleared {
+    pub records: usize,
+    pub bad_lines: usize,
+}
+
+/// Removes every record: the log truncated to nothing under its lock (as
+/// `ccache -C` empties its cache in place), so its mode, owner and inode
+/// stay and a writer waiting for the lock appends to the emptied file.
+/// The log must exist and pass the checks every writer applies
+/// (`atomic::open_existing`).
+pub fn clear_log(path: &Path, users: TrustedUsers) -> std::io::Result<Cleared> {
+    let mut file = crate::atomic::open_existing(path, users)?;
+    file.lock()?;
+    let cleared = (|| {
+        let lines = read_lines(&mut file)?;
+        file.set_len(0)?;
+        Ok(Cleared {
+            records: lines.iter().filter(|line| line.record.is_some()).count(),
+            bad_lines: lines.iter().filter(|line| line.record.is_none()).count(),
+        })
+    })();
+    let unlocked = file.unlock();
+    cleared.and_then(|cleared| unlocked.map(|()| cleared))
+}
+
+/// What `secwrap log prune` kept and removed (or would, with `--dry-run`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pruned {
+    /// Build ids in the log's order (`history::builds`).
+    pub kept_builds: Vec<String>,
+    pub removed_builds: Vec<String>,
+    pub kept_records: usize,
+    pub removed_records: usize,
+    /// Lines that are not records (torn, damaged): removed.
+    pub removed_bad_lines: usize,
+}
+
+/// Keeps the records of the `keep` latest builds (latest by first record,
+/// as `log builds` orders them; records outside `secwrap run` are the
+/// build `-`). The log is read, and its rewrite renamed onto it, under
+/// its lock, so no append is lost: a writer that waited for the lock on
+/// the old file reopens the new one (`LogWriter::append`). The rewrite
+/// keeps the log's mode and owner. With `dry_run`, nothing is written.
+pub fn prune_log(
+    path: &Path,
+    users: TrustedUsers,
+    keep: usize,
+    dry_run: bool,
+) -> std::io::Result<Pruned> {
+    let mut file = crate::atomic::open_existing(path, users)?;
+    file.lock()?;
+    let pruned = (|| {
+        let lines = read_lines(&mut file)?;
+        let records: Vec<InvocationRecord> = lines
+            .iter()
+            .filter_map(|line| line.record.clone())
+            .collect();
+        let builds = history::builds(&records);
+        let split = builds.len().saturating_sub(keep);
+        let (removed, kept) = builds.split_at(split);
+        let kept_ids: Vec<String> = kept.iter().map(|build| build.id.clone()).collect();
+        let mut text = Vec::new();
+        let mut pruned = Pruned {
+            kept_builds: kept_ids.clone(),
+            removed_builds: removed.iter().map(|build| build.id.clone()).collect(),
+            kept_records: 0,
+            removed_records: 0,
+            removed_bad_lines: 0,
+        };
+        for line in &lines {
+            match &line.record {
+                Some(record) if kept_ids.iter().any(|id| id == history::build_of(record)) => {
+                    pruned.kept_records += 1;
+                    text.extend_from_slice(&line.bytes);
+                    text.push(b'\n');
+                }
+                Some(_) => pruned.removed_records += 1,
+                None => pruned.removed_bad_lines += 1,
+            }
+        }
+        let changed = pruned.removed_records + pruned.removed_bad_lines > 0;
+        if changed && !dry_run {
+            crate::atomic::replace_file(path, &file, &text)?;
+        }
+        Ok(pruned)
+    })();
+    let unlocked = file.unlock();
+    pruned.and_then(|pruned| unlocked.map(|()| pruned))
+}
+
+/// A non-blank line of a log, as read under its lock.
+struct LogLine {
+    /// The line as written, without its newline.
+    bytes: Vec<u8>,
+    /// `None` for a line that is not a record.
+    record: Option<InvocationRecord>,
+}
+
+fn read_lines(file: &mut File) -> std::io::Result<Vec<LogLine>> {
+    use std::io::{Read, Seek};
+    file.rewind()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|line| LogLine {
+            bytes: line.to_vec(),
+            record: serde_json::from_slice(line).ok(),
+        })
+        .collect())
 }
 
 /// A line of the log that is not a record.
@@ -487,6 +644,7 @@ mod tests {
             status: Some(0),
             signal: None,
             duration_ms: 1.0,
+            secwrap_ms: Some(0.5),
             warnings: vec!["w".into()],
             build_system_probe: true,
         }
@@ -564,15 +722,17 @@ mod tests {
             format!("{:<9}|", Term::Known(Classification::Compile)),
             "compile  |"
         );
-        // A record from before `warnings`, `build_system_probe` and
-        // `identified` existed.
+        // A record from before `warnings`, `build_system_probe`,
+        // `identified` and `secwrap_ms` existed.
         let old = json
+            .replace(r#","secwrap_ms":0.5"#, "")
             .replace(r#","warnings":["w"]"#, "")
             .replace(r#","build_system_probe":true"#, "")
             .replace(r#","identified":"clang""#, "");
         let record: InvocationRecord = serde_json::from_str(&old).unwrap();
         assert!(record.warnings.is_empty() && !record.build_system_probe);
         assert_eq!(record.identified, None);
+        assert_eq!(record.secwrap_ms, None);
     }
 
     #[test]

@@ -153,18 +153,21 @@ compiler_tests! {
 }
 
 /// The subcommands `--help` lists, which completions must offer.
-const VISIBLE_SUBCOMMANDS: [&str; 11] = [
+const VISIBLE_SUBCOMMANDS: [&str; 14] = [
     "init",
     "config",
     "probe",
     "run",
+    "shims",
     "cache",
     "diff",
     "check",
+    "stats",
     "log",
     "doctor",
     "trust",
     "completions",
+    "install-support",
 ];
 
 /// `secwrap completions bash` is a script bash parses, offering every subcommand.
@@ -245,4 +248,184 @@ fn man_page_renders() {
     .stdout_text();
     assert!(rendered.contains("doctor"), "{rendered}");
     assert!(rendered.contains("SUBCOMMANDS"), "{rendered}");
+}
+
+/// Three builds through `secwrap run` (`one`, `two`, `three`), one real
+/// compile each, and a compile outside any build (build `-`, first of all).
+fn three_builds() -> Option<TestEnv> {
+    if !require_compiler("gcc") {
+        return None;
+    }
+    let t = TestEnv::livepatch();
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    for id in ["one", "two", "three"] {
+        t.run(&[
+            "run",
+            "--build-id",
+            id,
+            "--",
+            SECWRAP,
+            "gcc",
+            "-c",
+            "a.c",
+            "-o",
+            "a.o",
+        ])
+        .stderr_contains(&format!("secwrap: build {id}: "))
+        .go();
+    }
+    Some(t)
+}
+
+fn build_ids(t: &TestEnv) -> Vec<String> {
+    t.records()
+        .iter()
+        .map(|record| record.build.clone().unwrap_or_else(|| "-".into()))
+        .collect()
+}
+
+/// `log prune --keep-builds N`: the N latest builds' records stay, byte for
+/// byte; `--dry-run` says the same and changes nothing; a damaged line goes.
+#[test]
+fn log_prune_keeps_the_latest_builds() {
+    let Some(t) = three_builds() else { return };
+    let log = t.path("log.jsonl");
+    let before = t.read("log.jsonl");
+    t.run(&["log", "prune", "--keep-builds", "2", "--dry-run"])
+        .stdout(format!(
+            "would keep 2 builds (2 records) and remove 2 builds (2 records) from {}: -, one\n",
+            log.display()
+        ))
+        .go();
+    assert_eq!(t.read("log.jsonl"), before);
+
+    let mut damaged = before.clone();
+    damaged.extend_from_slice(b"{\"version\":1,\"torn\n");
+    t.write("log.jsonl", &damaged);
+    t.run(&["log", "prune", "--keep-builds", "2"])
+        .stdout(format!(
+            "kept 2 builds (2 records) and removed 2 builds (2 records) and 1 bad line from {}: -, one\n",
+            log.display()
+        ))
+        .go();
+    assert_eq!(build_ids(&t), ["two", "three"]);
+    let kept: Vec<&[u8]> = before.split(|&b| b == b'\n').skip(2).collect();
+    assert_eq!(t.read("log.jsonl"), kept.join(&b'\n'));
+    let leftovers: Vec<_> = std::fs::read_dir(t.root())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    t.run(&["log", "prune", "--keep-builds", "5"])
+        .stdout(format!(
+            "kept 2 builds (2 records) of {}: nothing to remove\n",
+            log.display()
+        ))
+        .go();
+    // The next compile appends to the rewritten log.
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    assert_eq!(build_ids(&t), ["two", "three", "-"]);
+}
+
+/// `log clear`: every record removed, the file kept (same inode and mode),
+/// the count plural-correct; a cleared log reads as empty.
+#[test]
+fn log_clear_empties_the_log_in_place() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(t) = three_builds() else { return };
+    let log = t.path("log.jsonl");
+    std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let inode = std::fs::metadata(&log).unwrap().ino();
+    t.run(&["log", "clear"])
+        .stdout(format!("removed 4 records from {}\n", log.display()))
+        .go();
+    let metadata = std::fs::metadata(&log).unwrap();
+    assert_eq!(
+        (metadata.ino(), metadata.len(), metadata.mode() & 0o7777),
+        (inode, 0, 0o640)
+    );
+    t.run(&["log", "clear"])
+        .stdout(format!("removed 0 records from {}\n", log.display()))
+        .go();
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    t.run(&["log", "clear"])
+        .stdout(format!("removed 1 record from {}\n", log.display()))
+        .go();
+}
+
+/// Both refuse a log the writers would refuse (here a symlink, which is
+/// not followed) and a missing one, in one line, touching nothing.
+#[test]
+fn log_clear_and_prune_refuse_what_writers_refuse() {
+    let t = TestEnv::new().file("real.jsonl", OLD_RECORD);
+    symlink(t.path("real.jsonl"), t.path("log.jsonl"));
+    let log = t.path("log.jsonl");
+    for args in [
+        &["log", "clear"][..],
+        &["log", "prune", "--keep-builds", "0"],
+    ] {
+        t.run(args)
+            .status(2)
+            .stderr(format!(
+                "secwrap: error: {}: it is a symlink\n",
+                log.display()
+            ))
+            .go();
+    }
+    assert_eq!(t.read_text("real.jsonl"), OLD_RECORD);
+    std::fs::remove_file(&log).unwrap();
+    t.run(&["log", "clear"])
+        .status(2)
+        .stderr(format!(
+            "secwrap: error: {}: No such file or directory\n",
+            log.display()
+        ))
+        .go();
+    assert!(!log.exists());
+}
+
+/// Pruning while `make -j`-style appends go on loses none of them: a
+/// shell loop of real compiles in build `new` runs while the test prunes
+/// to the latest build again and again; every compile's record is there.
+#[test]
+fn log_prune_loses_no_concurrent_append() {
+    let Some(t) = three_builds() else { return };
+    const COMPILES: usize = 30;
+    let script = format!(
+        "i=0; while [ $i -lt {COMPILES} ]; do \"$0\" gcc -c a.c -o a$i.o || exit 1; i=$((i+1)); done; : > appended"
+    );
+    let appender = t
+        .run_program("sh", &["-c", &script, SECWRAP])
+        .spawn_with(|command| {
+            command.env("SECWRAP_BUILD_ID", "new");
+        });
+    let mut prunes = 0;
+    while !t.exists("appended") {
+        t.run(&["log", "prune", "--keep-builds", "1"])
+            .stdout_contains("kept 1 build")
+            .go();
+        prunes += 1;
+    }
+    appender.wait();
+    t.run(&["log", "prune", "--keep-builds", "1"])
+        .stdout_contains("kept 1 build")
+        .go();
+    let records = t.records();
+    assert_eq!(
+        records.len(),
+        COMPILES,
+        "after {prunes} prunes: {:?}",
+        build_ids(&t)
+    );
+    assert!(records.iter().all(|r| r.build.as_deref() == Some("new")));
+    let mut outputs: Vec<String> = records
+        .iter()
+        .map(|record| some_text(&record.output).to_string())
+        .collect();
+    outputs.sort();
+    outputs.dedup();
+    assert_eq!(outputs.len(), COMPILES);
+    assert!(prunes > 1, "no prune overlapped the appends");
 }

@@ -74,6 +74,12 @@ fn summary_line(id: &str, summary: &str, log: &Path) -> String {
     format!("secwrap: build {id}: {summary}; log {}", log.display())
 }
 
+/// Makes the tree's shim directory (`secwrap shims`, the one `secwrap run`
+/// refreshes), so that a run's only stderr line is its summary.
+fn shims_made(t: &TestEnv) {
+    t.run(&["shims"]).stdout_contains(" made)").go();
+}
+
 /// Three sources and a link: 3 compiles and 1 link per full build.
 const SMALL_MAKEFILE: &str = "prog: a.o b.o main.o\n\
                               \t$(CC) a.o b.o main.o -o prog\n\
@@ -101,6 +107,7 @@ fn run_tags_records_and_passes_status() {
         .env_remove("SECWRAP_LOG");
     let log = t.path("logs/build.jsonl");
     let cc = cc_var("gcc");
+    shims_made(&t);
 
     // make echoes its recipes; secwrap adds only the summary.
     t.run(&["run", "--build-id", "b1", "--", "make", cc.as_str()])
@@ -109,7 +116,7 @@ fn run_tags_records_and_passes_status() {
             "{}\n",
             summary_line(
                 "b1",
-                "4 invocations (3 compile, 1 link_only), flags injected into 3, 0 failed",
+                "4 invocations (3 compile, 1 link_only), flags injected into 3, 0 failed, 3 flag probes by secwrap (1 run, 2 cached)",
                 &log
             )
         ))
@@ -147,7 +154,7 @@ fn run_tags_records_and_passes_status() {
         last,
         summary_line(
             &id,
-            "1 invocation (1 compile), flags injected into 1, 1 failed",
+            "1 invocation (1 compile), flags injected into 1, 1 failed, 1 flag probe by secwrap (0 run, 1 cached)",
             &log
         )
     );
@@ -160,16 +167,17 @@ fn run_tags_records_and_passes_status() {
     // says where the compiler calls may have gone.
     t.run(&["run", "--build-id", "five", "--", "sh", "-c", "exit 5"])
         .status(5)
-        .stderr(format!("{}\n", no_compiles_line("five", &log)))
+        .stderr(format!("{}\n", no_compiles_line(&t, "five", &log)))
         .go();
     assert_eq!(records_at(&log).len(), 5);
 }
 
 /// The summary of a build that recorded no compile, with its hint.
-fn no_compiles_line(id: &str, log: &Path) -> String {
+fn no_compiles_line(t: &TestEnv, id: &str, log: &Path) -> String {
     format!(
-        "secwrap: build {id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or secwrap's shim directory first on PATH; a compiler named by absolute path, e.g. CC=/usr/bin/gcc, is not seen)",
-        log.display()
+        "secwrap: build {id}: no compiler invocations recorded; log {}: did the build call the compiler through secwrap? (CC=\"secwrap gcc\", or by name: secwrap's shims in `{}` were first on PATH; a shim cannot see a compiler named by absolute path, e.g. CC=/usr/bin/gcc, nor the one a CMake or Meson build directory configured before `secwrap run` stored: configure inside `secwrap run`)",
+        log.display(),
+        t.path("xdg/data/secwrap/shims").display()
     )
 }
 
@@ -187,6 +195,7 @@ fn run_options_log_build_id_and_nesting() {
         .env_remove("SECWRAP_LOG")
         .env_remove("SECWRAP_BUILD_ID");
     let log = t.path("mine.jsonl");
+    shims_made(&t);
 
     // `--log` before `--`: the compile is recorded there, tagged.
     t.run(&[
@@ -207,7 +216,7 @@ fn run_options_log_build_id_and_nesting() {
         "{}\n",
         summary_line(
             "b1",
-            "1 invocation (1 compile), flags injected into 1, 0 failed",
+            "1 invocation (1 compile), flags injected into 1, 0 failed, 1 flag probe by secwrap (1 run, 0 cached)",
             &log
         )
     ))
@@ -235,7 +244,7 @@ fn run_options_log_build_id_and_nesting() {
         "{line}\n{line}\n",
         line = summary_line(
             "outer",
-            "1 invocation (1 compile), flags injected into 1, 0 failed",
+            "1 invocation (1 compile), flags injected into 1, 0 failed, 1 flag probe by secwrap (0 run, 1 cached)",
             &log
         )
     ))
@@ -288,7 +297,7 @@ fn run_options_log_build_id_and_nesting() {
         .map(|(id, _)| id)
         .unwrap_or_default();
     assert!(!id.is_empty() && id != "inherited", "{stderr}");
-    assert_eq!(stderr, format!("{}\n", no_compiles_line(id, &log)));
+    assert_eq!(stderr, format!("{}\n", no_compiles_line(&t, id, &log)));
     let builds: Vec<Option<String>> = records_at(&log)
         .into_iter()
         .map(|record| record.build)
@@ -457,6 +466,9 @@ fn tree(config: &str) -> TestEnv {
 /// Builds the tree through `secwrap run` as build `id`.
 fn build_tree(t: &TestEnv, cc: &str, id: &str) {
     let cc = cc_var(cc);
+    if !t.path("xdg/data/secwrap/shims").exists() {
+        shims_made(t);
+    }
     // make echoes its recipes; secwrap adds only the summary.
     let out = t
         .run(&["run", "--build-id", id, "--", "make", "-j4", cc.as_str()])
@@ -758,7 +770,11 @@ fn export_leftovers(dir: &Path) -> Vec<String> {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|name| name.starts_with(".compile_commands") || name.ends_with(".tmp"))
+        .filter(|name| {
+            name.starts_with(".tmp-")
+                || name.starts_with(".compile_commands")
+                || name.ends_with(".tmp")
+        })
         .collect()
 }
 

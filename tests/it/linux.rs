@@ -347,6 +347,10 @@ impl Kernel {
             "run".to_string(),
             "--build-id".to_string(),
             id.to_string(),
+            // Kbuild names the compiler through CC; the shim directory
+            // would add the host tools' compiles (HOSTCC=gcc, by name),
+            // which have no `$(CC)` line in the `.cmd` files compared here.
+            "--no-shims".to_string(),
             "--".to_string(),
             "make".to_string(),
         ];

@@ -7,35 +7,11 @@
 //! nothing. Real ccache and distcc (with a distccd on loopback, as the
 //! issue's build used one).
 
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::Instant;
 
 use secwrap::classify::Classification;
 
 use crate::common::*;
-
-/// A directory `dir` of links named `names` to `target`.
-fn links(t: &TestEnv, dir: &str, target: &Path, names: &[String]) -> PathBuf {
-    for name in names {
-        symlink(target, t.path(dir).join(name));
-    }
-    t.path(dir)
-}
-
-/// The names a build's `cc` reaches the compiler under: `cc` itself and,
-/// when installed, its target-prefixed name (distcc runs `gcc` as
-/// `x86_64-linux-gnu-gcc`, which `wrappers/mklinks` links too).
-fn names(cc: &str) -> Vec<String> {
-    let prefixed = cross_prefixed_name(cc);
-    let mut names = vec![cc.to_string()];
-    if which::which_in(&prefixed, Some(default_path()), "/").is_ok() {
-        names.push(prefixed);
-    }
-    names
-}
 
 /// The livepatch tree with a private ccache directory, secwrap's
 /// masquerade directory `mask` and ccache's `ccache-links`.
@@ -58,72 +34,6 @@ fn ccache_ahead(cc: &str, links: &Path, mask: &Path) -> String {
 
 /// Two objects through `make -j2` with `CC=cc` by name, in one build.
 const MAKEFILE: &str = "all: a.o b.o\n%.o: %.c\n\t$(CC) -c $< -o $@\n";
-
-/// A distccd on loopback, started for one test and stopped by the
-/// process group it was started in (its pid: it and its workers).
-struct Distccd {
-    child: Child,
-    hosts: String,
-}
-
-impl Distccd {
-    fn start(t: &TestEnv) -> Distccd {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
-        // Its own temporary directory, which distccd (started as root, it
-        // runs as the `distccd` user) can write.
-        let tmp = t.path("distccd-tmp");
-        std::fs::create_dir_all(&tmp).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let log = std::fs::File::create(t.path("distccd.log")).unwrap();
-        let port_text = port.to_string();
-        let mut command = t.command(
-            "distccd",
-            &[
-                "--daemon",
-                "--no-detach",
-                "--listen",
-                "127.0.0.1",
-                "--allow",
-                "127.0.0.1",
-                "--port",
-                &port_text,
-                "--jobs",
-                "2",
-                "--log-stderr",
-            ],
-        );
-        command
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::null())
-            .stderr(log);
-        let child = command.spawn().expect("start distccd");
-        let deadline = Instant::now() + TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "distccd did not listen on {port}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Distccd {
-            child,
-            hosts: format!("127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Distccd {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the process group this test started.
-        unsafe {
-            libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
 
 /// The livepatch tree, a distccd, secwrap's `mask` and distcc's
 /// `distcc-links`; distcc sends jobs to that distccd only.

@@ -1,6 +1,6 @@
 //! Snapshots of what people read: `secwrap config`, `log show`,
-//! `log builds`, `check` with findings, `--help` and `log --help`
-//! (insta, snapshots in `tests/it/snapshots/`). What differs between
+//! `log builds`, `check` with findings, `stats`, `--help`, `log --help`,
+//! `stats --help` and `log prune --help` (insta, snapshots in `tests/it/snapshots/`). What differs between
 //! machines and runs (the temporary tree, times, durations, pids, compiler
 //! versions) is filtered out, so a snapshot changes only when the output
 //! does. To accept a change: `INSTA_UPDATE=always cargo test --test it
@@ -125,4 +125,28 @@ fn log_help() {
     let t = TestEnv::new();
     let out = t.run(&["log", "--help"]).stdout_any().go();
     snapshot(&t, "log_help", &out.stdout_text());
+}
+
+/// `secwrap stats` on two builds of real compiles (`stats::two_builds`).
+#[test]
+fn stats() {
+    let Some(t) = crate::stats::two_builds() else {
+        return;
+    };
+    let out = t.run(&["stats"]).stdout_any().go();
+    snapshot(&t, "stats", &out.stdout_text());
+}
+
+#[test]
+fn stats_help() {
+    let t = TestEnv::new();
+    let out = t.run(&["stats", "--help"]).stdout_any().go();
+    snapshot(&t, "stats_help", &out.stdout_text());
+}
+
+#[test]
+fn log_prune_help() {
+    let t = TestEnv::new();
+    let out = t.run(&["log", "prune", "--help"]).stdout_any().go();
+    snapshot(&t, "log_prune_help", &out.stdout_text());
 }

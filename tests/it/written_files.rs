@@ -483,3 +483,273 @@ fn a_held_cache_lock_is_given_up_at_the_deadline() {
     let metadata = std::fs::metadata(t.path("cache").join(entry)).unwrap();
     assert_eq!(metadata.mode() & 0o077, 0, "the entry is private");
 }
+
+/// The usual tree with one split compile in its log, for the output tests.
+fn tree_with_a_compile() -> Option<TestEnv> {
+    if !require_compiler("gcc") {
+        return None;
+    }
+    let t = TestEnv::livepatch();
+    t.run(&COMPILE).go();
+    Some(t)
+}
+
+/// The compilation database `log export` writes for [`tree_with_a_compile`].
+fn assert_database(t: &TestEnv, bytes: &[u8]) {
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(bytes)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(bytes)));
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0]["file"], t.path("a.c").to_str().unwrap());
+}
+
+/// Files in `dir` a write may have left behind (`.tmp-*`).
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".tmp-"))
+        .collect()
+}
+
+/// `-o /dev/stdout`: written in place into the pipe the harness reads
+/// (never renamed onto, so `/dev/stdout` stays the kernel's symlink), the
+/// note on stderr. As root, who could replace `/dev/stdout`, so that a
+/// rename onto it would show.
+#[test]
+fn output_to_dev_stdout_is_written_in_place() {
+    let Some(t) = tree_with_a_compile() else {
+        return;
+    };
+    if !is_root("show that /dev/stdout, which root could replace, is not") {
+        return;
+    }
+    let before = std::fs::read_link("/dev/stdout").expect("/dev/stdout is a symlink");
+    let out = t
+        .run(&["log", "export", "-o", "/dev/stdout"])
+        .stdout_any()
+        .stderr("secwrap: wrote 1 entry to /dev/stdout\n")
+        .go();
+    assert_database(&t, &out.stdout);
+    let metadata = std::fs::symlink_metadata("/dev/stdout").unwrap();
+    assert!(metadata.file_type().is_symlink(), "{metadata:?}");
+    assert_eq!(std::fs::read_link("/dev/stdout").unwrap(), before);
+    assert!(temporaries(Path::new("/dev")).is_empty());
+}
+
+/// A symlink to a regular file (a dotfile manager's): the link stays, the
+/// file it names gets the database, keeping its mode; no temporary left.
+#[test]
+fn output_through_a_symlink_updates_its_target() {
+    let Some(t) = tree_with_a_compile() else {
+        return;
+    };
+    t.write("elsewhere/db.json", "[]\n");
+    chmod(&t.path("elsewhere/db.json"), 0o640);
+    symlink("../elsewhere/db.json", t.path("out/link.json"));
+    t.run(&["log", "export", "-o", "out/link.json"])
+        .stdout(format!(
+            "wrote 1 entry to {}\n",
+            t.path("out/link.json").display()
+        ))
+        .go();
+    assert!(
+        std::fs::symlink_metadata(t.path("out/link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_database(&t, &t.read("elsewhere/db.json"));
+    let mode = std::fs::metadata(t.path("elsewhere/db.json"))
+        .unwrap()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o640);
+    assert!(temporaries(&t.path("elsewhere")).is_empty());
+    assert!(temporaries(&t.path("out")).is_empty());
+
+    // `--merge` reads the file the link names, and writes it the same way.
+    t.run(&["log", "export", "--merge", "-o", "out/link.json"])
+        .stdout_contains("wrote 1 entry to ")
+        .go();
+    assert_database(&t, &t.read("elsewhere/db.json"));
+    assert!(t.path("out/link.json").is_symlink());
+}
+
+/// A FIFO: opened and written in place; a reader gets the bytes.
+#[test]
+fn output_to_a_fifo_reaches_its_reader() {
+    let Some(t) = tree_with_a_compile() else {
+        return;
+    };
+    let fifo = t.path("pipe");
+    let name = std::ffi::CString::new(fifo.clone().into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string; mkfifo has no other precondition.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read the FIFO"))
+    };
+    t.run(&["log", "export", "-o", "pipe"])
+        .stderr(format!("secwrap: wrote 1 entry to {}\n", fifo.display()))
+        .go();
+    assert_database(&t, &reader.join().unwrap());
+    let metadata = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&metadata.file_type()),
+        "the FIFO was replaced: {metadata:?}"
+    );
+    // `--merge` cannot rewrite a FIFO: one line, nothing opened.
+    t.run(&["log", "export", "--merge", "-o", "pipe"])
+        .status(2)
+        .stderr(format!(
+            "secwrap: error: {}: --merge rewrites a file, and this is not a regular file\n",
+            fifo.display()
+        ))
+        .go();
+}
+
+/// A dangling symlink is refused, as `cp` refuses it ("not writing through
+/// dangling symlink"): one error line, the target not created.
+#[test]
+fn output_through_a_dangling_symlink_is_refused() {
+    let Some(t) = tree_with_a_compile() else {
+        return;
+    };
+    symlink("gone/db.json", t.path("db.json"));
+    t.run(&["log", "export", "-o", "db.json"])
+        .status(2)
+        .stderr(format!(
+            "secwrap: error: {}: not writing through dangling symlink to `{}` (as cp)\n",
+            t.path("db.json").display(),
+            t.path("gone/db.json").display()
+        ))
+        .go();
+    assert!(!t.exists("gone"));
+    assert!(t.path("db.json").is_symlink());
+}
+
+/// A new output gets `0666 & ~umask` (022: 0644, 077: 0600), as a shell
+/// redirection would; an existing one keeps its mode whatever the umask.
+/// `init`'s secwrap.toml is never writable by others, since a found one
+/// that is would be refused.
+#[test]
+fn new_outputs_get_the_mode_the_umask_allows() {
+    let Some(t) = tree_with_a_compile() else {
+        return;
+    };
+    let under_umask = |umask: &str, args: &str| {
+        t.run_program(
+            "sh",
+            &[
+                "-c",
+                &format!("umask {umask} && exec \"$0\" {args}"),
+                SECWRAP,
+            ],
+        )
+        .stdout_contains("wrote ")
+        .go();
+    };
+    let mode = |rel: &str| std::fs::metadata(t.path(rel)).unwrap().mode() & 0o7777;
+    under_umask("022", "log export -o new-022.json");
+    under_umask("077", "log export -o new-077.json");
+    under_umask("000", "log export -o new-000.json");
+    assert_eq!(
+        (
+            mode("new-022.json"),
+            mode("new-077.json"),
+            mode("new-000.json")
+        ),
+        (0o644, 0o600, 0o666)
+    );
+    chmod(&t.path("new-077.json"), 0o604);
+    under_umask("022", "log export -o new-077.json");
+    assert_eq!(mode("new-077.json"), 0o604);
+    std::fs::create_dir(t.path("tree")).unwrap();
+    under_umask("000", "init --always --dir tree");
+    assert_eq!(mode("tree/secwrap.toml"), 0o664);
+}
+
+/// `init --dir -`: the secwrap.toml on stdout, the note on stderr, no file.
+#[test]
+fn init_to_stdout_writes_no_file() {
+    let t = TestEnv::new().kconfig(LIVEPATCH);
+    let out = t
+        .run(&["init", "--kconfig", ".config", "--dir", "-"])
+        .stdout_any()
+        .stderr(format!(
+            "secwrap: wrote secwrap.toml to stdout (1 Kconfig symbol in {})\n",
+            t.path(".config").display()
+        ))
+        .go();
+    let text = out.stdout_text();
+    assert!(text.contains("kconfig = \".config\""), "{text}");
+    assert!(!t.exists("secwrap.toml") && !t.exists("-"));
+}
+
+/// `secwrap trust` edits the user's config through the symlink a dotfile
+/// manager keeps there: the link stays, the file it names gets the entry.
+#[test]
+fn trust_writes_the_user_config_through_its_symlink() {
+    let t = TestEnv::new().file("dotfiles/secwrap.toml", "# mine\n");
+    chmod(&t.path("dotfiles/secwrap.toml"), 0o600);
+    std::fs::create_dir_all(t.path("tree")).unwrap();
+    let config = t.path("xdg/config/secwrap/secwrap.toml");
+    symlink(t.path("dotfiles/secwrap.toml"), &config);
+    t.run(&["trust", "tree"])
+        .stdout(format!(
+            "added {} to safe_dirs of {}\n",
+            t.path("tree").display(),
+            config.display()
+        ))
+        .go();
+    assert!(config.is_symlink());
+    let text = t.read_text("dotfiles/secwrap.toml");
+    assert!(text.contains("# mine\n"), "{text}");
+    assert!(text.contains(t.path("tree").to_str().unwrap()), "{text}");
+    let mode = std::fs::metadata(t.path("dotfiles/secwrap.toml"))
+        .unwrap()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o600);
+}
+
+/// `log prune` rewrites the log with its mode and owner (here root's log
+/// with group 4242, mode 0640), and refuses a log another user owns, as
+/// the writers do, leaving it as it was.
+#[test]
+fn log_prune_keeps_mode_and_owner_and_refuses_another_users_log() {
+    if !is_root("give the log another group and another owner") {
+        return;
+    }
+    let t = TestEnv::new();
+    let two = OLD_RECORD.replace(r#""pid":1,"#, r#""pid":1,"build":"b","#);
+    t.write("log.jsonl", format!("{OLD_RECORD}{two}"));
+    let log = t.path("log.jsonl");
+    std::os::unix::fs::chown(&log, None, Some(MALLORY)).unwrap();
+    chmod(&log, 0o640);
+    t.run(&["log", "prune", "--keep-builds", "1"])
+        .stdout(format!(
+            "kept 1 build (1 record) and removed 1 build (1 record) from {}: -\n",
+            log.display()
+        ))
+        .go();
+    let metadata = std::fs::metadata(&log).unwrap();
+    assert_eq!(
+        (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777),
+        (0, MALLORY, 0o640)
+    );
+    assert_eq!(t.read_text("log.jsonl"), two);
+
+    chown(&log, MALLORY);
+    for args in [
+        &["log", "prune", "--keep-builds", "0"][..],
+        &["log", "clear"],
+    ] {
+        t.run(args)
+            .status(2)
+            .stderr(format!(
+                "secwrap: error: {}: it is owned by uid {MALLORY}\n",
+                log.display()
+            ))
+            .go();
+    }
+    assert_eq!(t.read_text("log.jsonl"), two);
+}

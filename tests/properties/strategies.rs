@@ -686,6 +686,7 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
         proptest::option::of(any::<i32>()),
         proptest::option::of(any::<i32>()),
         duration_ms(),
+        proptest::option::of(duration_ms()),
         vec(any::<String>(), 0..2),
         any::<bool>(),
     );
@@ -703,6 +704,7 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
                 status,
                 signal,
                 duration_ms,
+                secwrap_ms,
                 warnings,
                 build_system_probe,
             ),
@@ -731,6 +733,7 @@ pub fn record() -> impl Strategy<Value = InvocationRecord> {
             status,
             signal,
             duration_ms,
+            secwrap_ms,
             warnings,
             build_system_probe,
         },

@@ -21,6 +21,9 @@ use secwrap::record::{InvocationRecord, OsText, Term};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod daemons;
+pub use daemons::*;
+
 /// The binary under test.
 pub const SECWRAP: &str = env!("CARGO_BIN_EXE_secwrap");
 
@@ -1022,4 +1025,50 @@ pub fn make_build(t: &TestEnv, id: &str) {
     ])
     .stderr_contains(&format!("secwrap: build {id}: "))
     .go();
+}
+
+/// A directory `dir` of links named `names` to `target`: a masquerade
+/// directory (secwrap's, or a launcher's as `/usr/lib/ccache` is).
+pub fn links(t: &TestEnv, dir: &str, target: &Path, names: &[String]) -> PathBuf {
+    for name in names {
+        symlink(target, t.path(dir).join(name));
+    }
+    t.path(dir)
+}
+
+/// The names a build's `cc` reaches the compiler under: `cc` itself and,
+/// when installed, its target-prefixed name (distcc runs `gcc` as
+/// `x86_64-linux-gnu-gcc`, which `secwrap shims` links too).
+pub fn names(cc: &str) -> Vec<String> {
+    let prefixed = cross_prefixed_name(cc);
+    let mut names = vec![cc.to_string()];
+    if which::which_in(&prefixed, Some(default_path()), "/").is_ok() {
+        names.push(prefixed);
+    }
+    names
+}
+
+/// ccache's counters (`ccache --print-stats`: `name<TAB>value` lines).
+pub fn ccache_stats(t: &TestEnv) -> BTreeMap<String, u64> {
+    let out = t
+        .run_program("ccache", &["--print-stats"])
+        .stdout_any()
+        .go();
+    out.stdout_text()
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once('\t')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// ccache's hits (direct or preprocessed) and misses so far.
+pub fn ccache_hits_and_misses(t: &TestEnv) -> (u64, u64) {
+    let stats = ccache_stats(t);
+    let count = |name: &str| stats.get(name).copied().unwrap_or(0);
+    (
+        count("direct_cache_hit") + count("preprocessed_cache_hit"),
+        count("cache_miss"),
+    )
 }
