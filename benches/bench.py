@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benches" / "results" / "latest.json"
 SPLIT_FLAGS = ["-ffunction-sections", "-fdata-sections"]
 LINUX_TARBALL = "/usr/src/linux-source-6.1.tar.xz"
+# The host triple, under which `.cargo/config.toml`'s `target = "host-tuple"` puts the binaries.
+HOST = next((line.split(": ", 1)[1] for line in subprocess.run(["rustc", "-vV"], capture_output=True, text=True)
+             .stdout.splitlines() if line.startswith("host: ")), "unknown")
 
 FULL = {
     # Rounds per workload in section 1. A 0.15 ms margin on a ~20 ms call
@@ -76,7 +79,7 @@ PREFIX = "secwrap gcc"
 MASQ = "secwrap masquerade (gcc -> secwrap)"
 PREFIX_LOG_OFF = "secwrap gcc, log off"
 MASQ_LOG_OFF = "secwrap masquerade, log off"
-PREFIX_STATIC = "secwrap gcc (static build)"
+PREFIX_REFERENCE = "secwrap gcc (dynamic PIE build, for reference)"
 PREFIX_COLD = "secwrap gcc, cold cache"
 
 
@@ -585,14 +588,16 @@ def make_project(d: Path, n: int) -> Path:
 
 
 class Bench:
-    def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool, secwrap_static: Path | None = None,
+    def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool, secwrap_reference: Path | None = None,
                  only: list[str] | None = None, linux_rounds: int = 0):
         self.tmp = tmp
         self.linux_rounds = linux_rounds
         self.only = only
         self.secwrap = secwrap
-        # Optional: the same secwrap linked statically (README: install), measured beside it.
-        self.secwrap_static = secwrap_static
+        # Optional: the same sources built as a plain `cargo build --release`
+        # without the repository's .cargo/config.toml (dynamic, PIE, no LTO),
+        # measured beside the default install to show what the static build saves.
+        self.secwrap_reference = secwrap_reference
         self.p = p
         self.quick = quick
         self.path = clean_path(secwrap)
@@ -653,8 +658,9 @@ class Bench:
             Variant(PREFIX_LOG_OFF, str(self.secwrap), [str(self.secwrap), "gcc", *args], {**e, **log_off}, cwd),
             Variant(MASQ_LOG_OFF, str(self.masq / "gcc"), ["gcc", *args], {**masq_env, **log_off}, cwd),
         ]
-        if self.secwrap_static:
-            vs.append(Variant(PREFIX_STATIC, str(self.secwrap_static), [str(self.secwrap_static), "gcc", *args], e, cwd))
+        if self.secwrap_reference:
+            vs.append(Variant(PREFIX_REFERENCE, str(self.secwrap_reference),
+                              [str(self.secwrap_reference), "gcc", *args], e, cwd))
         if cold:
             # Its own cache directory, emptied before each of its runs (the
             # others keep theirs warm): every call probes and identifies anew.
@@ -736,7 +742,7 @@ class Bench:
 
     def invocation_targets(self) -> None:
         c = self.invocation["compile"]
-        for name in (PREFIX, MASQ, *([PREFIX_STATIC] if PREFIX_STATIC in c else [])):
+        for name in (PREFIX, MASQ):
             r = c[name]
             vs_sh = r["vs_sh_paired_ms"]
             self.target(f"smallest compile: {name} below the sh wrapper (paired, 95% interval below 0)",
@@ -821,9 +827,9 @@ class Bench:
             ("plain gcc", "plain", self.make_variant("plain gcc", proj, 2, "gcc")),
             ("secwrap gcc (warm probe cache)", "warm", self.make_variant("secwrap gcc (warm probe cache)", proj, 2, sw_cc)),
             ("secwrap gcc (cold probe cache)", "cold", self.make_variant("secwrap gcc (cold probe cache)", proj, 2, sw_cc)),
-            *([("secwrap gcc, static build (warm)", "warm",
-                self.make_variant("secwrap gcc, static build (warm)", proj, 2, f"{self.secwrap_static} gcc"))]
-              if self.secwrap_static else []),
+            *([("secwrap gcc, dynamic PIE build (warm)", "warm",
+                self.make_variant("secwrap gcc, dynamic PIE build (warm)", proj, 2, f"{self.secwrap_reference} gcc"))]
+              if self.secwrap_reference else []),
             ("bear -- make (plain gcc)", "bear",
              self.make_variant("bear -- make (plain gcc)", proj, 2, "gcc", bear_out=bear_out)),
         ]
@@ -866,10 +872,6 @@ class Bench:
         w, b, c = by["secwrap gcc (warm probe cache)"], by["bear -- make (plain gcc)"], by["secwrap gcc (cold probe cache)"]
         self.target("whole build: secwrap wall time within 2% of plain gcc", w["ratio"] <= 1.02,
                     f"ratio {w['ratio']:.4f} ({w['overhead_ms']:+.0f} ms; cold cache ratio {c['ratio']:.4f})")
-        if "secwrap gcc, static build (warm)" in by:
-            st = by["secwrap gcc, static build (warm)"]
-            self.target("whole build: secwrap (static build) wall time within 2% of plain gcc", st["ratio"] <= 1.02,
-                        f"ratio {st['ratio']:.4f} ({st['overhead_ms']:+.0f} ms)")
         self.target("whole build: secwrap faster than bear -- make", w["median"] < b["median"],
                     f"secwrap {w['median'] / 1000:.3f} s vs bear {b['median'] / 1000:.3f} s "
                     f"(bear ratio {b['ratio']:.4f})")
@@ -1243,10 +1245,11 @@ class Bench:
 def main() -> int:
     ap = argparse.ArgumentParser(description="secwrap benchmark (see benches/README.md)")
     ap.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes: a smoke check (< 2 min)")
-    ap.add_argument("--secwrap", default=str(ROOT / "target" / "release" / "secwrap"),
-                    help="the secwrap binary (default: target/release/secwrap)")
-    ap.add_argument("--secwrap-static", default=None,
-                    help="a statically linked secwrap to measure beside it (scripts/bench builds one)")
+    ap.add_argument("--secwrap", default=str(ROOT / "target" / HOST / "release" / "secwrap"),
+                    help="the secwrap binary (default: target/<host>/release/secwrap, as the repository's "
+                         ".cargo/config.toml builds it)")
+    ap.add_argument("--secwrap-reference", default=None,
+                    help="a dynamically linked PIE secwrap to measure beside it (scripts/bench builds one)")
     ap.add_argument("--only", action="append", choices=SECTIONS,
                     help="run only this section (repeatable; scale needs per_invocation and peak_rss)")
     ap.add_argument("--linux", type=int, default=0, metavar="ROUNDS",
@@ -1264,8 +1267,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="secwrap-bench-"))
     cwd = os.getcwd()
     try:
-        secwrap_static = Path(a.secwrap_static).resolve() if a.secwrap_static else None
-        b = Bench(tmp, secwrap, params, a.quick, secwrap_static, a.only, a.linux)
+        secwrap_reference = Path(a.secwrap_reference).resolve() if a.secwrap_reference else None
+        b = Bench(tmp, secwrap, params, a.quick, secwrap_reference, a.only, a.linux)
         b.run()
         total = time.monotonic() - start
         b.results["total_wall_s"] = total

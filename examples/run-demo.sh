@@ -15,7 +15,8 @@ set -euo pipefail
 die() { echo "demo: FAIL: $*" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-secwrap=${SECWRAP:-target/release/secwrap}
+host=$(rustc -vV | sed -n 's/^host: //p')
+secwrap=${SECWRAP:-target/$host/release/secwrap}
 case $secwrap in /*) ;; *) secwrap=$root/$secwrap ;; esac
 [ -x "$secwrap" ] || die "no secwrap at $secwrap (run: cargo build --release)"
 for tool in make gcc ld readelf; do
