@@ -18,8 +18,9 @@ set -euo pipefail
 die() { echo "livepatch-demo: FAIL: $*" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-host=$(rustc -vV | sed -n 's/^host: //p')
-secwrap=${SECWRAP:-target/$host/release/secwrap}
+# The default build's place (.cargo/config.toml: target/<host triple>/);
+# rustc is asked only when SECWRAP does not name the binary.
+secwrap=${SECWRAP:-target/$(rustc -vV | sed -n 's/^host: //p')/release/secwrap}
 case $secwrap in /*) ;; *) secwrap=$root/$secwrap ;; esac
 [ -x "$secwrap" ] || die "no secwrap at $secwrap (run: cargo build --release)"
 cc=${CC:-gcc}
