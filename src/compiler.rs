@@ -176,6 +176,13 @@ pub fn launcher_name(path: &Path) -> Option<&'static str> {
     None
 }
 
+/// Whether a program's file name is secwrap's (`secwrap`, `secwrap-0.3`):
+/// the one rule for the mode `lib.rs` picks, the words `split_cc` skips
+/// and the links `secwrap shims` counts as its own.
+pub fn is_secwrap_name(name: &OsStr) -> bool {
+    name.as_bytes().starts_with(b"secwrap")
+}
+
 /// A `$(CC)` value split into the compiler word and the words after it.
 /// `$(CC)` may be several words: launchers and secwrap itself are skipped
 /// (a probe asks the real compiler); the words after the compiler are part
@@ -184,10 +191,7 @@ pub fn launcher_name(path: &Path) -> Option<&'static str> {
 pub fn split_cc(cc: &str) -> Option<(&str, Vec<&str>)> {
     let mut words = cc.split_whitespace().skip_while(|word| {
         let path = Path::new(word);
-        let called_secwrap = path
-            .file_name()
-            .is_some_and(|name| name.as_bytes().starts_with(b"secwrap"));
-        called_secwrap || launcher_name(path).is_some()
+        path.file_name().is_some_and(is_secwrap_name) || launcher_name(path).is_some()
     });
     let compiler_word = words.next()?;
     Some((compiler_word, words.collect()))
@@ -433,7 +437,9 @@ pub fn resolve_program(
         .find(|candidate| !me.is_me(candidate))
 }
 
-fn is_executable(path: &Path) -> bool {
+/// Whether a shell could run `path` (the rule of the shim's own PATH
+/// lookup, also `secwrap shims`').
+pub fn is_executable(path: &Path) -> bool {
     not_runnable(path).is_none()
 }
 

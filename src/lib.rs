@@ -68,7 +68,7 @@ pub fn main(argv: Vec<OsString>) -> ! {
     let called_as = argv
         .first()
         .and_then(|argv0| Path::new(argv0).file_name())
-        .map(|name| name.as_encoded_bytes().starts_with(b"secwrap"))
+        .map(compiler::is_secwrap_name)
         .unwrap_or(true);
     if !called_as {
         shim::main(argv, 0, |_| None);

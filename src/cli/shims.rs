@@ -24,7 +24,10 @@ use anyhow::{Context as _, Result, bail};
 
 use super::{CommandStatus, current_dir, plural};
 use crate::atomic::prepare_directory;
-use crate::compiler::{LAUNCHER_CHILD_VARS, SelfIdentity, compiler_family, launcher_name};
+use crate::compiler::{
+    LAUNCHER_CHILD_VARS, SelfIdentity, compiler_family, is_executable, is_secwrap_name,
+    launcher_name,
+};
 use crate::paths::normalize;
 use crate::route::{Evidence, LauncherAbove, launcher_above_by_variable};
 use crate::trust::{TrustedUsers, effective_uid};
@@ -236,21 +239,15 @@ fn compilers_on_path(
     found
 }
 
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
-}
-
 /// Whether `path` runs secwrap: this one (through any links, or a copy),
-/// or another secwrap binary a link names (`secwrap`, `secwrap-0.3`; the
-/// same test as `compiler::split_cc`'s).
+/// or another secwrap binary a link names (`secwrap`, `secwrap-0.3`:
+/// `compiler::is_secwrap_name`).
 fn is_secwrap(path: &Path, me: &SelfIdentity) -> bool {
     me.is_me(path) || std::fs::canonicalize(path).is_ok_and(|target| named_secwrap(&target))
 }
 
 fn named_secwrap(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|name| name.as_encoded_bytes().starts_with(b"secwrap"))
+    path.file_name().is_some_and(is_secwrap_name)
 }
 
 /// Whether two directories are the same one (by their physical paths).
