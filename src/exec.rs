@@ -8,19 +8,19 @@
 //! exit status, or death by the same signal, so `make` sees what the
 //! compiler did.
 //!
-//! The compiler starts with the signal state secwrap was given: std's
-//! `Command` lets the child inherit the signal mask (since 2022) and resets
-//! only SIGPIPE, so nothing is ever blocked around the spawn. Instead the
+//! The compiler starts with the signal state secwrap was given, SIGPIPE
+//! included: it is started with glibc's `posix_spawn` (see [`spawn`]), which
+//! changes neither mask nor dispositions, and nothing is ever blocked
+//! around the spawn. Instead the
 //! forwarding handlers are installed before it, and a signal that arrives
 //! before the child's pid is known is kept pending and forwarded as soon as
 //! it is (exec resets caught signals to their default in the child). A stop
 //! signal ignored on entry (`nohup`, a background job's SIGINT) gets no
 //! handler: it stays ignored, for secwrap and for the compiler.
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
@@ -64,24 +64,18 @@ pub fn note_closed_stdio() {
     CLOSED_STDIO.store(closed, Ordering::SeqCst);
 }
 
-/// Closes, in the child, the standard fds that were closed on entry. Only
-/// then does the spawn take std's fork path instead of `posix_spawn`.
-fn close_stdio_closed_on_entry(command: &mut Command) {
-    let closed = CLOSED_STDIO.load(Ordering::SeqCst);
-    if closed == 0 {
-        return;
-    }
-    // SAFETY: close(2) is async-signal-safe, as pre_exec requires.
-    unsafe {
-        command.pre_exec(move || {
-            for fd in 0..3 {
-                if closed & (1 << fd) != 0 {
-                    libc::close(fd);
-                }
-            }
-            Ok(())
-        });
-    }
+/// Set by [`ignore_sigpipe`] when SIGPIPE was at its default on entry.
+static SIGPIPE_WAS_DEFAULT: AtomicBool = AtomicBool::new(false);
+
+/// Ignores SIGPIPE, as std's runtime would, for the subcommands (a closed
+/// pipe is then an error they end on quietly), noting whether it was at
+/// its default: a child then gets the default back, as from std's
+/// `Command`, and not secwrap's own choice. The shim never calls this, so
+/// the compiler gets SIGPIPE as the build tool gave it.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a disposition before any thread exists.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    SIGPIPE_WAS_DEFAULT.store(previous == libc::SIG_DFL, Ordering::SeqCst);
 }
 
 /// Whether [`adopt_orphans`] made this process a child subreaper.
@@ -158,15 +152,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn from_status(status: ExitStatus) -> Outcome {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Outcome::Exited(code),
-            (None, Some(signal)) => Outcome::Signaled(signal),
-            // Stopped/continued statuses are not reported by wait() here.
-            (None, None) => Outcome::Exited(1),
-        }
-    }
-
     /// Ends secwrap the way the compiler ended.
     pub fn exit(self) -> ! {
         match self {
@@ -194,16 +179,9 @@ pub fn run(
     cwd: Option<&Path>,
     policy: SignalPolicy,
 ) -> std::io::Result<Run> {
-    let mut command = Command::new(program);
-    command.args(args).envs(env.iter().copied());
-    if let Some(cwd) = cwd {
-        command.current_dir(cwd);
-    }
-    close_stdio_closed_on_entry(&mut command);
     let started = Instant::now();
     install_handlers(policy);
-    let mut child = command.spawn()?;
-    let pid = child.id() as i32;
+    let pid = spawn(program, args, env, cwd)?;
     CHILD_PID.store(pid, Ordering::SeqCst);
     // Whoever takes a pending signal first forwards it: here, or the
     // handler once it sees the pid (`forward_signal`).
@@ -214,16 +192,13 @@ pub fn run(
             libc::kill(pid, pending);
         }
     }
-    let status = child.wait();
+    let outcome = wait_for(pid);
     CHILD_PID.store(0, Ordering::SeqCst);
-    if status
-        .as_ref()
-        .is_ok_and(|status| status.signal().is_some())
-    {
+    if matches!(outcome, Ok(Outcome::Signaled(_))) {
         end_adopted_descendants();
     }
     Ok(Run {
-        outcome: Outcome::from_status(status?),
+        outcome: outcome?,
         duration: started.elapsed(),
     })
 }
@@ -235,13 +210,203 @@ pub fn exec_replace(
     args: &[OsString],
     env_guard: Option<(&str, &OsStr)>,
 ) -> std::io::Error {
-    let mut command = Command::new(program);
-    command.args(args);
-    if let Some((key, value)) = env_guard {
-        command.env(key, value);
+    let spawn_args = match SpawnArgs::new(program, args, env_guard.as_slice()) {
+        Ok(spawn_args) => spawn_args,
+        Err(error) => return error,
+    };
+    let argv = pointers(&spawn_args.argv);
+    let envp = spawn_args.envp.as_deref().map(pointers);
+    let closed = CLOSED_STDIO.load(Ordering::SeqCst);
+    // SAFETY: argv and envp are NULL-terminated and outlive the call; the
+    // fds closed are the standard ones secwrap occupied with /dev/null.
+    unsafe {
+        for fd in 0..3 {
+            if closed & (1 << fd) != 0 {
+                libc::close(fd);
+            }
+        }
+        let envp = envp.as_ref().map_or(environ, |envp| envp.as_ptr().cast());
+        libc::execve(argv[0], argv.as_ptr().cast(), envp.cast());
     }
-    close_stdio_closed_on_entry(&mut command);
-    command.exec()
+    std::io::Error::last_os_error()
+}
+
+unsafe extern "C" {
+    /// The process's environment, as `execve` takes it (std keeps no
+    /// copy: `std::env::set_var` edits this array too).
+    static environ: *const *const libc::c_char;
+}
+
+/// A NUL-terminated copy of an `OsStr` for `execve`; an interior NUL (which
+/// no argv word or environment entry can hold) is `InvalidInput`, as std's
+/// `Command` reports it.
+fn c_string(bytes: &[u8]) -> std::io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "an argument holds a NUL byte",
+        )
+    })
+}
+
+/// What `posix_spawn` takes: argv, and envp when `env` adds variables
+/// (otherwise the child gets `environ` itself, copied by nobody).
+struct SpawnArgs {
+    argv: Vec<CString>,
+    envp: Option<Vec<CString>>,
+}
+
+impl SpawnArgs {
+    fn new(
+        program: &Path,
+        args: &[OsString],
+        env: &[(&str, &OsStr)],
+    ) -> std::io::Result<SpawnArgs> {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(c_string(program.as_os_str().as_bytes())?);
+        for arg in args {
+            argv.push(c_string(arg.as_bytes())?);
+        }
+        let envp = if env.is_empty() {
+            None
+        } else {
+            let mut envp = Vec::new();
+            // SAFETY: `environ` is a NULL-terminated array of C strings;
+            // secwrap is single-threaded here, so nothing edits it meanwhile.
+            unsafe {
+                let mut entry = environ;
+                while !entry.is_null() && !(*entry).is_null() {
+                    let bytes = CStr::from_ptr(*entry).to_bytes();
+                    let key = bytes.split(|&byte| byte == b'=').next().unwrap_or(bytes);
+                    if !env.iter().any(|(name, _)| name.as_bytes() == key) {
+                        envp.push(CString::from(CStr::from_ptr(*entry)));
+                    }
+                    entry = entry.add(1);
+                }
+            }
+            for (name, value) in env {
+                let mut entry = Vec::with_capacity(name.len() + 1 + value.len());
+                entry.extend_from_slice(name.as_bytes());
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_bytes());
+                envp.push(c_string(&entry)?);
+            }
+            Some(envp)
+        };
+        Ok(SpawnArgs { argv, envp })
+    }
+}
+
+/// NULL-terminated pointers to `strings`, for as long as they live.
+fn pointers(strings: &[CString]) -> Vec<*mut libc::c_char> {
+    strings
+        .iter()
+        .map(|string| string.as_ptr().cast_mut())
+        .chain(std::iter::once(std::ptr::null_mut()))
+        .collect()
+}
+
+/// Starts `program` with glibc's `posix_spawn` (a `CLONE_VFORK` clone: no
+/// page tables copied, nothing run in the child but the exec), which std's
+/// `Command` does not use in a static binary (it falls back to `fork` and
+/// a pipe handshake). The child inherits the signal mask and dispositions
+/// secwrap was given (exec resets the caught ones: the forwarding
+/// handlers), SIGPIPE included, which `Command` would reset to its default
+/// (only what [`ignore_sigpipe`] changed is undone).
+/// The standard fds closed on entry are closed again. `program` is a path
+/// (callers look bare names up on PATH); a file `execve` refuses
+/// (`ENOEXEC`: a script without `#!`) is an error, as for the probes.
+fn spawn(
+    program: &Path,
+    args: &[OsString],
+    env: &[(&str, &OsStr)],
+    cwd: Option<&Path>,
+) -> std::io::Result<libc::pid_t> {
+    let spawn_args = SpawnArgs::new(program, args, env)?;
+    let cwd = cwd
+        .map(|cwd| c_string(cwd.as_os_str().as_bytes()))
+        .transpose()?;
+    let argv = pointers(&spawn_args.argv);
+    let envp = spawn_args.envp.as_deref().map(pointers);
+    // SAFETY: every pointer handed to posix_spawn outlives the call
+    // (argv/envp/cwd above); the file actions are initialised before use
+    // and destroyed after it.
+    unsafe {
+        let envp = envp.as_ref().map_or(environ, |envp| envp.as_ptr().cast());
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        check(libc::posix_spawn_file_actions_init(&mut actions))?;
+        let mut attributes: libc::posix_spawnattr_t = std::mem::zeroed();
+        check(libc::posix_spawnattr_init(&mut attributes))?;
+        let spawned = (|| {
+            if SIGPIPE_WAS_DEFAULT.load(Ordering::SeqCst) {
+                let mut default: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut default);
+                libc::sigaddset(&mut default, libc::SIGPIPE);
+                check(libc::posix_spawnattr_setsigdefault(
+                    &mut attributes,
+                    &default,
+                ))?;
+                check(libc::posix_spawnattr_setflags(
+                    &mut attributes,
+                    libc::POSIX_SPAWN_SETSIGDEF as libc::c_short,
+                ))?;
+            }
+            let closed = CLOSED_STDIO.load(Ordering::SeqCst);
+            for fd in 0..3 {
+                if closed & (1 << fd) != 0 {
+                    check(libc::posix_spawn_file_actions_addclose(&mut actions, fd))?;
+                }
+            }
+            if let Some(cwd) = &cwd {
+                check(libc::posix_spawn_file_actions_addchdir_np(
+                    &mut actions,
+                    cwd.as_ptr(),
+                ))?;
+            }
+            let mut pid: libc::pid_t = 0;
+            check(libc::posix_spawn(
+                &mut pid,
+                argv[0],
+                &actions,
+                &attributes,
+                argv.as_ptr(),
+                envp.cast(),
+            ))
+            .map(|()| pid)
+        })();
+        libc::posix_spawnattr_destroy(&mut attributes);
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        spawned
+    }
+}
+
+/// A `posix_spawn*` return value (an errno, not -1) as a result.
+fn check(returned: libc::c_int) -> std::io::Result<()> {
+    match returned {
+        0 => Ok(()),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Waits for the child, through the interruptions of the forwarding
+/// handlers.
+fn wait_for(pid: libc::pid_t) -> std::io::Result<Outcome> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our own child with a valid status pointer.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    Ok(if libc::WIFSIGNALED(status) {
+        Outcome::Signaled(libc::WTERMSIG(status))
+    } else {
+        Outcome::Exited(libc::WEXITSTATUS(status))
+    })
 }
 
 /// Dies of `signal` with its default action, as the compiler did; no core

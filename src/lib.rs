@@ -76,10 +76,7 @@ pub fn main(argv: Vec<OsString>) -> ! {
     match argv.get(1) {
         Some(word) if !cli::is_cli_word(word) => shim::main(argv, 1, cli::suggest_subcommand),
         _ => {
-            // SAFETY: setting a disposition before any thread exists.
-            unsafe {
-                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            }
+            exec::ignore_sigpipe();
             std::process::exit(cli::main(argv))
         }
     }

@@ -135,7 +135,8 @@ fn run_since(invocation: &Invocation, shim_started: Instant) -> Result<Step, Shi
         &program,
         &args,
         &[(DEPTH_VAR, child_depth.as_os_str())],
-        Some(&invocation.cwd),
+        // The process's own directory is the child's already.
+        (!invocation.owns_process).then_some(invocation.cwd.as_path()),
         exec::SignalPolicy::ForwardAll,
     )
     .map_err(|error| {

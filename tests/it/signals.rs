@@ -92,14 +92,17 @@ fn tree() -> (TestEnv, PathBuf) {
     (t, fake)
 }
 
-/// Starts the run with SIGHUP ignored and SIGUSR1 blocked, as `nohup` and
-/// a build tool that blocks a signal would.
+/// Starts the run with SIGHUP and SIGPIPE ignored and SIGUSR1 blocked, as
+/// `nohup`, a build tool that ignores SIGPIPE (std's `Command` in a
+/// program with std's runtime resets it, secwrap's spawn must not) and one
+/// that blocks a signal would.
 fn nohup_and_blocked_usr1(command: &mut Command) {
     default_stop_signals(command);
     // SAFETY: signal(2) and sigprocmask(2) are async-signal-safe.
     unsafe {
         command.pre_exec(|| {
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGUSR1);
@@ -142,13 +145,19 @@ fn the_compiler_gets_the_callers_signal_state() {
     t.run(&[fake, "-c", "a.c", "-o", "a.o"]).go();
     assert_eq!(signal_state(&t), direct);
     assert_eq!(t.only_record().status, Some(0));
-    // SIGHUP ignored and SIGUSR1 blocked on entry: the same in the compiler
+    // SIGHUP and SIGPIPE ignored and SIGUSR1 blocked on entry: the same in the compiler
     // as when the caller runs it directly.
     t.run_program(fake, &["-c", "a.c", "-o", "direct.o"])
         .spawn_with(nohup_and_blocked_usr1)
         .wait();
     let direct = signal_state(&t);
-    assert_eq!(direct, (1 << (libc::SIGUSR1 - 1), 1 << (libc::SIGHUP - 1)));
+    assert_eq!(
+        direct,
+        (
+            1 << (libc::SIGUSR1 - 1),
+            1 << (libc::SIGHUP - 1) | 1 << (libc::SIGPIPE - 1)
+        )
+    );
     t.run(&[fake, "-c", "a.c", "-o", "a.o"])
         .spawn_with(nohup_and_blocked_usr1)
         .wait();
@@ -248,4 +257,54 @@ fn a_killed_drivers_orphans_are_ended() {
     assert!(!t.exists("a.o"));
     let record = t.only_record();
     assert_eq!((record.status, record.signal), (None, Some(libc::SIGKILL)));
+}
+
+/// SigIgn (signals 1-31, as [`signal_state`]) of `cat /proc/self/status`
+/// run directly and by `secwrap run`, with `prepare` setting up the
+/// caller's state.
+fn sigign_under_run(t: &TestEnv, prepare: fn(&mut Command)) -> (u64, u64) {
+    let sigign = |out: Out| {
+        let text = out.stdout_text();
+        let mask = text
+            .lines()
+            .find_map(|line| line.strip_prefix("SigIgn:"))
+            .unwrap_or_else(|| panic!("no SigIgn in {}", out.describe()));
+        u64::from_str_radix(mask.trim(), 16).expect("hex mask") & 0x7fff_ffff
+    };
+    let direct = t
+        .run_program("cat", &["/proc/self/status"])
+        .stdout_any()
+        .spawn_with(prepare)
+        .wait();
+    let through_run = t
+        .run(&["run", "--no-shims", "--", "cat", "/proc/self/status"])
+        .stdout_any()
+        .stderr_any()
+        .spawn_with(prepare)
+        .wait();
+    (sigign(direct), sigign(through_run))
+}
+
+/// `secwrap run` ignores SIGPIPE for itself (as std's runtime would) but
+/// hands the build SIGPIPE as it got it: default stays default (a build
+/// that ignored it would keep writing into closed pipes), ignored stays
+/// ignored.
+#[test]
+fn secwrap_run_hands_the_build_sigpipe_as_given() {
+    let t = TestEnv::new();
+    let (direct, through_run) = sigign_under_run(&t, default_stop_signals);
+    assert_eq!(through_run, direct);
+    fn sigpipe_ignored(command: &mut Command) {
+        default_stop_signals(command);
+        // SAFETY: signal(2) is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    }
+    let (direct_ignored, through_run) = sigign_under_run(&t, sigpipe_ignored);
+    assert_eq!(direct_ignored, direct | 1 << (libc::SIGPIPE - 1));
+    assert_eq!(through_run, direct_ignored);
 }
