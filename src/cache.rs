@@ -158,13 +158,12 @@ impl DiskCache {
         F: FnOnce() -> Result<T, E>,
     {
         // A key that does not serialise (none of ours) only costs caching.
-        let (Ok(key_text), Ok(key)) = (serde_json::to_string(key), serde_json::to_value(key))
-        else {
+        let Ok(key_text) = serde_json::to_string(key) else {
             return compute().map(|value| (value, false));
         };
         let name = format!("{kind}-{}", short_hash(&key_text));
         let entry_path = self.dir.join(&name);
-        if let Some(value) = read_entry(&entry_path, &key) {
+        if let Some(value) = read_entry(&entry_path, &key_text) {
             return Ok((value, true));
         }
         // Cold: one process computes, the others wait here and then read.
@@ -190,12 +189,12 @@ impl DiskCache {
             // No lock file (a full disk): compute, as without a cache.
             Err(_) => None,
         };
-        if let Some(value) = read_entry(&entry_path, &key) {
+        if let Some(value) = read_entry(&entry_path, &key_text) {
             return Ok((value, true));
         }
         let value = compute()?;
         // A cache that cannot be written only costs another computation later.
-        let _ = write_entry(&entry_path, &key, &value);
+        let _ = write_entry(&entry_path, &key_text, &value);
         Ok((value, false))
     }
 }
@@ -274,38 +273,48 @@ struct Entry<K, T> {
     value: T,
 }
 
-fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key: &serde_json::Value) -> Option<T> {
-    let file = File::open(path).ok()?;
-    if file.metadata().ok()?.uid() != effective_uid() {
+/// The value of the entry at `path` if it holds exactly `key_text` (the
+/// key as [`write_entry`] serialised it). The key is compared as text, not
+/// parsed: the shim reads entries on every call, and serde_json writes a
+/// key the same way every time (a different text is a miss, rewritten).
+fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key_text: &str) -> Option<T> {
+    use std::io::Read;
+    let mut file = File::open(path).ok()?;
+    let metadata = file.metadata().ok()?;
+    if metadata.uid() != effective_uid() {
         return None;
     }
-    let entry: Entry<serde_json::Value, T> =
-        serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
-    (entry.format == ENTRY_FORMAT && entry.key == *key).then_some(entry.value)
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).ok()? + 1);
+    file.read_to_end(&mut bytes).ok()?;
+    let value = bytes
+        .strip_prefix(entry_prefix(key_text).as_bytes())?
+        .strip_suffix(b"}\n")?;
+    serde_json::from_slice(value).ok()
 }
 
-fn write_entry<K: Serialize + ?Sized, T: Serialize>(
-    path: &Path,
-    key: &K,
-    value: &T,
-) -> std::io::Result<()> {
-    let entry = Entry {
-        format: ENTRY_FORMAT,
-        key,
-        value,
-    };
+/// How an entry starts, up to its value: [`Entry`] as serde_json writes it.
+fn entry_prefix(key_text: &str) -> String {
+    format!("{{\"format\":{ENTRY_FORMAT},\"key\":{key_text},\"value\":")
+}
+
+/// Writes the entry for `key_text` atomically: [`Entry`]'s layout, the
+/// key's text as [`read_entry`] will compare it.
+fn write_entry<T: Serialize>(path: &Path, key_text: &str, value: &T) -> std::io::Result<()> {
     crate::atomic::write_atomic(path, |file| {
         let mut writer = std::io::BufWriter::new(file);
-        serde_json::to_writer(&mut writer, &entry).map_err(std::io::Error::other)?;
-        writer.write_all(b"\n")?;
+        writer.write_all(entry_prefix(key_text).as_bytes())?;
+        serde_json::to_writer(&mut writer, value).map_err(std::io::Error::other)?;
+        writer.write_all(b"}\n")?;
         writer.flush()
     })
 }
 
 fn short_hash(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     Sha256::digest(text.as_bytes())[..12]
         .iter()
-        .map(|byte| format!("{byte:02x}"))
+        .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]])
+        .map(char::from)
         .collect()
 }
 
@@ -356,15 +365,26 @@ mod tests {
     fn corrupt_truncated_and_foreign_entries_are_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("probe-x");
-        let key = serde_json::json!({"compiler": "/usr/bin/gcc", "flags": ["-fx"]});
+        let key_value = serde_json::json!({"compiler": "/usr/bin/gcc", "flags": ["-fx"]});
+        let key = key_value.to_string();
         write_entry(&path, &key, &true).unwrap();
         assert_eq!(read_entry::<bool>(&path, &key), Some(true));
+        // What is written is an `Entry`, as `cache show` lists it.
+        let written: Entry<serde_json::Value, bool> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            (written.format, &written.key, written.value),
+            (ENTRY_FORMAT, &key_value, true)
+        );
         // A different key hashed to the same name is a miss.
         let other = serde_json::json!({"compiler": "/usr/bin/gcc", "flags": ["-fy"]});
-        assert_eq!(read_entry::<bool>(&path, &other), None);
+        assert_eq!(read_entry::<bool>(&path, &other.to_string()), None);
         // So is an entry of another format.
-        let old = serde_json::json!({"format": 1, "key": key, "value": true});
-        std::fs::write(&path, old.to_string()).unwrap();
+        let old = serde_json::json!({"format": 1, "key": key_value, "value": true});
+        std::fs::write(&path, format!("{old}\n")).unwrap();
+        assert_eq!(read_entry::<bool>(&path, &key), None);
+        // And a value that does not parse as the type asked for.
+        write_entry(&path, &key, &"text").unwrap();
         assert_eq!(read_entry::<bool>(&path, &key), None);
         write_entry(&path, &key, &true).unwrap();
         let text = std::fs::read(&path).unwrap();
