@@ -154,25 +154,49 @@ fn check_directories(dir: &Path, users: TrustedUsers) -> io::Result<bool> {
     // found file's link and `fs.protected_symlinks` would in a sticky
     // directory: another user's `/tmp/logs -> /etc` is not followed.
     let mut prefix = PathBuf::new();
+    // Each directory's lstat on the way down, while it shows `dir` to be
+    // its own canonical path (absolute, no `.`, `..` or symlink): then the
+    // walk up below needs no `realpath` and no second lstat of each one.
+    let mut walked = Some(Vec::new()).filter(|_| dir.is_absolute());
     for component in dir.components() {
         prefix.push(component);
-        if let Component::Normal(_) = component {
-            let metadata = std::fs::symlink_metadata(&prefix)?;
-            if metadata.file_type().is_symlink() && !users.trusts(metadata.uid()) {
-                return Err(Refused::LinkOwner {
-                    link: prefix,
-                    uid: metadata.uid(),
+        match component {
+            Component::RootDir => {}
+            Component::Normal(_) => {
+                let metadata = std::fs::symlink_metadata(&prefix)?;
+                if metadata.file_type().is_symlink() {
+                    walked = None;
+                    if !users.trusts(metadata.uid()) {
+                        return Err(Refused::LinkOwner {
+                            link: prefix,
+                            uid: metadata.uid(),
+                        }
+                        .into());
+                    }
                 }
-                .into());
+                if let Some(walked) = &mut walked {
+                    walked.push((prefix.clone(), metadata));
+                }
             }
+            _ => walked = None,
         }
     }
     // Then the directories themselves, where the symlinks lead (OpenSSH's
-    // `safe_path` walks the `realpath` up to `/` the same way).
-    let canonical = std::fs::canonicalize(dir)?;
+    // `safe_path` walks the `realpath` up to `/` the same way), from `dir`
+    // up to `/`.
+    let ancestors = match walked {
+        Some(mut walked) => {
+            walked.push((PathBuf::from("/"), std::fs::symlink_metadata("/")?));
+            walked.reverse();
+            walked
+        }
+        None => std::fs::canonicalize(dir)?
+            .ancestors()
+            .map(|ancestor| Ok((ancestor.to_path_buf(), std::fs::symlink_metadata(ancestor)?)))
+            .collect::<io::Result<_>>()?,
+    };
     let mut shared = false;
-    for (depth, ancestor) in canonical.ancestors().enumerate() {
-        let metadata = std::fs::symlink_metadata(ancestor)?;
+    for (depth, (ancestor, metadata)) in ancestors.into_iter().enumerate() {
         if !metadata.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,

@@ -284,8 +284,11 @@ fn read_entry<T: for<'de> Deserialize<'de>>(path: &Path, key_text: &str) -> Opti
     if metadata.uid() != effective_uid() {
         return None;
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).ok()? + 1);
-    file.read_to_end(&mut bytes).ok()?;
+    // Exactly the length `fstat` gave, in one read: entries are renamed
+    // into place whole, never written in place (a file that changed size
+    // anyway fails the checks below and is a miss).
+    let mut bytes = vec![0; usize::try_from(metadata.len()).ok()?];
+    file.read_exact(&mut bytes).ok()?;
     let value = bytes
         .strip_prefix(entry_prefix(key_text).as_bytes())?
         .strip_suffix(b"}\n")?;

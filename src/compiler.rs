@@ -207,8 +207,11 @@ pub struct SelfIdentity {
 }
 
 impl SelfIdentity {
+    /// The running executable, through `/proc/self/exe`: its `stat` and,
+    /// for [`SelfIdentity::is_me`]'s byte comparison, its bytes, with no
+    /// `readlink` (the kernel's path rebuild, on every compile).
     pub fn current() -> std::io::Result<SelfIdentity> {
-        SelfIdentity::of(std::env::current_exe()?)
+        SelfIdentity::of(PathBuf::from("/proc/self/exe"))
     }
 
     /// The identity of the executable at `path` (a test's stand-in for

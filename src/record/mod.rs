@@ -380,8 +380,8 @@ impl LogWriter {
         // changes under every lock from looping for ever.
         for _ in 0..100 {
             self.file.lock()?;
-            if self.is_still_the_log()? {
-                let written = self.append_locked(&line);
+            if let Some(length) = self.length_if_still_the_log()? {
+                let written = self.append_locked(&line, length);
                 let unlocked = self.file.unlock();
                 return written.and(unlocked);
             }
@@ -393,22 +393,24 @@ impl LogWriter {
         ))
     }
 
-    /// Whether the open file is still the one at the path (same device and
-    /// inode): false once a prune renamed its rewrite onto the path.
-    fn is_still_the_log(&self) -> std::io::Result<bool> {
+    /// The open file's length, if it is still the one at the path (same
+    /// device and inode): `None` once a prune renamed its rewrite onto the
+    /// path.
+    fn length_if_still_the_log(&self) -> std::io::Result<Option<u64>> {
         use std::os::unix::fs::MetadataExt;
         let open = self.file.metadata()?;
         Ok(match std::fs::symlink_metadata(&self.path) {
-            Ok(named) => (named.dev(), named.ino()) == (open.dev(), open.ino()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+            Ok(named) => {
+                ((named.dev(), named.ino()) == (open.dev(), open.ino())).then(|| open.len())
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         })
     }
 
     /// The append proper, under the lock: every writer holds it, so the
-    /// length noted here is where this record starts.
-    fn append_locked(&mut self, line: &[u8]) -> std::io::Result<()> {
-        let length = self.file.metadata()?.len();
+    /// `length` read under it is where this record starts.
+    fn append_locked(&mut self, line: &[u8], length: u64) -> std::io::Result<()> {
         // A writer killed mid-write (or a hand-made fragment) leaves a line
         // without its newline: start on a fresh line, so the fragment stays
         // one bad line and never swallows this record (hardening review 7).
