@@ -159,6 +159,11 @@ pub fn launcher_name(path: &Path) -> Option<&'static str> {
         let name = path.file_name()?.to_str()?;
         LAUNCHERS.iter().copied().find(|launcher| *launcher == name)
     };
+    // A bare name is looked up on PATH, not in the working directory: a
+    // `./gcc` link there is not what runs, so only the name counts.
+    if !path.as_os_str().as_bytes().contains(&b'/') {
+        return by_name(path);
+    }
     // Follow the link chain hop by hop (a masquerade link points at the
     // launcher in one or two hops): cheaper than canonicalising every
     // candidate's directories on each compile.

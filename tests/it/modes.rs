@@ -377,3 +377,16 @@ fn loop_through_a_wrapper_that_forks_is_caught() {
     // Found by the outer secwrap's probe, before anything ran or was written.
     assert!(!t.exists("a.o") && !t.exists("log.jsonl"));
 }
+
+/// In prefix mode a bare compiler word is looked up on PATH: a link of the
+/// same name in the working directory (here `gcc -> ccache`, as in a
+/// masquerade directory) is not what runs, so it does not make the word a
+/// launcher (it did: the compile then went through unsplit and unrecorded).
+#[test]
+fn a_link_in_the_working_directory_does_not_make_the_word_a_launcher() {
+    let t = TestEnv::livepatch();
+    symlink("ccache", t.path("gcc"));
+    t.run(&["gcc", "-c", "a.c", "-o", "a.o"]).go();
+    t.assert_split("a.o");
+    assert_eq!(t.only_record().launcher, None);
+}
