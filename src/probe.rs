@@ -145,12 +145,14 @@ pub struct FamilyKey<'a> {
 /// Bumped when [`crate::identify::MARKER_SOURCE`] or how it is asked changes.
 const IDENTIFY_RECIPE: u32 = 1;
 
-/// The key of a `probe-` entry: everything the answer depends on.
+/// The key of a `probe-` entry: everything the answer depends on. The
+/// compiler is named by its file only, as the `id-` entry is: its version
+/// is a function of that file for the cache, so a warm probe reads this one
+/// entry and not the `id-` one too (one entry per call; issue 12).
 #[derive(Clone, Debug, Serialize)]
 pub struct ProbeKey<'a> {
     pub recipe: u32,
     pub compiler: &'a FileIdentity,
-    pub version: &'a str,
     pub mode: ProbeMode,
     /// Bytes exactly as on the command line (non-UTF-8 as base64).
     pub target_args: Vec<OsText>,
@@ -158,12 +160,11 @@ pub struct ProbeKey<'a> {
 }
 
 impl<'a> ProbeKey<'a> {
-    pub fn new(identity: &'a CompilerIdentity, request: &ProbeRequest<'_>) -> ProbeKey<'a> {
+    pub fn new(compiler: &'a FileIdentity, request: &ProbeRequest<'_>) -> ProbeKey<'a> {
         let texts = |words: &[OsString]| words.iter().map(|word| OsText::new(word)).collect();
         ProbeKey {
             recipe: RECIPE_VERSION,
-            compiler: &identity.file,
-            version: &identity.version,
+            compiler,
             mode: request.mode,
             target_args: texts(request.target_args),
             flags: texts(request.flags),
@@ -249,7 +250,15 @@ impl Prober {
 
     /// The compiler's identity, from the cache or by asking `--version`.
     pub fn identity(&self, compiler: &Path) -> Result<CompilerIdentity, ProbeError> {
-        let file = compiler_file(compiler)?;
+        self.identity_of(compiler, compiler_file(compiler)?)
+    }
+
+    /// [`Prober::identity`] of `compiler`, whose file identity is known.
+    fn identity_of(
+        &self,
+        compiler: &Path,
+        file: FileIdentity,
+    ) -> Result<CompilerIdentity, ProbeError> {
         let key = IdentityKey {
             recipe: RECIPE_VERSION,
             compiler: &file,
@@ -366,9 +375,10 @@ impl Prober {
 
     /// Whether the compiler accepts the flag group, as `cc-option` answers.
     pub fn probe(&self, request: &ProbeRequest<'_>) -> Result<ProbeAnswer, ProbeError> {
-        let identity = self.identity(request.compiler)?;
-        let key = ProbeKey::new(&identity, request);
+        let file = compiler_file(request.compiler)?;
+        let key = ProbeKey::new(&file, request);
         self.cached("probe", &key, || {
+            let identity = self.identity_of(request.compiler, file.clone())?;
             run_probe(request, identity.family, &self.child_env)
         })
         .map(|(answer, cached)| ProbeAnswer { cached, ..answer })
@@ -564,14 +574,14 @@ mod tests {
             mode: ProbeMode::Option,
         };
         let (first, second) = (request(&first), request(&second));
-        let key = |request| serde_json::to_string(&ProbeKey::new(&identity, request)).unwrap();
+        let key = |request| serde_json::to_string(&ProbeKey::new(&identity.file, request)).unwrap();
         assert_ne!(key(&first), key(&second));
 
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::open(dir.path().to_path_buf()).unwrap();
         let ask = |request, answer: bool| -> (bool, bool) {
             cache
-                .get_or_compute("probe", &ProbeKey::new(&identity, request), || {
+                .get_or_compute("probe", &ProbeKey::new(&identity.file, request), || {
                     Ok::<_, ()>(answer)
                 })
                 .unwrap()
