@@ -9,9 +9,8 @@
 //! compiler did.
 //!
 //! The compiler starts with the signal state secwrap was given, SIGPIPE
-//! included: it is started with glibc's `posix_spawn` (see [`spawn`]), which
-//! changes neither mask nor dispositions, and nothing is ever blocked
-//! around the spawn. Instead the
+//! included: glibc's `posix_spawn` (see [`spawn`]) changes neither mask nor
+//! dispositions, and nothing is ever blocked around the spawn. Instead the
 //! forwarding handlers are installed before it, and a signal that arrives
 //! before the child's pid is known is kept pending and forwarded as soon as
 //! it is (exec resets caught signals to their default in the child). A stop
