@@ -74,6 +74,7 @@ LOG_TOLERANCE_MS = 0.5
 # Section 1's variant names (also the keys of benches/results/latest.json).
 FLOOR = "floor: static C spawn + wait"
 EXEC_ONLY = "static C exec only"
+MIN_RUST = "minimal static Rust spawn + wait"
 SH_WRAPPER = "sh wrapper (exec gcc)"
 PREFIX = "secwrap gcc"
 MASQ = "secwrap masquerade (gcc -> secwrap)"
@@ -640,6 +641,18 @@ class Bench:
             raise BenchError(f"cannot build {src} static (libc6-dev's static libc is needed): {r.stderr[-1000:]}")
         return exe
 
+    def rust_helper(self, name: str) -> Path:
+        """benches/NAME.rs built as secwrap's default build is (static glibc, non-PIE, -O, stripped)."""
+        exe = self.tmp / "helpers" / name
+        exe.parent.mkdir(exist_ok=True)
+        src = ROOT / "benches" / f"{name}.rs"
+        r = subprocess.run(["rustc", "--edition", "2024", "-O", "-C", "target-feature=+crt-static", "-C",
+                            "relocation-model=static", "-C", "strip=symbols", "--target", HOST, "-o", str(exe),
+                            str(src)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BenchError(f"cannot build {src} with rustc: {r.stderr[-1000:]}")
+        return exe
+
     def invocation_variants(self, cwd: Path, args: list[str], cold: bool, injected: list[str]) -> list[Variant]:
         """The wrappers compared per invocation, all running the real gcc with `args`. The
         others are given the flags secwrap injects (`injected`), so every variant asks gcc
@@ -652,6 +665,7 @@ class Bench:
             Variant("plain gcc", self.gcc, ["gcc", *same], e, cwd),
             Variant(FLOOR, str(self.floor), [str(self.floor), "gcc", *same], e, cwd),
             Variant(EXEC_ONLY, str(self.exec_only), [str(self.exec_only), "gcc", *same], e, cwd),
+            Variant(MIN_RUST, str(self.min_rust), [str(self.min_rust), "gcc", *same], e, cwd),
             Variant(SH_WRAPPER, str(self.shwrap), [str(self.shwrap), *same], e, cwd),
             Variant(PREFIX, str(self.secwrap), [str(self.secwrap), "gcc", *args], e, cwd),
             Variant(MASQ, str(self.masq / "gcc"), ["gcc", *args], masq_env, cwd),
@@ -673,6 +687,7 @@ class Bench:
     def per_invocation(self) -> None:
         self.floor = self.helper("floor")
         self.exec_only = self.helper("exec_only")
+        self.min_rust = self.rust_helper("min_spawn")
         self.cold_cache = self.tmp / "cache-cold"
         tree = write_tree(self.tmp / "small", kconfig_lines(10))
         log = tree / "secwrap.jsonl"
@@ -683,7 +698,8 @@ class Bench:
                  "called directly and through each wrapper; wall time of posix_spawn + wait4, nothing subtracted. "
                  f"The **floor** is `benches/floor.c` built static: posix_spawnp the compiler and waitpid, the least "
                  "any wrapper that records the exit status must do. `exec_only` (`benches/exec_only.c`, static) "
-                 "just execvp()s the compiler: below the floor, it records nothing. Columns: overhead = "
+                 "just execvp()s the compiler: below the floor, it records nothing. `benches/min_spawn.rs` is the "
+                 "floor in Rust, built as secwrap is (static, non-PIE): what a Rust binary costs by itself. Columns: overhead = "
                  "median(variant) - median(plain gcc); over floor = median over rounds of (variant - floor) in the "
                  "same round, with its 95% bootstrap interval (the spread); vs sh = overhead / the sh wrapper's "
                  "overhead. cwd is a tree whose .config has CONFIG_LIVEPATCH=y; log on unless the row says off; "
