@@ -689,9 +689,8 @@ class Bench:
         self.exec_only = self.helper("exec_only")
         self.min_rust = self.rust_helper("min_spawn")
         self.cold_cache = self.tmp / "cache-cold"
-        tree = write_tree(self.tmp / "small", kconfig_lines(10))
+        tree = self.small_tree()
         log = tree / "secwrap.jsonl"
-        self.small_tree = tree
         self.out("## 1. Per invocation, against the floor")
         self.out()
         self.out("Every table is one interleaved run (round-robin, the order rotating each round) of the real gcc "
@@ -902,8 +901,16 @@ class Bench:
 
     # -- 3. peak RSS ------------------------------------------------------
 
+    def small_tree(self) -> Path:
+        """The tree of section 1's calls, shared with section 4 (made by whichever runs first)."""
+        tree = self.tmp / "small"
+        return tree if tree.exists() else write_tree(tree, kconfig_lines(10))
+
     def fake_compiler(self) -> tuple[Path, str]:
+        """A static no-op `gcc` in its own directory (made once, for sections 3 and 4)."""
         d = self.tmp / "fakebin"
+        if (d / "gcc").exists():
+            return d, getattr(self, "fake_linkage", "static")
         d.mkdir()
         src = self.tmp / "fake.c"
         src.write_text("int main(void){return 0;}\n")
@@ -912,6 +919,7 @@ class Bench:
         if r.returncode != 0:
             sh(self.gcc, "-O2", "-s", "-o", str(d / "gcc"), str(src))
             linkage = "dynamic"
+        self.fake_linkage = linkage
         return d, linkage
 
     def rss_variants(self, tree: Path, fakebin: Path, log_env: dict | None = None) -> list[Variant]:
@@ -955,7 +963,6 @@ class Bench:
     def peak_rss(self) -> None:
         runs = self.p["rss_runs"]
         fakebin, linkage = self.fake_compiler()
-        self.fakebin = fakebin
         tree = write_tree(self.tmp / "rss", kconfig_lines(10))
         log = tree / "secwrap.jsonl"
         vs = self.rss_variants(tree, fakebin)
@@ -994,7 +1001,7 @@ class Bench:
     def scale(self) -> None:
         runs = self.p["scale_runs"]
         args = ["-c", "x.c", "-o", "x.o"]
-        plain_tree = self.small_tree
+        plain_tree = self.small_tree()
         plain = Variant("plain gcc", self.gcc, ["gcc", *args], self.env, plain_tree)
         self.out(f"## 4. Scale ({runs} runs per variant, interleaved; smallest compile through `secwrap gcc`, "
                  "overhead and ratio against plain gcc in the same run)")
@@ -1098,6 +1105,8 @@ class Bench:
                     f"empty {by['empty log']['median']:.2f} ms)")
 
         # peak RSS under the largest inputs (fake compiler)
+        if not hasattr(self, "maxrss"):  # section 3 did not run
+            self.maxrss = self.rss_helper()
         progress("4. peak RSS under the largest .config, rule count and log")
         extra = {}
         for label, tree, log_env in [
@@ -1105,10 +1114,10 @@ class Bench:
             (f"{self.p['rule_counts'][-1]} rules", big_rules, None),
             (f"log of {nrec:,} records", t, {"SECWRAP_LOG": str(big)}),
         ]:
-            v = self.rss_variants(tree, self.fakebin, log_env)[0]
+            v = self.rss_variants(tree, self.fake_compiler()[0], log_env)[0]
             run_checked(v, f"peak RSS, {label} (warm)")
             extra[label] = self.measure_rss([v], self.p["rss_runs"], f"peak RSS, {label}")[v.name]
-        self.results["peak_rss"]["scale_kib"] = extra
+        self.results.setdefault("peak_rss", {})["scale_kib"] = extra
         self.out(f"### Peak RSS of `secwrap gcc` (fake compiler) under the largest inputs ({self.p['rss_runs']} runs)")
         self.out()
         self.out("| input | median MiB | max MiB |")
@@ -1125,7 +1134,8 @@ class Bench:
         self.jobs_scale()
 
     def jobs_scale(self) -> None:
-        proj = self.proj
+        # Section 2's project, or the same one made here when it did not run.
+        proj = getattr(self, "proj", None) or make_project(self.tmp / "proj", self.p["build_files"])
         runs = self.p["jobs_runs"]
         jobs = self.p["jobs"]
         n_compiles = self.p["build_files"] + 1
