@@ -1276,14 +1276,16 @@ def main() -> int:
                          ".cargo/config.toml builds it)")
     ap.add_argument("--secwrap-reference", default=None,
                     help="a dynamically linked PIE secwrap to measure beside it (scripts/bench builds one)")
-    ap.add_argument("--only", action="append", choices=SECTIONS,
-                    help="run only this section (repeatable; scale needs per_invocation and peak_rss)")
+    ap.add_argument("--only", action="append", choices=[*SECTIONS, "linux"],
+                    help="run only this section (repeatable; `linux`: only the --linux workload)")
     ap.add_argument("--linux", type=int, default=0, metavar="ROUNDS",
                     help="also build Linux 6.1 tinyconfig ROUNDS times with plain gcc and through secwrap, "
                          "interleaved (about 6 min a round on 2 cores; needs linux-source-6.1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     a = ap.parse_args()
+    if a.only and "linux" in a.only and not a.linux:
+        ap.error("--only linux needs --linux ROUNDS")
     secwrap = Path(a.secwrap).resolve()
     if not (secwrap.is_file() and os.access(secwrap, os.X_OK)):
         print(f"bench: {secwrap} is not an executable; run scripts/bench (it builds it)", file=sys.stderr)
