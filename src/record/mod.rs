@@ -51,6 +51,8 @@ use crate::trust::TrustedUsers;
 pub mod build_probe;
 pub mod export;
 pub mod history;
+pub mod index;
+pub mod reader;
 pub mod stats;
 
 /// Bumped when a field changes meaning or disappears; adding fields does not.
@@ -465,6 +467,9 @@ pub fn clear_log(path: &Path, users: TrustedUsers) -> std::io::Result<Cleared> {
     file.lock()?;
     let cleared = (|| {
         let lines = read_lines(&mut file)?;
+        // First: an index left behind could never describe the emptied
+        // log, which it checks, but it is dead weight.
+        index::remove_index(path)?;
         file.set_len(0)?;
         Ok(Cleared {
             records: lines.iter().filter(|line| line.record.is_some()).count(),
@@ -532,6 +537,9 @@ pub fn prune_log(
         }
         let changed = pruned.removed_records + pruned.removed_bad_lines > 0;
         if changed && !dry_run {
+            // The rewrite is another inode, which an index of the old one
+            // names: gone rather than checked and dropped by each reader.
+            index::remove_index(path)?;
             crate::atomic::replace_file(path, &file, &text)?;
         }
         Ok(pruned)
