@@ -75,10 +75,23 @@ pub fn for_each_line(
     start: u64,
     number: usize,
     until: Option<u64>,
+    visit: impl FnMut(&Line<'_>) -> io::Result<()>,
+) -> io::Result<Scanned> {
+    for_each_line_in_chunks(file, start, number, until, CHUNK, visit)
+}
+
+/// [`for_each_line`] reading `chunk` bytes at a time (the tests make it
+/// small, so that lines cross reads).
+fn for_each_line_in_chunks(
+    file: &File,
+    start: u64,
+    number: usize,
+    until: Option<u64>,
+    chunk: usize,
     mut visit: impl FnMut(&Line<'_>) -> io::Result<()>,
 ) -> io::Result<Scanned> {
-    let mut buffer = vec![0u8; CHUNK.min(until.map_or(CHUNK, |until| {
-        usize::try_from(until.saturating_sub(start)).unwrap_or(CHUNK)
+    let mut buffer = vec![0u8; chunk.min(until.map_or(chunk, |until| {
+        usize::try_from(until.saturating_sub(start)).unwrap_or(chunk)
     }))
     .max(1)];
     // `buffer[..filled]` holds the file's bytes from `at`.
@@ -454,5 +467,161 @@ impl RecordView<'_> {
             probes_run: self.probes.len() - cached,
             secwrap_ms: self.secwrap_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{SCHEMA_VERSION, read_log};
+
+    /// Lines as (number, start, end, text) for `text` read from `start`
+    /// (a line's start) in chunks of every size from 1 up.
+    #[track_caller]
+    fn check_lines(text: &str, start: u64, until: Option<u64>, expected: &[(usize, u64, u64, &str)], end: (u64, usize, u64)) {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        for chunk in 1..=text.len() + 1 {
+            let mut lines = Vec::new();
+            let scanned = for_each_line_in_chunks(&file, start, 1, until, chunk, |line| {
+                lines.push((
+                    line.number,
+                    line.start,
+                    line.end,
+                    String::from_utf8(line.bytes.to_vec()).unwrap(),
+                ));
+                Ok(())
+            })
+            .unwrap();
+            let lines: Vec<(usize, u64, u64, &str)> = lines
+                .iter()
+                .map(|(number, start, end, text)| (*number, *start, *end, text.as_str()))
+                .collect();
+            assert_eq!(lines, expected, "{text:?} in chunks of {chunk}");
+            assert_eq!(
+                (scanned.complete_end, scanned.next_number, scanned.end),
+                end,
+                "{text:?} in chunks of {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_in_any_chunks() {
+        check_lines("", 0, None, &[], (0, 1, 0));
+        check_lines("a\n", 0, None, &[(1, 0, 2, "a")], (2, 2, 2));
+        check_lines(
+            "ab\n\ncd",
+            0,
+            None,
+            &[(1, 0, 3, "ab"), (2, 3, 4, ""), (3, 4, 6, "cd")],
+            (4, 3, 6),
+        );
+        // From a line's start, numbered from 1 there; up to a line's end.
+        check_lines(
+            "ab\ncde\nf\n",
+            3,
+            None,
+            &[(1, 3, 7, "cde"), (2, 7, 9, "f")],
+            (9, 3, 9),
+        );
+        check_lines("ab\ncde\nf\n", 0, Some(7), &[(1, 0, 3, "ab"), (2, 3, 7, "cde")], (7, 3, 7));
+    }
+
+    fn line_of(record: &InvocationRecord) -> String {
+        serde_json::to_string(record).unwrap()
+    }
+
+    /// The view reads a line only if the whole record reads it, and then
+    /// its facts are the record's; the damage is what `read_log` reports.
+    #[track_caller]
+    fn check_view(line: &str) {
+        let whole = serde_json::from_str::<InvocationRecord>(line);
+        let view = serde_json::from_str::<RecordView<'_>>(line);
+        if view.is_ok() {
+            assert!(whole.is_ok(), "the view read what the record does not: {line}");
+        }
+        let parsed = Parsed::of(line.as_bytes());
+        match (&whole, parsed.facts()) {
+            (Ok(record), Some(facts)) => assert_eq!(facts, RecordFacts::of(record), "{line}"),
+            (Err(_), None) => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("log.jsonl");
+                std::fs::write(&path, format!("{line}\n{}\n", line_of(&sample()))).unwrap();
+                let (_, bad) = read_log(&path).unwrap();
+                let Parsed::Bad { torn, error } = parsed else {
+                    panic!("{line}")
+                };
+                let damage = Damage {
+                    line: 1,
+                    end: line.len() as u64 + 1,
+                    torn,
+                    error,
+                };
+                assert_eq!(bad[0].message, damage.message(u64::MAX), "{line}");
+            }
+            (whole, facts) => panic!("{line}: record {whole:?}, facts {facts:?}"),
+        }
+    }
+
+    fn sample() -> InvocationRecord {
+        serde_json::from_value(serde_json::json!({
+            "version": SCHEMA_VERSION, "secwrap": "0", "time": "t", "pid": 7, "build": "b",
+            "cwd": "/w", "compiler": {"bytes": "L3Vzci9iaW4vZ2Nj"}, "launcher": "/usr/bin/ccache",
+            "identified": "clang", "argv": ["gcc", "-DX=\"y\"", "-c", "a.c"],
+            "exec": ["gcc", {"bytes": "/w=="}], "kind": "compile",
+            "injected": ["-ffunction-sections"],
+            "skipped": [{"flag": "-fdata-sections", "reason": "present"},
+                        {"flag": "-x", "reason": "a_newer_reason"}],
+            "inputs": ["/w/a.c"], "output": {"bytes": "L3cvYS5v"}, "outputs": [],
+            "originals": [{"object": "/w/a.o", "copy": "/k/a.o"}], "lto": false,
+            "probes": [{"flags": ["-ffunction-sections"], "mode": "option", "supported": true, "cached": false}],
+            "config": "c", "status": 0, "signal": null, "duration_ms": 1.5, "secwrap_ms": 0.25,
+            "warnings": ["w"], "build_system_probe": false,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn view_agrees_with_the_record() {
+        let line = line_of(&sample());
+        check_view(&line);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let serde_json::Value::Object(fields) = &value else {
+            panic!()
+        };
+        // Each field missing, null, of another type, or spelled as serde's
+        // untagged enums also allow (a struct as an array).
+        for key in fields.keys() {
+            for replacement in [
+                None,
+                Some(serde_json::Value::Null),
+                Some(serde_json::json!(5)),
+                Some(serde_json::json!("word")),
+                Some(serde_json::json!(["x"])),
+                Some(serde_json::json!({"bytes": "eA==", "more": 1})),
+                Some(serde_json::json!([{"bytes": "eA=="}])),
+                Some(serde_json::json!([["-f", "present"]])),
+                Some(serde_json::json!([4294967296u64])),
+            ] {
+                let mut changed = value.clone();
+                match &replacement {
+                    None => {
+                        changed.as_object_mut().unwrap().remove(key);
+                    }
+                    Some(replacement) => changed[key] = replacement.clone(),
+                }
+                check_view(&changed.to_string());
+            }
+        }
+        // Duplicate fields, escapes, damage, a probe by its paths, a
+        // record outside a build.
+        check_view(&line.replacen("\"pid\":7", "\"pid\":7,\"pid\":8", 1));
+        check_view(&line.replace("\"time\":\"t\"", "\"time\":\"\\u0074\\n\""));
+        check_view(&line[..line.len() - 10]);
+        check_view("not json");
+        check_view("[]");
+        check_view(&line.replace("/w/a.c", "/dev/null"));
+        check_view(&line.replace("\"build\":\"b\",", ""));
     }
 }

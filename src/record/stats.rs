@@ -225,6 +225,27 @@ mod tests {
         assert_eq!(Stats::of(records), expected);
     }
 
+    /// Sums of parts merged are the sum of the whole, at any split (the
+    /// log index keeps a build's sums and adds what came after).
+    #[test]
+    fn merged_parts_sum_as_the_whole() {
+        use Classification::*;
+        let records = [
+            injected(record(Compile, "/w/a.c", 0), 0.1, &[false, true]),
+            skipping(record(Compile, "/w/b.c", 1), &[SkipReason::Present]),
+            injected(record(LinkOnly, "/w/a.o", 0), 0.2, &[true]),
+            skipping(record(Compile, "/dev/null", 1), &[SkipReason::UserChoice]),
+            injected(record(Compile, "/w/c.c", 0), 0.3, &[]),
+        ];
+        let whole = Stats::of(&records);
+        assert_eq!(whole.secwrap_time.total_ms, 0.6);
+        for split in 0..=records.len() {
+            let mut merged = Stats::of(&records[..split]);
+            merged.merge(&Stats::of(&records[split..]));
+            assert_eq!(merged, whole, "split at {split}");
+        }
+    }
+
     #[test]
     fn sums_records() {
         use Classification::*;
