@@ -16,8 +16,8 @@ use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
 use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
-use crate::record::stats::Stats;
 use crate::record::index::LogSummary;
+use crate::record::stats::Stats;
 use crate::record::{self, InvocationRecord, OsText};
 use crate::run_report::Report;
 
@@ -271,7 +271,9 @@ pub(super) fn run_build(
     // The summaries through the log's index: the end of a build does not
     // read the log's whole history.
     let users = ConfigEnv::from_process(current_dir()?).users;
-    let summary = LogSummary::read(&log, users).ok().map(|(summary, _)| summary);
+    let summary = LogSummary::read(&log, users)
+        .ok()
+        .map(|(summary, _)| summary);
     let found = summary.as_ref().and_then(|summary| {
         let position = summary
             .builds()

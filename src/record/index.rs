@@ -506,9 +506,13 @@ impl Body {
             && records == self.records
             && counted == self.records
             && self.last_build.is_none_or(|last| last < self.builds.len())
-            && self.extras.iter().flat_map(|extra| &extra.ranges).all(|range| {
-                range.start < range.end && range.end <= covered.len && range.records > 0
-            })
+            && self
+                .extras
+                .iter()
+                .flat_map(|extra| &extra.ranges)
+                .all(|range| {
+                    range.start < range.end && range.end <= covered.len && range.records > 0
+                })
             && self
                 .damage
                 .iter()

@@ -90,10 +90,14 @@ fn for_each_line_in_chunks(
     chunk: usize,
     mut visit: impl FnMut(&Line<'_>) -> io::Result<()>,
 ) -> io::Result<Scanned> {
-    let mut buffer = vec![0u8; chunk.min(until.map_or(chunk, |until| {
-        usize::try_from(until.saturating_sub(start)).unwrap_or(chunk)
-    }))
-    .max(1)];
+    let mut buffer = vec![
+        0u8;
+        chunk
+            .min(until.map_or(chunk, |until| {
+                usize::try_from(until.saturating_sub(start)).unwrap_or(chunk)
+            }))
+            .max(1)
+    ];
     // `buffer[..filled]` holds the file's bytes from `at`.
     let (mut at, mut filled, mut number) = (start, 0usize, number);
     let mut complete_end = start;
@@ -294,7 +298,7 @@ impl<'de> Visitor<'de> for TextVisitor {
         f.write_str("a string or {\"bytes\": string}")
     }
     fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
-        Ok(self.keep.then(|| Text::Text(Cow::Borrowed(value))))
+        Ok(self.keep.then_some(Text::Text(Cow::Borrowed(value))))
     }
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
         Ok(self.keep.then(|| Text::Text(Cow::Owned(value.to_string()))))
@@ -478,7 +482,13 @@ mod tests {
     /// Lines as (number, start, end, text) for `text` read from `start`
     /// (a line's start) in chunks of every size from 1 up.
     #[track_caller]
-    fn check_lines(text: &str, start: u64, until: Option<u64>, expected: &[(usize, u64, u64, &str)], end: (u64, usize, u64)) {
+    fn check_lines(
+        text: &str,
+        start: u64,
+        until: Option<u64>,
+        expected: &[(usize, u64, u64, &str)],
+        end: (u64, usize, u64),
+    ) {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
         for chunk in 1..=text.len() + 1 {
@@ -525,7 +535,13 @@ mod tests {
             &[(1, 3, 7, "cde"), (2, 7, 9, "f")],
             (9, 3, 9),
         );
-        check_lines("ab\ncde\nf\n", 0, Some(7), &[(1, 0, 3, "ab"), (2, 3, 7, "cde")], (7, 3, 7));
+        check_lines(
+            "ab\ncde\nf\n",
+            0,
+            Some(7),
+            &[(1, 0, 3, "ab"), (2, 3, 7, "cde")],
+            (7, 3, 7),
+        );
     }
 
     fn line_of(record: &InvocationRecord) -> String {
@@ -539,7 +555,10 @@ mod tests {
         let whole = serde_json::from_str::<InvocationRecord>(line);
         let view = serde_json::from_str::<RecordView<'_>>(line);
         if view.is_ok() {
-            assert!(whole.is_ok(), "the view read what the record does not: {line}");
+            assert!(
+                whole.is_ok(),
+                "the view read what the record does not: {line}"
+            );
         }
         let parsed = Parsed::of(line.as_bytes());
         match (&whole, parsed.facts()) {

@@ -262,7 +262,10 @@ fn default_logs(t: &TestEnv) -> Vec<PathBuf> {
     // The readers' index beside each log (`<log>.index`) is not a log.
     let mut logs: Vec<PathBuf> = entries
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_none_or(|extension| extension != "index"))
+        .filter(|path| {
+            path.extension()
+                .is_none_or(|extension| extension != "index")
+        })
         .collect();
     logs.sort();
     logs
