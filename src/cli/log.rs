@@ -14,16 +14,18 @@ use crate::config::ConfigEnv;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
-use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
-use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
+use crate::record::export::{CompileCommand, CompileCommands, Probes, merge_compile_commands};
+use crate::record::history::{
+    self, AlwaysRebuilt, Build, CompiledObject, CompiledObjects, RecordCounts,
+};
 use crate::record::index::LogSummary;
 use crate::record::stats::Stats;
 use crate::record::{self, InvocationRecord, OsText};
 use crate::run_report::Report;
 
 use super::{
-    ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, no_build, plural, read_summary,
-    records_of,
+    ChangedArgs, CommandStatus, ShowFilter, current_dir, fold_records_of, log_path, no_build,
+    plural, read_summary,
 };
 
 pub(super) fn log_show(
@@ -37,7 +39,7 @@ pub(super) fn log_show(
     let mut out = BufWriter::new(out);
     let mut tally = Tally::default();
     let mut shown = 0;
-    let mut show = |record: &InvocationRecord| -> std::io::Result<()> {
+    let show = |record: &InvocationRecord| -> std::io::Result<()> {
         if shows(record, filter) {
             let counts = tally.add(record);
             shown += 1;
@@ -47,16 +49,11 @@ pub(super) fn log_show(
     };
     match &in_builds {
         // Those builds' records alone, read through their ranges.
-        Some(ids) => {
-            for record in &records_of(&path, &summary, ids)? {
-                show(record)?;
-            }
-        }
+        Some(ids) => summary.stream_records_of(&path, ids, show),
         // Every record, one at a time.
-        None => summary
-            .for_each_record(show)
-            .with_context(|| path.display().to_string())?,
+        None => summary.for_each_record(show),
     }
+    .with_context(|| path.display().to_string())?;
     let bad_lines = summary.bad_lines();
     writeln!(
         out,
@@ -479,7 +476,6 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
     let selected = history::builds_after(summary.builds(), since)
         .ok_or_else(|| no_build(since.unwrap_or(""), &path))?;
     let ids: Vec<&str> = selected.iter().map(|build| build.id.as_str()).collect();
-    let records = records_of(&path, &summary, &ids)?;
     let images: Vec<(PathBuf, ImageSymbols)> = args
         .image
         .iter()
@@ -491,7 +487,14 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
 
     let mut kept = Vec::new();
     let mut left_out = Vec::new();
-    let objects = history::compiled_objects(&records, &selected, &root);
+    let objects = fold_records_of(
+        &path,
+        &summary,
+        &ids,
+        || CompiledObjects::new(&root),
+        CompiledObjects::add,
+    )?
+    .into_sorted();
     let total = objects.len();
     for object in objects {
         match leave_out(&object, !args.no_default_excludes, &excludes, &images)? {
@@ -719,32 +722,36 @@ pub(super) fn log_export(
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let (path, summary) = read_summary(log)?;
-    let selected: Vec<InvocationRecord> = match &build {
+    let probes = if include_probes {
+        Probes::Include
+    } else {
+        Probes::LeaveOut
+    };
+    let export = match &build {
         Some(id) => {
             if !summary.builds().iter().any(|build| build.id == *id) {
                 return Err(no_build(id, &path));
             }
-            records_of(&path, &summary, &[id])?
+            fold_records_of(
+                &path,
+                &summary,
+                &[id],
+                || CompileCommands::new(probes),
+                CompileCommands::add,
+            )?
         }
         None => {
-            let mut records = Vec::new();
+            let mut export = CompileCommands::new(probes);
             summary
                 .for_each_record(|record| {
-                    records.push(record.clone());
+                    export.add(record);
                     Ok(())
                 })
                 .with_context(|| path.display().to_string())?;
-            records
+            export
         }
-    };
-    let export = compile_commands(
-        &selected,
-        if include_probes {
-            Probes::Include
-        } else {
-            Probes::LeaveOut
-        },
-    );
+    }
+    .finish();
     let mut entries = export.entries;
     let probes_note = match export.probes_left_out {
         0 => String::new(),

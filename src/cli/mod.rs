@@ -818,14 +818,25 @@ fn read_summary(log: Option<PathBuf>) -> Result<(PathBuf, LogSummary)> {
     Ok((path, summary))
 }
 
-/// The records of the builds `ids` (`LogSummary::records_of`), warning
-/// if the index turned out not to match the log.
-fn records_of(path: &Path, summary: &LogSummary, ids: &[&str]) -> Result<Vec<InvocationRecord>> {
-    let (records, warnings) = summary
-        .records_of(path, ids)
+/// The records of the builds `ids` added into what `start` makes
+/// (`LogSummary::fold_records_of`), warning if the index turned out not to
+/// match the log.
+fn fold_records_of<A>(
+    path: &Path,
+    summary: &LogSummary,
+    ids: &[&str],
+    start: impl Fn() -> A,
+    add: impl FnMut(&mut A, &InvocationRecord),
+) -> Result<A> {
+    let mut add = add;
+    let (answer, warnings) = summary
+        .fold_records_of(path, ids, start, |answer, record| {
+            add(answer, record);
+            Ok(())
+        })
         .with_context(|| path.display().to_string())?;
     warn_all(&warnings);
-    Ok(records)
+    Ok(answer)
 }
 
 fn warn_all(warnings: &[String]) {

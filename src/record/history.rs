@@ -299,19 +299,44 @@ pub fn compiled_objects(
     root: &Path,
 ) -> Vec<CompiledObject> {
     let wanted: BTreeSet<&str> = builds.iter().map(|build| build.id.as_str()).collect();
-    let mut objects: BTreeMap<PathBuf, CompiledObject> = BTreeMap::new();
-    for record in records.iter().filter(|record| {
-        wanted.contains(build_of(record))
-            && record.kind.is(Classification::Compile)
-            && record.status == Some(0)
-    }) {
+    let mut objects = CompiledObjects::new(root);
+    for record in records
+        .iter()
+        .filter(|record| wanted.contains(build_of(record)))
+    {
+        objects.add(record);
+    }
+    objects.into_sorted()
+}
+
+/// [`compiled_objects`] a record at a time (the caller picks the builds'
+/// records), so that a reader streaming the log holds the objects only.
+#[derive(Clone, Debug)]
+pub struct CompiledObjects {
+    root: PathBuf,
+    objects: BTreeMap<PathBuf, CompiledObject>,
+}
+
+impl CompiledObjects {
+    pub fn new(root: &Path) -> CompiledObjects {
+        CompiledObjects {
+            root: root.to_path_buf(),
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one record of the selected builds.
+    pub fn add(&mut self, record: &InvocationRecord) {
+        if !(record.kind.is(Classification::Compile) && record.status == Some(0)) {
+            return;
+        }
         let probe = record.is_build_system_probe();
         for object in written_objects(record)
             .iter()
             .filter_map(|output| final_object(output))
         {
-            let relative = relative_to(&object, root);
-            objects
+            let relative = relative_to(&object, &self.root);
+            self.objects
                 .entry(relative.clone())
                 .and_modify(|known| known.build_system_probe &= probe)
                 .or_insert_with(|| CompiledObject {
@@ -321,7 +346,11 @@ pub fn compiled_objects(
                 });
         }
     }
-    objects.into_values().collect()
+
+    /// Each object once, sorted by `relative`.
+    pub fn into_sorted(self) -> Vec<CompiledObject> {
+        self.objects.into_values().collect()
+    }
 }
 
 /// An object every build recompiles although its source did not change,

@@ -25,6 +25,7 @@
 //! write under the log's lock. `log clear` and `log prune` remove it under
 //! that lock.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -345,60 +346,101 @@ impl LogSummary {
             .collect()
     }
 
-    /// The records of the builds `ids`, in the log's order, read through
-    /// their byte ranges (what a question about a few builds reads). Records
-    /// that do not match the summaries (a log edited in place) make it read
-    /// the whole log instead, with a warning, and remove the index.
-    pub fn records_of(
+    /// Adds the records of the builds `ids` into what `start` makes, in the
+    /// log's order, read through their byte ranges one record at a time
+    /// (what a question about a few builds reads, holding only its answer).
+    /// Records that do not match the summaries (a log edited in place) make
+    /// it start again over the whole log, with a warning, and remove the
+    /// index.
+    pub fn fold_records_of<A>(
         &self,
         log: &Path,
         ids: &[&str],
-    ) -> io::Result<(Vec<InvocationRecord>, Warnings)> {
-        let mut ranges: Vec<(&str, ByteRange)> = Vec::new();
-        for (build, extra) in self.tally.builds().iter().zip(&self.extras) {
-            if ids.contains(&build.id.as_str()) {
-                ranges.extend(extra.ranges.iter().map(|range| (build.id.as_str(), *range)));
-            }
-        }
-        ranges.sort_by_key(|(_, range)| range.start);
-        let mut records = Vec::new();
-        let mut matches = true;
-        for (id, range) in ranges {
-            let before = records.len();
-            for_each_line(&self.file, range.start, 0, Some(range.end), |line| {
-                if line.is_blank() {
-                    return Ok(());
-                }
-                // Damage was reported from the summaries.
-                if let Parsed::Whole(record) = Parsed::whole(line.bytes) {
-                    matches &= build_of(&record) == id;
-                    records.push(*record);
-                }
-                Ok(())
-            })?;
-            matches &= records.len() - before == range.records;
-            if !matches {
-                break;
-            }
-        }
-        if matches {
-            return Ok((records, Warnings::new()));
+        start: impl Fn() -> A,
+        mut add: impl FnMut(&mut A, &InvocationRecord) -> io::Result<()>,
+    ) -> io::Result<(A, Warnings)> {
+        let mut answer = start();
+        if self.visit_ranges_of(ids, |record| add(&mut answer, record))? {
+            return Ok((answer, Warnings::new()));
         }
         let _ = remove_index(log);
-        let mut records = Vec::new();
+        let wanted: HashSet<&str> = ids.iter().copied().collect();
+        let mut answer = start();
         self.for_each_record(|record| {
-            if ids.contains(&build_of(record)) {
-                records.push(record.clone());
+            if wanted.contains(build_of(record)) {
+                add(&mut answer, record)?;
             }
             Ok(())
         })?;
         Ok((
-            records,
+            answer,
             vec![format!(
-                "{}: the log's index does not match the log (edited in place?): removed it and read the whole log",
-                index_path(log).display()
+                "{}: removed it and read the whole log",
+                mismatch(log)
             )],
         ))
+    }
+
+    /// Calls `visit` with the records of the builds `ids` as they are read
+    /// (`log show --build`, which prints as it goes): a mismatch found
+    /// after some were printed is an error that says to run it again (the
+    /// index is removed).
+    pub fn stream_records_of(
+        &self,
+        log: &Path,
+        ids: &[&str],
+        visit: impl FnMut(&InvocationRecord) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if self.visit_ranges_of(ids, visit)? {
+            return Ok(());
+        }
+        let _ = remove_index(log);
+        Err(io::Error::other(format!(
+            "{}: removed it; run the command again",
+            mismatch(log)
+        )))
+    }
+
+    /// Visits the records in the ranges of the builds `ids`, each range
+    /// checked before its records are visited (a light pass: every record
+    /// of that build, as many as the summaries say); `false` at the first
+    /// range that does not match.
+    fn visit_ranges_of(
+        &self,
+        ids: &[&str],
+        mut visit: impl FnMut(&InvocationRecord) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let wanted: HashSet<&str> = ids.iter().copied().collect();
+        let mut ranges: Vec<(&str, ByteRange)> = Vec::new();
+        for (build, extra) in self.tally.builds().iter().zip(&self.extras) {
+            if wanted.contains(build.id.as_str()) {
+                ranges.extend(extra.ranges.iter().map(|range| (build.id.as_str(), *range)));
+            }
+        }
+        ranges.sort_by_key(|(_, range)| range.start);
+        for (id, range) in ranges {
+            let (mut records, mut matches) = (0, true);
+            for_each_line(&self.file, range.start, 0, Some(range.end), |line| {
+                if !line.is_blank()
+                    && let Some(facts) = Parsed::of(line.bytes).facts()
+                {
+                    records += 1;
+                    matches &= facts.build == id;
+                }
+                Ok(())
+            })?;
+            if !matches || records != range.records {
+                return Ok(false);
+            }
+            for_each_line(&self.file, range.start, 0, Some(range.end), |line| {
+                // Damage was reported from the summaries.
+                match (line.is_blank(), Parsed::whole(line.bytes)) {
+                    (false, Parsed::Whole(record)) => visit(&record),
+                    _ => Ok(()),
+                }
+            })?;
+        }
+        Ok(true)
     }
 
     /// Calls `visit` with every record, in the log's order, read whole
@@ -418,6 +460,13 @@ impl LogSummary {
         })?;
         Ok(())
     }
+}
+
+fn mismatch(log: &Path) -> String {
+    format!(
+        "{}: the log's index does not match the log (edited in place?)",
+        index_path(log).display()
+    )
 }
 
 fn line_has_newline(line: &Line<'_>) -> bool {

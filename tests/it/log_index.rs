@@ -358,6 +358,28 @@ fn records_that_do_not_match_the_index_make_the_reader_read_the_log() {
         .stderr_contains("log.jsonl.index: the log's index does not match the log (edited in place?): removed it and read the whole log")
         .go();
     assert!(!index(&t).exists());
+
+    // `log show --build`, which prints as it reads: an error after what it
+    // printed, and the right answer on the next run.
+    let edit = |build: &[u8]| {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(t.path("log.jsonl"))
+            .unwrap();
+        std::os::unix::fs::FileExt::write_at(&file, build, at as u64).unwrap();
+    };
+    edit(b"\"build\":\"b2\"");
+    t.run(&["log", "builds"]).stdout_any().go();
+    edit(b"\"build\":\"b3\"");
+    t.run(&["log", "show", "--build", "b2"])
+        .status(2)
+        .stdout_any()
+        .stderr_contains("the log's index does not match the log (edited in place?): removed it; run the command again")
+        .go();
+    assert!(!index(&t).exists());
+    t.run(&["log", "show", "--build", "b2"])
+        .stdout_contains("records (")
+        .go();
 }
 
 /// An index that fails the checks of a file secwrap writes by itself, or
