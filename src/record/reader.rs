@@ -159,6 +159,26 @@ fn for_each_line_in_chunks(
     }
 }
 
+/// Calls `visit` with every record of `file` up to `until` (else its end
+/// as read), in order, each read whole and dropped after (damaged lines
+/// are skipped: the summaries report them).
+pub fn for_each_record(
+    file: &File,
+    until: Option<u64>,
+    mut visit: impl FnMut(&InvocationRecord) -> io::Result<()>,
+) -> io::Result<()> {
+    for_each_line(file, 0, 1, until, |line| {
+        if line.is_blank() {
+            return Ok(());
+        }
+        match Parsed::whole(line.bytes) {
+            Parsed::Whole(record) => visit(&record),
+            _ => Ok(()),
+        }
+    })?;
+    Ok(())
+}
+
 /// A line that is not a record, as read: whether it was cut short (a
 /// writer killed mid-write), else what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
