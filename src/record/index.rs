@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::atomic::Refused;
 use crate::record::history::{Build, BuildsTally, RecordFacts, build_of};
 use crate::record::reader::{Damage, Line, Parsed, for_each_line};
 use crate::record::stats::Stats;
@@ -493,8 +494,27 @@ fn load(
     metadata: &std::fs::Metadata,
 ) -> Result<Option<Body>, String> {
     let message = |error: io::Error| crate::error::io_message(&error);
-    let Some(mut opened) = crate::atomic::open_private(index, users).map_err(message)? else {
-        return Ok(None);
+    let mut opened = match crate::atomic::open_private(index, users) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return Ok(None),
+        // A directory that fails the checks (another user's, writable by
+        // others) holds no index of ours, and gets none: read the log
+        // without a word, as each time.
+        Err(error)
+            if matches!(
+                error
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<Refused>()),
+                Some(
+                    Refused::DirectoryOwner { .. }
+                        | Refused::DirectoryWritable { .. }
+                        | Refused::LinkOwner { .. }
+                )
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(error) => return Err(message(error)),
     };
     let mut bytes = Vec::new();
     opened.read_to_end(&mut bytes).map_err(message)?;

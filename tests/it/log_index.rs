@@ -451,6 +451,16 @@ fn untrusted_or_damaged_index_is_ignored_and_rebuilt() {
         .stderr_contains("ignored the log's index (it is owned by uid 4242)")
         .go();
     assert_eq!(std::fs::metadata(index(&t)).unwrap().uid(), 0);
+
+    // A log in another user's directory: read without an index, and
+    // without a word; none is written there.
+    std::fs::create_dir(t.path("theirs")).unwrap();
+    std::fs::copy(t.path("log.jsonl"), t.path("theirs/log.jsonl")).unwrap();
+    std::os::unix::fs::chown(t.path("theirs"), Some(4242), None).unwrap();
+    t.run(&["log", "builds", "--log", "theirs/log.jsonl"])
+        .stdout(&out.stdout)
+        .go();
+    assert!(!t.path("theirs/log.jsonl.index").exists());
 }
 
 /// Two builds appending to one log interleave: a question about one of
