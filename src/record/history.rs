@@ -1,7 +1,9 @@
 //! History: what the invocation record says happened, build by build.
 //!
-//! Pure functions over records read by `record::read_log`, for the
-//! subcommands `log builds`, `log changed`, `log export` and `check --build`.
+//! Pure functions over records, for the subcommands `log builds`, `log
+//! changed`, `log export` and `check --build`: over a slice read by
+//! `record::read_log`, or record by record as `record::index` streams the
+//! log ([`BuildsTally`], [`CompiledObjects`], [`RecordFacts`]).
 //!
 //! A record belongs to the build named by its `build` field
 //! (`SECWRAP_BUILD_ID`, set by `secwrap run`); records without one belong to
