@@ -438,7 +438,7 @@ pub fn latest_compiles(
 
 /// Each object's latest record among those `counts` accepts: objects by
 /// final, normalised absolute path (the one walk behind
-/// [`latest_compiles`], [`latest_writes`] and `check`'s own).
+/// [`latest_compiles`], [`LatestWrites`] and `check`'s own).
 pub fn latest_by_object(
     records: &[InvocationRecord],
     counts: impl Fn(&InvocationRecord) -> bool,
@@ -468,14 +468,46 @@ pub fn compiled_split(record: &InvocationRecord) -> bool {
     })
 }
 
-/// Each object's latest successful write in the log, whatever the kind
-/// (a compile, an assembly, a compile-and-link writing an object): objects
-/// by final, normalised absolute path. `diff DIR1 DIR2` asks it whether a
-/// file is a C/C++ object compiled split ([`is_split_compile`]).
-pub fn latest_writes(records: &[InvocationRecord]) -> BTreeMap<PathBuf, &InvocationRecord> {
-    latest_by_object(records, |record| {
-        record.status == Some(0) && !record.is_build_system_probe()
-    })
+/// A successful write of the tree's (not a build-system probe's).
+fn is_tree_write(record: &InvocationRecord) -> bool {
+    record.status == Some(0) && !record.is_build_system_probe()
+}
+
+/// What `judge` says of each object's latest successful write in the log,
+/// whatever the kind (a compile, an assembly, a compile-and-link writing an
+/// object), the log read record by record: objects by final, normalised
+/// absolute path. `diff DIR1 DIR2` asks it whether a file is a C/C++
+/// object compiled split ([`is_split_compile`]).
+pub struct LatestWrites<T> {
+    judge: fn(&InvocationRecord) -> T,
+    latest: BTreeMap<PathBuf, T>,
+}
+
+impl<T: Clone> LatestWrites<T> {
+    pub fn new(judge: fn(&InvocationRecord) -> T) -> LatestWrites<T> {
+        LatestWrites {
+            judge,
+            latest: BTreeMap::new(),
+        }
+    }
+
+    /// The next record in the log's order.
+    pub fn add(&mut self, record: &InvocationRecord) {
+        if !is_tree_write(record) {
+            return;
+        }
+        let value = (self.judge)(record);
+        for object in written_objects(record)
+            .iter()
+            .filter_map(|output| final_object(output))
+        {
+            self.latest.insert(normalize(&object), value.clone());
+        }
+    }
+
+    pub fn into_map(self) -> BTreeMap<PathBuf, T> {
+        self.latest
+    }
 }
 
 /// Whether a record compiled C or C++ into an object with both split
