@@ -438,7 +438,8 @@ pub fn latest_compiles(
 
 /// Each object's latest record among those `counts` accepts: objects by
 /// final, normalised absolute path (the one walk behind
-/// [`latest_compiles`], [`LatestWrites`] and `check`'s own).
+/// [`latest_compiles`] and `check`'s own; [`LatestWrites`] is the same
+/// walk record by record).
 pub fn latest_by_object(
     records: &[InvocationRecord],
     counts: impl Fn(&InvocationRecord) -> bool,
