@@ -1,5 +1,6 @@
 //! Files secwrap writes by itself: the invocation log (`record::LogWriter`),
-//! the kept original objects (`[livepatch] keep_originals`) and the cache
+//! its index (`record::index`: [`write_private`], [`open_private`]), the
+//! kept original objects (`[livepatch] keep_originals`) and the cache
 //! entries (`cache.rs`); and writing a file so that no reader ever sees half
 //! of it (those, and `secwrap log export`'s compilation database).
 //!
