@@ -34,6 +34,9 @@ LINUX_TARBALL = "/usr/src/linux-source-6.1.tar.xz"
 HOST = next((line.split(": ", 1)[1] for line in subprocess.run(["rustc", "-vV"], capture_output=True, text=True)
              .stdout.splitlines() if line.startswith("host: ")), "unknown")
 
+# Records of one Linux 6.1 x86_64 tinyconfig build through `secwrap run` (issue 12).
+LINUX_BUILD_RECORDS = 553
+
 FULL = {
     # Rounds per workload in section 1. A 0.15 ms margin on a ~20 ms call
     # needs about a thousand interleaved rounds on a 2-core VM before its 95%
@@ -49,6 +52,10 @@ FULL = {
     "log_records": 1_000_000,
     "jobs": [1, 2, 4, 8, 16],
     "jobs_runs": 3,  # per (-j, variant)
+    # log_scale: 2,000 Linux tinyconfig builds of 553 records each.
+    "log_scale_records": 2000 * LINUX_BUILD_RECORDS,
+    "log_scale_runs": 5,  # warm runs per reader (median)
+    "log_scale_appends": 300,  # per log, interleaved
 }
 QUICK = {
     "compile_runs": 40,
@@ -62,6 +69,9 @@ QUICK = {
     "log_records": 100_000,
     "jobs": [1, 2, 8],
     "jobs_runs": 1,
+    "log_scale_records": 100 * LINUX_BUILD_RECORDS,
+    "log_scale_runs": 3,
+    "log_scale_appends": 20,
 }
 
 # Tolerance for "appending to a 1e6-record log must not slow an append": the
@@ -85,7 +95,7 @@ PREFIX_COLD = "secwrap gcc, cold cache"
 
 
 # The report's sections, in order (`--only` picks some).
-SECTIONS = ["per_invocation", "whole_build", "peak_rss", "scale"]
+SECTIONS = ["per_invocation", "whole_build", "peak_rss", "scale", "log_scale"]
 
 
 class BenchError(Exception):
@@ -1241,6 +1251,204 @@ class Bench:
                  f"{sc:.1f} ({sc / pc - 1:+.1%}) |")
         self.out()
 
+    # -- 5. log scale -----------------------------------------------------
+
+    def log_scale_seed(self, d: Path) -> bytes:
+        """One real record of a compile with a Linux-like ~5 KB command line (as Kbuild's: -Wp,-MMD,
+        -nostdinc, -I and -include, dozens of -W/-f flags, -D with quoted values), its build id, time,
+        pid and file names replaced by markers for log_scale_block."""
+        write_tree(d, kconfig_lines(10))
+        (d / "include" / "generated").mkdir(parents=True)
+        (d / "include" / "generated" / "autoconf.h").write_text("#define CONFIG_SEED 1\n")
+        (d / "SEEDSRC.c").write_text("int seed_fn(void) { return 1; }\n")
+        args = ["-Wp,-MMD,./.SEEDOBJ.o.d", "-nostdinc", "-I./include", "-I./include/generated",
+                "-include", "./include/generated/autoconf.h", "-D__KERNEL__", "-std=gnu11", "-O2"]
+        args += [f"-W{w}" for w in ("all", "undef", "strict-prototypes", "no-trigraphs", "no-format-security",
+                                    "declaration-after-statement", "vla", "no-pointer-sign", "cast-function-type",
+                                    "no-stringop-truncation", "no-array-bounds", "implicit-fallthrough=5")]
+        args += [f"-f{f}" for f in ("no-strict-aliasing", "no-common", "no-PIE",
+                                    "no-asynchronous-unwind-tables", "no-delete-null-pointer-checks",
+                                    "no-allow-store-data-races", "stack-protector-strong", "no-omit-frame-pointer",
+                                    "macro-prefix-map=./=")]
+        n = 0
+        while len(" ".join(args)) < 1800:
+            args.append(f"-DCONFIG_BENCH_OPTION_{n:03}=1")
+            n += 1
+        args += ['-DKBUILD_MODFILE="kernel/SEEDSRC"', '-DKBUILD_BASENAME="SEEDSRC"', '-DKBUILD_MODNAME="SEEDSRC"',
+                 "-c", "-o", "SEEDOBJ.o", "SEEDSRC.c"]
+        seed = d / "seed.jsonl"
+        env = {**self.env, "SECWRAP_LOG": str(seed), "SECWRAP_BUILD_ID": "@BUILD@"}
+        run_checked(Variant("seed", str(self.secwrap), [str(self.secwrap), "gcc", *args], env, d), "log_scale seed")
+        rec = json.loads(seed.read_bytes().splitlines()[-1])
+        if rec.get("build") != "@BUILD@" or rec["injected"] != SPLIT_FLAGS:
+            raise BenchError(f"log_scale: unexpected seed record {rec}")
+        rec["time"] = "@DAY@T@CLOCK@Z"
+        rec["pid"] = 1  # replaced below
+        line = json.dumps(rec, separators=(",", ":")).replace('"pid":1,', '"pid":@PID@,')
+        return line.encode()
+
+    @staticmethod
+    def log_scale_block(seed: bytes) -> bytes:
+        """The records of one build: LINUX_BUILD_RECORDS objects, each its own source and time of day."""
+        lines = []
+        for j in range(LINUX_BUILD_RECORDS):
+            clock = f"{j // 3600 % 24:02}:{j // 60 % 60:02}:{j % 60:02}.{j % 1000:03}"
+            lines.append(seed.replace(b"SEEDSRC", b"src%03d" % j).replace(b"SEEDOBJ", b"obj%03d" % j)
+                         .replace(b"@CLOCK@", clock.encode()).replace(b"@PID@", b"@PID@%03d" % j))
+        return b"\n".join(lines) + b"\n"
+
+    def log_scale_run(self, name: str, argv: list[str], cwd: Path, env: dict, stdout: Path) -> tuple[float, float]:
+        """One run of `secwrap ARGV` under the maxrss helper: (wall s, peak RSS MiB)."""
+        res = self.tmp / "maxrss.out"
+        res.unlink(missing_ok=True)
+        v = Variant(name, str(self.maxrss), [str(self.maxrss), str(res), str(self.secwrap), "secwrap", *argv],
+                    env, cwd)
+        ns, code, _ = run_once(v, stdout=str(stdout), stderr=str(self.tmp / "log_scale.err"))
+        kib, status = (int(x) for x in res.read_text().split())
+        if code != 0 or status != 0:
+            raise BenchError(f"log_scale: `secwrap {' '.join(argv)}` exited {status}: "
+                             f"{(self.tmp / 'log_scale.err').read_text()[-2000:]}")
+        err = (self.tmp / "log_scale.err").read_text()
+        if err.strip() and "wrote" not in err:
+            raise BenchError(f"log_scale: `secwrap {' '.join(argv)}` warned: {err[-2000:]}")
+        return ns / 1e9, kib / 1024
+
+    def log_scale(self) -> None:
+        nrec = self.p["log_scale_records"]
+        nbuilds = nrec // LINUX_BUILD_RECORDS
+        runs = self.p["log_scale_runs"]
+        d = self.tmp / "log_scale"
+        seed = self.log_scale_seed(d)
+        block = self.log_scale_block(seed)
+        log = d / "big.jsonl"
+        index = d / "big.jsonl.index"
+        ids = [f"b{i:04}" for i in range(nbuilds)]
+        t0 = time.monotonic()
+        day0 = datetime.date(2020, 1, 1)
+        with log.open("wb", buffering=0) as f:
+            for i, build in enumerate(ids):
+                day = (day0 + datetime.timedelta(days=i)).isoformat().encode()
+                f.write(block.replace(b"@BUILD@", build.encode()).replace(b"@DAY@", day)
+                        .replace(b"@PID@", b"%d" % (i + 1)))
+        gen_s = time.monotonic() - t0
+        size = log.stat().st_size
+        progress(f"5. log scale: generated {nrec:,} records in {nbuilds:,} builds ({size / 1e9:.2f} GB, "
+                 f"{size // nrec:,} bytes a record) in {gen_s:.1f} s")
+        self.maxrss = getattr(self, "maxrss", None) or self.rss_helper()
+        env = {**self.env, "SECWRAP_LOG": str(log)}
+        out = d / "out.txt"
+        latest, previous, middle = ids[-1], ids[-2], ids[len(ids) // 2]
+        readers = [
+            ("log builds", ["log", "builds"]),
+            (f"log changed --since {previous}", ["log", "changed", "--since", previous]),
+            (f"log export --build {latest}", ["log", "export", "--build", latest, "-o", str(d / "cc.json")]),
+            (f"log export --build {middle}", ["log", "export", "--build", middle, "-o", str(d / "cc.json")]),
+            ("stats (whole log and latest build)", ["stats"]),
+            (f"stats --build {middle}", ["stats", "--build", middle]),
+            (f"log show --build {latest}", ["log", "show", "--build", latest]),
+            # Linear: every build but the first, read through the index's ranges, each record whole.
+            (f"log changed --since {ids[0]}", ["log", "changed", "--since", ids[0]]),
+        ]
+        linear = {f"log changed --since {ids[0]}"}
+        # Page cache warm for the first, index-building run: what is measured is the reader, not the disk.
+        with log.open("rb") as f:
+            while f.read(16 << 20):
+                pass
+        rows = []
+        for name, argv in readers:
+            index.unlink(missing_ok=True)
+            cold = self.log_scale_run(name, argv, d, env, out)
+            if not index.is_file():
+                raise BenchError(f"log_scale: `{name}` wrote no index")
+            warm = [self.log_scale_run(name, argv, d, env, out) for _ in range(1 if name in linear else runs)]
+            rows.append({"reader": name, "cold_s": cold[0], "cold_mib": cold[1],
+                         "warm_s": statistics.median(w[0] for w in warm), "warm_mib": max(w[1] for w in warm)})
+            progress(f"5. {name}: index built in {cold[0]:.2f} s ({cold[1]:.1f} MiB), warm {rows[-1]['warm_s']:.3f} s")
+            self.log_scale_check(name, out, d, nrec, nbuilds, latest)
+        # Every record read whole, one at a time: the linear full scan.
+        full = self.log_scale_run("log show", ["log", "show"], d, env, out)
+        lines = count_lines(out)
+        if lines != nrec + 1:
+            raise BenchError(f"log_scale: `log show` printed {lines} lines, expected {nrec + 1}")
+        rows.append({"reader": "log show (every record, read whole)", "cold_s": None, "cold_mib": None,
+                     "warm_s": full[0], "warm_mib": full[1]})
+        scan_s = min(r["cold_s"] for r in rows if r["cold_s"] is not None)
+        rate = size / 1e6 / scan_s
+        self.results["log_scale"] = {"records": nrec, "builds": nbuilds, "bytes": size, "generate_s": gen_s,
+                                     "rows": rows, "scan_mb_s": rate, "show_mb_s": size / 1e6 / full[0]}
+
+        # Appends to that log (the index present) against an empty log.
+        appends = self.p["log_scale_appends"]
+        args = ["-c", "x.c", "-o", "x.o"]
+        t = write_tree(self.tmp / "log_scale_append", kconfig_lines(10))
+        empty = t / "empty.jsonl"
+        empty.write_bytes(b"")
+        ve = Variant("empty log", str(self.secwrap), [str(self.secwrap), "gcc", *args],
+                     {**self.env, "SECWRAP_LOG": str(empty)}, t)
+        vb = Variant(f"log of {nrec:,} records, index beside it", str(self.secwrap),
+                     [str(self.secwrap), "gcc", *args], {**self.env, "SECWRAP_LOG": str(log)}, t)
+        run_checked(ve, "log_scale append (check)")
+        s = interleaved([ve, vb], appends, "log_scale append")
+        arows = table_rows(s, "empty log")
+        paired = statistics.median(b - e for b, e in zip(s[vb.name], s[ve.name])) / 1e6
+        self.results["log_scale"]["append"] = {"rows": arows, "samples_ns": s, "paired_median_diff_ms": paired}
+
+        self.out(f"## 5. Log scale ({nrec:,} records in {nbuilds:,} builds of {LINUX_BUILD_RECORDS}, "
+                 f"{size / 1e9:.2f} GB, {size // nrec:,} bytes a record: one real record of a compile with a "
+                 f"Linux-like command line, replicated with distinct build ids, times, pids and objects)")
+        self.out()
+        self.out(f"First run: the index removed, so the reader reads the whole log and writes `<log>.index`. "
+                 f"Warm: the median of {runs} runs with the index (one for `log changed --since {ids[0]}`, "
+                 "which reads every build but the first, and for `log show`, which reads every record). "
+                 "Peak RSS from the maxrss helper (warm: the largest of the runs). Page cache warm.")
+        self.out()
+        self.out("| reader | first run s | first run MiB | warm s | warm MiB |")
+        self.out("| --- | ---: | ---: | ---: | ---: |")
+        fmt = lambda x, f: "-" if x is None else format(x, f)
+        for r in rows:
+            self.out(f"| {r['reader']} | {fmt(r['cold_s'], '.2f')} | {fmt(r['cold_mib'], '.1f')} | "
+                     f"{r['warm_s']:.3f} | {r['warm_mib']:.1f} |")
+        self.out()
+        self.out(f"Full scan (the fastest first run, which reads every line): {rate:,.0f} MB/s; `log show` of "
+                 f"every record, each read whole and printed: {size / 1e6 / full[0]:,.0f} MB/s.")
+        self.out()
+        self.out(f"Appending ({appends} interleaved rounds, smallest compile): median per-round difference, "
+                 f"big log with index minus empty log: {paired:+.2f} ms.")
+        self.out()
+        self.out(fmt_table(arows, first_col="secwrap gcc appending to"))
+        self.out()
+        worst_warm = max(r["warm_s"] for r in rows if r["cold_s"] is not None and r["reader"] not in linear)
+        worst_mib = max(max(r["warm_mib"], r["cold_mib"] or 0) for r in rows)
+        self.target(f"log readers on {nrec:,} records < 1 s warm (the latest builds; not the linear rows)",
+                    worst_warm < 1.0, f"slowest {worst_warm:.3f} s")
+        self.target(f"log readers on {nrec:,} records <= 64 MiB RSS", worst_mib <= 64.0, f"largest {worst_mib:.1f} MiB")
+        self.target("full scan >= 300 MB/s from page cache", rate >= 300, f"{rate:,.0f} MB/s")
+        self.target(f"appending to a log of {nrec:,} records with its index is not slower than to an empty log "
+                    f"(median per-round difference <= {LOG_TOLERANCE_MS} ms)", paired <= LOG_TOLERANCE_MS,
+                    f"{paired:+.2f} ms")
+        log.unlink()
+        index.unlink(missing_ok=True)
+
+    def log_scale_check(self, name: str, out: Path, d: Path, nrec: int, nbuilds: int, latest: str) -> None:
+        """What each reader printed is the answer for the generated log."""
+        text = out.read_text(errors="replace")
+        if name == "log builds":
+            ok = text.count("\n") == nbuilds and f"{LINUX_BUILD_RECORDS} invocations" in text.splitlines()[-1]
+        elif name.startswith("log changed"):
+            ok = text.splitlines() == [f"obj{j:03}.o" for j in range(LINUX_BUILD_RECORDS)]
+        elif name.startswith("log export"):
+            ok = len(json.loads((d / "cc.json").read_text())) == LINUX_BUILD_RECORDS
+        elif name.startswith("stats --build"):
+            ok = f"calls:                {LINUX_BUILD_RECORDS} " in text
+        elif name.startswith("stats"):
+            ok = f"{nrec:,}".replace(",", "") in text.replace(",", "") and f"latest build `{latest}`" in text
+        elif name.startswith("log show"):
+            ok = text.splitlines()[-1].startswith(f"{LINUX_BUILD_RECORDS} records")
+        else:
+            ok = False
+        if not ok:
+            raise BenchError(f"log_scale: `{name}` printed an unexpected answer: {text[-1500:]}")
+
     # -- all --------------------------------------------------------------
 
     def run(self) -> None:
@@ -1281,6 +1489,9 @@ def main() -> int:
     ap.add_argument("--linux", type=int, default=0, metavar="ROUNDS",
                     help="also build Linux 6.1 tinyconfig ROUNDS times with plain gcc and through secwrap, "
                          "interleaved (about 6 min a round on 2 cores; needs linux-source-6.1)")
+    ap.add_argument("--log-records", type=int, default=None, metavar="N",
+                    help=f"log_scale: records in the generated log, in builds of {LINUX_BUILD_RECORDS} "
+                         "(default 1,106,000: 2,000 builds, about 5.5 GB; --quick 55,300)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     a = ap.parse_args()
@@ -1290,7 +1501,12 @@ def main() -> int:
     if not (secwrap.is_file() and os.access(secwrap, os.X_OK)):
         print(f"bench: {secwrap} is not an executable; run scripts/bench (it builds it)", file=sys.stderr)
         return 2
-    params = QUICK if a.quick else FULL
+    params = dict(QUICK if a.quick else FULL)
+    if a.log_records is not None:
+        if a.log_records < 2 * LINUX_BUILD_RECORDS:
+            print(f"bench: --log-records must be at least {2 * LINUX_BUILD_RECORDS} (two builds)", file=sys.stderr)
+            return 2
+        params["log_scale_records"] = a.log_records
     start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="secwrap-bench-"))
     cwd = os.getcwd()

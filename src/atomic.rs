@@ -1,5 +1,6 @@
 //! Files secwrap writes by itself: the invocation log (`record::LogWriter`),
-//! the kept original objects (`[livepatch] keep_originals`) and the cache
+//! its index (`record::index`: [`write_private`], [`open_private`]), the
+//! kept original objects (`[livepatch] keep_originals`) and the cache
 //! entries (`cache.rs`); and writing a file so that no reader ever sees half
 //! of it (those, and `secwrap log export`'s compilation database).
 //!
@@ -301,6 +302,53 @@ fn open_checked(path: &Path, users: TrustedUsers, create: bool) -> io::Result<Fi
     }
     clear_nonblocking(&file)?;
     Ok(file)
+}
+
+/// Opens, for reading, a file secwrap wrote by itself with [`write_private`]
+/// (the log's index): `None` when there is none. Judged as the files it
+/// appends to are, and stricter, since such a file is only ever created
+/// 0600: no symlink at the end, a regular file of a trusted user with one
+/// link, writable by no one but its owner, in directories
+/// [`prepare_directory`] accepts.
+pub fn open_private(path: &Path, users: TrustedUsers) -> io::Result<Option<File>> {
+    let dir = parent(path);
+    let directory = PreparedDirectory {
+        path: dir.to_path_buf(),
+        shared: check_directories(dir, users)?,
+    };
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(why_not_opened(path, users, error)),
+    };
+    let metadata = file.metadata()?;
+    check_owned(&metadata, users, &directory)?;
+    let mode = metadata.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(Refused::Writable { mode }.into());
+    }
+    if metadata.nlink() != 1 {
+        return Err(Refused::HardLinks {
+            links: metadata.nlink(),
+        }
+        .into());
+    }
+    clear_nonblocking(&file)?;
+    Ok(Some(file))
+}
+
+/// Writes a file secwrap keeps for itself beside one it writes (the log's
+/// index): its directory judged as [`prepare_directory`] judges it, then
+/// [`write_atomic`] (0600, renamed onto `path`, never written through a
+/// symlink there).
+pub fn write_private(path: &Path, users: TrustedUsers, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    prepare_directory(parent(path), users)?;
+    write_atomic(path, |file| file.write_all(bytes))
 }
 
 /// Replaces the file at `path`, open as `old` (and locked by the caller),

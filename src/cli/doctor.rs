@@ -19,7 +19,7 @@ use crate::config::{Config, ConfigEnv};
 use crate::exit::DEPTH_VAR;
 use crate::paths::{final_object, normalize};
 use crate::probe::Prober;
-use crate::record::{InvocationRecord, history, read_log};
+use crate::record::{InvocationRecord, history, reader};
 use crate::route::{Evidence, LauncherAbove};
 
 use super::{CommandStatus, current_dir, plural};
@@ -195,21 +195,15 @@ pub(super) fn doctor(
         Some(log) => Some(cwd.join(log)),
         None => config.log.as_ref().map(|log| log.value.clone()),
     };
-    let records: Vec<InvocationRecord> = match &log_path {
-        Some(path) => {
-            writeln!(out, "log:          {}", path.display())?;
-            read_log(path)
-                .map(|(records, _)| records)
-                .unwrap_or_default()
-        }
-        None => {
-            writeln!(out, "log:          off")?;
-            Vec::new()
-        }
+    match &log_path {
+        Some(path) => writeln!(out, "log:          {}", path.display())?,
+        None => writeln!(out, "log:          off")?,
+    }
+    let last = match (&log_path, file.as_deref()) {
+        (Some(path), Some(file)) => last_record_for(path, file),
+        _ => None,
     };
-    let last = file
-        .as_deref()
-        .and_then(|file| last_record_for(&records, file));
+    let last = last.as_ref();
     let compiler_word: OsString = match (last, cc) {
         (Some(record), _) => record.compiler.to_os_string().unwrap_or_default(),
         (None, Some(cc)) => cc.into(),
@@ -251,11 +245,10 @@ pub(super) fn doctor(
 
 /// The last compile record that wrote `file` (an object) or read it (a
 /// source).
-fn last_record_for<'r>(
-    records: &'r [InvocationRecord],
-    file: &Path,
-) -> Option<&'r InvocationRecord> {
-    records.iter().rev().find(|record| {
+/// The log's last record that wrote or read `file`, the log read as a
+/// stream (one record held at a time); none when it cannot be read.
+fn last_record_for(log: &Path, file: &Path) -> Option<InvocationRecord> {
+    let touches = |record: &InvocationRecord| {
         let writes = history::written_objects(record)
             .iter()
             .filter_map(|output| final_object(output))
@@ -267,7 +260,17 @@ fn last_record_for<'r>(
                 .is_some_and(|input| normalize(&cwd.join(input)) == file)
         });
         writes || reads
+    };
+    let log = std::fs::File::open(log).ok()?;
+    let mut last = None;
+    reader::for_each_record(&log, None, |record| {
+        if touches(record) {
+            last = Some(record.clone());
+        }
+        Ok(())
     })
+    .ok()?;
+    last
 }
 
 fn report_file(

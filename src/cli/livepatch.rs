@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::classify::Classification;
 use crate::exit::EXIT_ERROR;
@@ -19,7 +19,9 @@ use crate::paths::{normalize, relative_to};
 use crate::record::InvocationRecord;
 use crate::record::history::{self, OriginalSide, PatchedSide};
 
-use super::{CommandStatus, current_dir, load_config, log_path, no_build, read_records};
+use super::{
+    CommandStatus, current_dir, load_config, log_path, no_build, read_records, read_summary,
+};
 
 /// `secwrap diff ORIGINAL PATCHED`: two objects, or two trees of objects
 /// (the log, when there is one, says which files are split C objects).
@@ -43,17 +45,23 @@ pub(super) fn diff(
 /// Without a log (none configured, the file not there, or no config to
 /// read) the trees are judged from the objects alone, which is stricter.
 fn recorded_objects(log: Option<PathBuf>) -> Result<RecordedObjects> {
-    let records = match log {
-        Some(log) => read_records(Some(log))?.1,
+    let log = match log {
+        Some(log) => log,
         None => match log_path(None) {
-            Ok(path) if path.is_file() => read_records(Some(path))?.1,
-            _ => Vec::new(),
+            Ok(path) if path.is_file() => path,
+            _ => return Ok(RecordedObjects::new()),
         },
     };
-    Ok(history::latest_writes(&records)
-        .into_iter()
-        .map(|(object, record)| (object, history::is_split_compile(record)))
-        .collect())
+    // Streamed: one record held at a time, whatever the log's size.
+    let (path, summary) = read_summary(Some(log))?;
+    let mut latest = history::LatestWrites::new(history::is_split_compile);
+    summary
+        .for_each_record(|record| {
+            latest.add(record);
+            Ok(())
+        })
+        .with_context(|| path.display().to_string())?;
+    Ok(latest.into_map())
 }
 
 /// What `secwrap check` was asked to look at, and how to print it.

@@ -14,14 +14,18 @@ use crate::config::ConfigEnv;
 use crate::exec::{self, SignalPolicy};
 use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
-use crate::record::export::{CompileCommand, Probes, compile_commands, merge_compile_commands};
-use crate::record::history::{self, AlwaysRebuilt, Build, CompiledObject, RecordCounts};
+use crate::record::export::{CompileCommand, CompileCommands, Probes, merge_compile_commands};
+use crate::record::history::{
+    self, AlwaysRebuilt, Build, CompiledObject, CompiledObjects, RecordCounts,
+};
+use crate::record::index::LogSummary;
 use crate::record::stats::Stats;
-use crate::record::{self, InvocationRecord, OsText, read_log};
+use crate::record::{self, InvocationRecord, OsText};
 use crate::run_report::Report;
 
 use super::{
-    ChangedArgs, CommandStatus, ShowFilter, current_dir, log_path, no_build, plural, read_records,
+    ChangedArgs, CommandStatus, ShowFilter, current_dir, fold_records_of, log_path, no_build,
+    plural, read_summary,
 };
 
 pub(super) fn log_show(
@@ -29,19 +33,32 @@ pub(super) fn log_show(
     filter: &ShowFilter,
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
-    let (path, all, bad_lines) = read_records(log)?;
-    let records = filtered(&all, filter, &path)?;
+    let (path, summary) = read_summary(log)?;
+    let in_builds = builds_shown(&summary, filter, &path)?;
     // One line per record: buffered, not a write per line.
     let mut out = BufWriter::new(out);
     let mut tally = Tally::default();
-    for record in records.iter().copied() {
-        let counts = tally.add(record);
-        write_summary_line(&mut out, record, counts.probe)?;
+    let mut shown = 0;
+    let show = |record: &InvocationRecord| -> std::io::Result<()> {
+        if shows(record, filter) {
+            let counts = tally.add(record);
+            shown += 1;
+            write_summary_line(&mut out, record, counts.probe)?;
+        }
+        Ok(())
+    };
+    match &in_builds {
+        // Those builds' records alone, read through their ranges.
+        Some(ids) => summary.stream_records_of(&path, ids, show),
+        // Every record, one at a time.
+        None => summary.for_each_record(show),
     }
+    .with_context(|| path.display().to_string())?;
+    let bad_lines = summary.bad_lines();
     writeln!(
         out,
         "{} ({}); flags injected into {}; {} failed{}{}",
-        plural(records.len(), "record"),
+        plural(shown, "record"),
         tally.kinds_and_probes(),
         tally.injected,
         tally.failed,
@@ -60,14 +77,15 @@ pub(super) fn log_show(
     Ok(CommandStatus::Success)
 }
 
-/// The records `filter` keeps, in the log's order.
-fn filtered<'r>(
-    records: &'r [InvocationRecord],
+/// The builds `--build` or `--since` ask for, `None` for every record;
+/// checks `--kind` too, before anything is read.
+fn builds_shown<'s>(
+    summary: &'s LogSummary,
     filter: &ShowFilter,
     log: &std::path::Path,
-) -> Result<Vec<&'r InvocationRecord>> {
+) -> Result<Option<Vec<&'s str>>> {
     let no_build = |id: &str| no_build(id, log);
-    let builds = history::builds(records);
+    let builds = summary.builds();
     let in_builds: Option<Vec<&str>> = match (&filter.build, &filter.since) {
         (Some(id), _) => {
             let build = builds
@@ -77,7 +95,7 @@ fn filtered<'r>(
             Some(vec![build.id.as_str()])
         }
         (None, Some(since)) => Some(
-            history::builds_after(&builds, Some(since))
+            history::builds_after(builds, Some(since))
                 .ok_or_else(|| no_build(since))?
                 .iter()
                 .map(|build| build.id.as_str())
@@ -91,25 +109,19 @@ fn filtered<'r>(
     {
         bail!("unknown kind `{kind}`: `secwrap log show` prints each record's kind second");
     }
-    Ok(records
-        .iter()
-        .filter(|record| {
-            in_builds
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&history::build_of(record)))
-        })
-        .filter(|record| {
-            filter
-                .kind
-                .as_ref()
-                .is_none_or(|kind| record.kind.to_string() == *kind)
-        })
-        .filter(|record| {
-            !filter.failed
-                || (!record.is_build_system_probe()
-                    && (record.signal.is_some() || record.status != Some(0)))
-        })
-        .collect())
+    Ok(in_builds)
+}
+
+/// Whether `filter`'s `--kind` and `--failed` keep a record (its build
+/// was chosen by [`builds_shown`]).
+fn shows(record: &InvocationRecord, filter: &ShowFilter) -> bool {
+    filter
+        .kind
+        .as_ref()
+        .is_none_or(|kind| record.kind.to_string() == *kind)
+        && (!filter.failed
+            || (!record.is_build_system_probe()
+                && (record.signal.is_some() || record.status != Some(0))))
 }
 
 /// Counts for a summary, build-system probes apart from the tree's calls
@@ -253,17 +265,25 @@ pub(super) fn run_build(
     let run = exec::run(&resolved, args, &env, None, SignalPolicy::LikeSystem)
         .with_context(|| format!("cannot run `{}`", resolved.display()))?;
     let report = Report::parse(&std::fs::read_to_string(&report_path).unwrap_or_default());
-    let records = read_log(&log)
-        .map(|(records, _)| records)
-        .unwrap_or_default();
-    let builds = history::builds(&records);
-    match builds.iter().find(|build| build.id == build_id) {
-        Some(build) => {
-            let in_build = &records[build.first_index..=build.last_index];
+    // The summaries through the log's index: the end of a build does not
+    // read the log's whole history.
+    let users = ConfigEnv::from_process(current_dir()?).users;
+    let summary = LogSummary::read(&log, users)
+        .ok()
+        .map(|(summary, _)| summary);
+    let found = summary.as_ref().and_then(|summary| {
+        let position = summary
+            .builds()
+            .iter()
+            .position(|build| build.id == build_id)?;
+        Some((&summary.builds()[position], summary.stats_of(position)))
+    });
+    match found {
+        Some((build, stats)) => {
             eprintln!(
                 "secwrap: build {build_id}: {}{}; log {}",
                 build_summary(build),
-                secwrap_work(in_build.iter().filter(|record| history::build_of(record) == build_id)),
+                secwrap_work(stats),
                 log.display()
             );
         }
@@ -308,8 +328,7 @@ pub(super) fn run_build(
 /// [`build_summary`]: the calls that did not get a flag, by reason, and its
 /// own flag probes, run or answered from the cache, as `secwrap stats`
 /// counts them (`record::stats`). Empty when there is neither.
-fn secwrap_work<'r>(records: impl Iterator<Item = &'r InvocationRecord>) -> String {
-    let stats = Stats::of(records);
+fn secwrap_work(stats: &Stats) -> String {
     let mut work = String::new();
     if !stats.skipped.is_empty() {
         work.push_str(&format!(
@@ -360,15 +379,15 @@ fn build_summary(build: &Build) -> String {
 }
 
 pub(super) fn log_builds(log: Option<PathBuf>, out: &mut dyn Write) -> Result<CommandStatus> {
-    let (_, records, _) = read_records(log)?;
-    for build in history::builds(&records) {
+    let (_, summary) = read_summary(log)?;
+    for build in summary.builds() {
         writeln!(
             out,
             "{}  {} .. {}  {}",
             build.id,
             build.first_time,
             build.last_time,
-            build_summary(&build)
+            build_summary(build)
         )?;
     }
     Ok(CommandStatus::Success)
@@ -450,13 +469,13 @@ fn prune_summary(pruned: &record::Pruned, dry_run: bool, path: &Path) -> String 
 
 pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<CommandStatus> {
     let excludes = UserExcludes::new(&args.exclude)?;
-    let (path, records, _) = read_records(args.log.log)?;
+    let (path, summary) = read_summary(args.log.log)?;
     let cwd = current_dir()?;
     let root = args.root.map_or_else(|| cwd.clone(), |root| cwd.join(root));
-    let builds = history::builds(&records);
     let since = args.since.as_deref();
-    let selected = history::builds_after(&builds, since)
+    let selected = history::builds_after(summary.builds(), since)
         .ok_or_else(|| no_build(since.unwrap_or(""), &path))?;
+    let ids: Vec<&str> = selected.iter().map(|build| build.id.as_str()).collect();
     let images: Vec<(PathBuf, ImageSymbols)> = args
         .image
         .iter()
@@ -468,7 +487,14 @@ pub(super) fn log_changed(args: ChangedArgs, out: &mut dyn Write) -> Result<Comm
 
     let mut kept = Vec::new();
     let mut left_out = Vec::new();
-    let objects = history::compiled_objects(&records, &selected, &root);
+    let objects = fold_records_of(
+        &path,
+        &summary,
+        &ids,
+        || CompiledObjects::new(&root),
+        CompiledObjects::add,
+    )?
+    .into_sorted();
     let total = objects.len();
     for object in objects {
         match leave_out(&object, !args.no_default_excludes, &excludes, &images)? {
@@ -695,28 +721,37 @@ pub(super) fn log_export(
     log: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
-    let (path, records, _) = read_records(log)?;
-    let selected: Vec<InvocationRecord> = match &build {
+    let (path, summary) = read_summary(log)?;
+    let probes = if include_probes {
+        Probes::Include
+    } else {
+        Probes::LeaveOut
+    };
+    let export = match &build {
         Some(id) => {
-            let chosen: Vec<InvocationRecord> = records
-                .into_iter()
-                .filter(|record| history::build_of(record) == id)
-                .collect();
-            if chosen.is_empty() {
+            if !summary.builds().iter().any(|build| build.id == *id) {
                 return Err(no_build(id, &path));
             }
-            chosen
+            fold_records_of(
+                &path,
+                &summary,
+                &[id],
+                || CompileCommands::new(probes),
+                CompileCommands::add,
+            )?
         }
-        None => records,
-    };
-    let export = compile_commands(
-        &selected,
-        if include_probes {
-            Probes::Include
-        } else {
-            Probes::LeaveOut
-        },
-    );
+        None => {
+            let mut export = CompileCommands::new(probes);
+            summary
+                .for_each_record(|record| {
+                    export.add(record);
+                    Ok(())
+                })
+                .with_context(|| path.display().to_string())?;
+            export
+        }
+    }
+    .finish();
     let mut entries = export.entries;
     let probes_note = match export.probes_left_out {
         0 => String::new(),

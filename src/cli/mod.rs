@@ -12,7 +12,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{ErrorKind, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
@@ -21,6 +21,7 @@ use crate::compiler::{LAUNCHERS, compiler_family};
 use crate::config::{Config, ConfigEnv};
 use crate::error::io_message;
 use crate::exit::EXIT_ERROR;
+use crate::record::index::LogSummary;
 use crate::record::{BadLine, InvocationRecord, read_log};
 /// The one `plural()`, for the subcommands' `use super::plural`.
 pub(crate) use crate::text::plural;
@@ -795,6 +796,53 @@ fn read_records(log: Option<PathBuf>) -> Result<(PathBuf, Vec<InvocationRecord>,
         );
     }
     Ok((path, records, bad_lines))
+}
+
+/// Reads the log into its summaries (through its index: `record::index`),
+/// warning about the index if it was ignored and about (and skipping) bad
+/// lines, as [`read_records`] does.
+fn read_summary(log: Option<PathBuf>) -> Result<(PathBuf, LogSummary)> {
+    let path = log_path(log)?;
+    let users = ConfigEnv::from_process(current_dir()?).users;
+    let (summary, warnings) =
+        LogSummary::read(&path, users).with_context(|| path.display().to_string())?;
+    warn_all(&warnings);
+    for bad in summary.bad_lines() {
+        eprintln!(
+            "secwrap: warning: {}:{}: {}",
+            path.display(),
+            bad.line,
+            bad.message
+        );
+    }
+    Ok((path, summary))
+}
+
+/// The records of the builds `ids` added into what `start` makes
+/// (`LogSummary::fold_records_of`), warning if the index turned out not to
+/// match the log.
+fn fold_records_of<A>(
+    path: &Path,
+    summary: &LogSummary,
+    ids: &[&str],
+    start: impl Fn() -> A,
+    add: impl FnMut(&mut A, &InvocationRecord),
+) -> Result<A> {
+    let mut add = add;
+    let (answer, warnings) = summary
+        .fold_records_of(path, ids, start, |answer, record| {
+            add(answer, record);
+            Ok(())
+        })
+        .with_context(|| path.display().to_string())?;
+    warn_all(&warnings);
+    Ok(answer)
+}
+
+fn warn_all(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("secwrap: warning: {warning}");
+    }
 }
 
 #[cfg(test)]

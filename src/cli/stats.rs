@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::record::InvocationRecord;
-use crate::record::history::{self, Build};
+use crate::record::history;
 use crate::record::stats::Stats;
 
-use super::{CommandStatus, no_build, plural, read_records};
+use super::{CommandStatus, no_build, plural, read_summary};
 
 /// `--json`: one document.
 #[derive(Serialize)]
@@ -40,28 +39,32 @@ pub(super) fn stats(
     log: Option<PathBuf>,
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
-    let (path, records, _) = read_records(log)?;
-    let builds = history::builds(&records);
-    let chosen: Option<&Build> = match build {
+    let (path, summary) = read_summary(log)?;
+    let builds = summary.builds();
+    let position = match build {
         Some(id) => Some(
             builds
                 .iter()
-                .find(|build| build.id == id)
+                .position(|build| build.id == id)
                 .ok_or_else(|| no_build(id, &path))?,
         ),
-        None => builds.last(),
+        None => builds.len().checked_sub(1),
     };
-    let build_stats = chosen.map(|build| BuildStats {
-        id: &build.id,
-        first_time: &build.first_time,
-        last_time: &build.last_time,
-        stats: Stats::of(records_of(&records, build)),
+    let build_stats = position.map(|position| {
+        let build = &builds[position];
+        BuildStats {
+            id: &build.id,
+            first_time: &build.first_time,
+            last_time: &build.last_time,
+            stats: summary.stats_of(position).clone(),
+        }
     });
-    let whole_log = build.is_none().then(|| Stats::of(&records));
+    let whole_log = build.is_none().then(|| summary.whole_log_stats());
+    let records = summary.records();
     if json {
         let document = StatsDocument {
             log: path.display().to_string(),
-            records: records.len(),
+            records,
             builds: builds.len(),
             whole_log,
             build: build_stats,
@@ -74,7 +77,7 @@ pub(super) fn stats(
         out,
         "log {}: {} in {}",
         path.display(),
-        plural(records.len(), "record"),
+        plural(records, "record"),
         plural(builds.len(), "build")
     )?;
     if let Some(stats) = &whole_log {
@@ -97,16 +100,6 @@ pub(super) fn stats(
         write_stats(out, &build_stats.stats)?;
     }
     Ok(CommandStatus::Success)
-}
-
-/// The records of `build`, in the log's order.
-fn records_of<'r>(
-    records: &'r [InvocationRecord],
-    build: &'r Build,
-) -> impl Iterator<Item = &'r InvocationRecord> {
-    records
-        .iter()
-        .filter(move |record| history::build_of(record) == build.id)
 }
 
 /// `3 compile, 1 link_only` or `none`.

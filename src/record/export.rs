@@ -58,12 +58,46 @@ pub struct Export {
 /// the first per file and output, which hides the second command line).
 /// Build-system probes (`record::build_probe`) as `probes` says.
 pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export {
-    let mut entries: Vec<CompileCommand> = Vec::new();
-    let mut probes_left_out = 0;
-    for record in records
-        .iter()
-        .filter(|record| matches!(&record.kind, Term::Known(kind) if EXPORTED_KINDS.contains(kind)))
-    {
+    let mut export = CompileCommands::new(probes);
+    for record in records {
+        export.add(record);
+    }
+    export.finish()
+}
+
+/// [`compile_commands`] a record at a time, so that a reader streaming the
+/// log holds the entries only.
+#[derive(Clone, Debug)]
+pub struct CompileCommands {
+    probes: Probes,
+    export: Export,
+}
+
+impl CompileCommands {
+    pub fn new(probes: Probes) -> CompileCommands {
+        CompileCommands {
+            probes,
+            export: Export {
+                entries: Vec::new(),
+                probes_left_out: 0,
+            },
+        }
+    }
+
+    pub fn finish(self) -> Export {
+        self.export
+    }
+
+    /// The entries of one record, in the log's order.
+    pub fn add(&mut self, record: &InvocationRecord) {
+        let probes = self.probes;
+        let Export {
+            entries,
+            probes_left_out,
+        } = &mut self.export;
+        if !matches!(&record.kind, Term::Known(kind) if EXPORTED_KINDS.contains(kind)) {
+            return;
+        }
         let text = |value: &OsText| value.display();
         let directory = text(&record.cwd);
         let mut exec: Vec<OsString> = record
@@ -75,7 +109,7 @@ pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export 
             exec.remove(0);
         }
         let Some((program, args)) = exec.split_first() else {
-            continue;
+            return;
         };
         let sources: Vec<(usize, &OsStr)> = DriverArgs::new(args)
             .filter_map(|(index, arg)| match arg {
@@ -86,8 +120,8 @@ pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export 
         // A probe of `/dev/null` or stdin has no source, and so no entry to
         // leave out: only those that would have one count.
         if probes == Probes::LeaveOut && !sources.is_empty() && record.is_build_system_probe() {
-            probes_left_out += 1;
-            continue;
+            *probes_left_out += 1;
+            return;
         }
         let output = record.output.as_ref().map(text);
         for (index, source) in &sources {
@@ -116,10 +150,6 @@ pub fn compile_commands(records: &[InvocationRecord], probes: Probes) -> Export 
                 entries.push(entry);
             }
         }
-    }
-    Export {
-        entries,
-        probes_left_out,
     }
 }
 

@@ -1,7 +1,9 @@
 //! History: what the invocation record says happened, build by build.
 //!
-//! Pure functions over records read by `record::read_log`, for the
-//! subcommands `log builds`, `log changed`, `log export` and `check --build`.
+//! Pure functions over records, for the subcommands `log builds`, `log
+//! changed`, `log export` and `check --build`: over a slice read by
+//! `record::read_log`, or record by record as `record::index` streams the
+//! log ([`BuildsTally`], [`CompiledObjects`], [`RecordFacts`]).
 //!
 //! A record belongs to the build named by its `build` field
 //! (`SECWRAP_BUILD_ID`, set by `secwrap run`); records without one belong to
@@ -20,22 +22,23 @@
 //! [`ALWAYS_REBUILT`]: version objects every build recompiles with a new
 //! date, which would put that date into every livepatch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
 
 use crate::classify::Classification;
 use crate::inject::SkipReason;
 use crate::paths::{final_object, normalize, relative_to};
-use crate::record::{InvocationRecord, OsText};
+use crate::record::{InvocationRecord, OsText, Term};
 
 /// The name of the build that records without a build id form.
 pub const UNNAMED_BUILD: &str = "-";
 
 /// One build and what it ran.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Build {
     pub id: String,
     pub first_time: String,
@@ -56,6 +59,148 @@ pub struct Build {
     pub fingerprint: Option<String>,
 }
 
+impl Build {
+    /// A build whose first record is `facts`, the log's record `index`
+    /// (counted, not yet added: [`Build::add`]).
+    fn starting(facts: &RecordFacts<'_>, index: usize) -> Build {
+        Build {
+            id: facts.build.to_string(),
+            first_time: facts.time.to_string(),
+            last_time: facts.time.to_string(),
+            first_index: index,
+            last_index: index,
+            kinds: BTreeMap::new(),
+            injected: 0,
+            failed: 0,
+            probes: 0,
+            probes_failed: 0,
+            fingerprint: None,
+        }
+    }
+
+    /// Counts the log's record `index` of this build.
+    pub fn add(&mut self, facts: &RecordFacts<'_>, index: usize) {
+        facts.time.clone_into(&mut self.last_time);
+        self.last_index = index;
+        let counts = facts.counts();
+        if counts.probe {
+            self.probes += 1;
+            self.probes_failed += usize::from(counts.failed);
+        } else {
+            *self.kinds.entry(facts.kind.to_string()).or_default() += 1;
+            self.injected += usize::from(counts.injected);
+            self.failed += usize::from(counts.failed);
+        }
+        if facts.is_object_compile() {
+            self.fingerprint = Some(facts.config.to_string());
+        }
+    }
+}
+
+/// What [`builds`] and `record::stats` read of one record: the same
+/// whether it comes from a whole [`InvocationRecord`] or from the log
+/// reader's light view of a line (`record::reader`), so that both count
+/// alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordFacts<'a> {
+    /// [`build_of`].
+    pub build: &'a str,
+    pub time: &'a str,
+    pub kind: Term<Classification>,
+    /// [`InvocationRecord::is_build_system_probe`].
+    pub probe: bool,
+    /// Any flag injected.
+    pub injected: bool,
+    pub status: Option<i32>,
+    pub config: &'a str,
+    /// Each skipped flag's reason, in the record's order.
+    pub skip_reasons: Vec<Term<SkipReason>>,
+    /// secwrap's own flag probes answered from its cache, and run.
+    pub probes_cached: usize,
+    pub probes_run: usize,
+    pub secwrap_ms: Option<f64>,
+}
+
+impl<'a> RecordFacts<'a> {
+    pub fn of(record: &'a InvocationRecord) -> RecordFacts<'a> {
+        let cached = record.probes.iter().filter(|probe| probe.cached).count();
+        RecordFacts {
+            build: build_of(record),
+            time: &record.time,
+            kind: record.kind.clone(),
+            probe: record.is_build_system_probe(),
+            injected: !record.injected.is_empty(),
+            status: record.status,
+            config: &record.config,
+            skip_reasons: record
+                .skipped
+                .iter()
+                .map(|skipped| skipped.reason.clone())
+                .collect(),
+            probes_cached: cached,
+            probes_run: record.probes.len() - cached,
+            secwrap_ms: record.secwrap_ms,
+        }
+    }
+
+    pub fn counts(&self) -> RecordCounts {
+        RecordCounts {
+            probe: self.probe,
+            injected: self.injected,
+            failed: self.status != Some(0),
+        }
+    }
+
+    /// [`is_object_compile`].
+    pub fn is_object_compile(&self) -> bool {
+        self.kind.is(Classification::Compile) && self.status == Some(0) && !self.probe
+    }
+}
+
+/// [`builds`] record by record: the builds in the order they first
+/// appear, each found by its id in constant time (a log of 2,000 builds
+/// would otherwise cost records x builds).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildsTally {
+    builds: Vec<Build>,
+    positions: HashMap<String, usize>,
+}
+
+impl BuildsTally {
+    /// Builds already counted, in their order (an index's, then more).
+    pub fn from_builds(builds: Vec<Build>) -> BuildsTally {
+        let positions = builds
+            .iter()
+            .enumerate()
+            .map(|(position, build)| (build.id.clone(), position))
+            .collect();
+        BuildsTally { builds, positions }
+    }
+
+    /// Counts the log's record `index`; returns its build's position.
+    pub fn add(&mut self, facts: &RecordFacts<'_>, index: usize) -> usize {
+        let position = match self.positions.get(facts.build) {
+            Some(&position) => position,
+            None => {
+                self.builds.push(Build::starting(facts, index));
+                self.positions
+                    .insert(facts.build.to_string(), self.builds.len() - 1);
+                self.builds.len() - 1
+            }
+        };
+        self.builds[position].add(facts, index);
+        position
+    }
+
+    pub fn builds(&self) -> &[Build] {
+        &self.builds
+    }
+
+    pub fn into_builds(self) -> Vec<Build> {
+        self.builds
+    }
+}
+
 /// The build a record belongs to.
 pub fn build_of(record: &InvocationRecord) -> &str {
     record.build.as_deref().unwrap_or(UNNAMED_BUILD)
@@ -63,45 +208,11 @@ pub fn build_of(record: &InvocationRecord) -> &str {
 
 /// Builds in the order they first appear.
 pub fn builds(records: &[InvocationRecord]) -> Vec<Build> {
-    let mut builds: Vec<Build> = Vec::new();
+    let mut tally = BuildsTally::default();
     for (index, record) in records.iter().enumerate() {
-        let id = build_of(record);
-        let position = match builds.iter().position(|build| build.id == id) {
-            Some(position) => position,
-            None => {
-                builds.push(Build {
-                    id: id.to_string(),
-                    first_time: record.time.clone(),
-                    last_time: record.time.clone(),
-                    first_index: index,
-                    last_index: index,
-                    kinds: BTreeMap::new(),
-                    injected: 0,
-                    failed: 0,
-                    probes: 0,
-                    probes_failed: 0,
-                    fingerprint: None,
-                });
-                builds.len() - 1
-            }
-        };
-        let build = &mut builds[position];
-        build.last_time = record.time.clone();
-        build.last_index = index;
-        let counts = RecordCounts::of(record);
-        if counts.probe {
-            build.probes += 1;
-            build.probes_failed += usize::from(counts.failed);
-        } else {
-            *build.kinds.entry(record.kind.to_string()).or_default() += 1;
-            build.injected += usize::from(counts.injected);
-            build.failed += usize::from(counts.failed);
-        }
-        if is_object_compile(record) {
-            build.fingerprint = Some(record.config.clone());
-        }
+        tally.add(&RecordFacts::of(record), index);
     }
-    builds
+    tally.into_builds()
 }
 
 /// What a record adds to a summary's counts (`log show`, `log builds`,
@@ -190,19 +301,44 @@ pub fn compiled_objects(
     root: &Path,
 ) -> Vec<CompiledObject> {
     let wanted: BTreeSet<&str> = builds.iter().map(|build| build.id.as_str()).collect();
-    let mut objects: BTreeMap<PathBuf, CompiledObject> = BTreeMap::new();
-    for record in records.iter().filter(|record| {
-        wanted.contains(build_of(record))
-            && record.kind.is(Classification::Compile)
-            && record.status == Some(0)
-    }) {
+    let mut objects = CompiledObjects::new(root);
+    for record in records
+        .iter()
+        .filter(|record| wanted.contains(build_of(record)))
+    {
+        objects.add(record);
+    }
+    objects.into_sorted()
+}
+
+/// [`compiled_objects`] a record at a time (the caller picks the builds'
+/// records), so that a reader streaming the log holds the objects only.
+#[derive(Clone, Debug)]
+pub struct CompiledObjects {
+    root: PathBuf,
+    objects: BTreeMap<PathBuf, CompiledObject>,
+}
+
+impl CompiledObjects {
+    pub fn new(root: &Path) -> CompiledObjects {
+        CompiledObjects {
+            root: root.to_path_buf(),
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one record of the selected builds.
+    pub fn add(&mut self, record: &InvocationRecord) {
+        if !(record.kind.is(Classification::Compile) && record.status == Some(0)) {
+            return;
+        }
         let probe = record.is_build_system_probe();
         for object in written_objects(record)
             .iter()
             .filter_map(|output| final_object(output))
         {
-            let relative = relative_to(&object, root);
-            objects
+            let relative = relative_to(&object, &self.root);
+            self.objects
                 .entry(relative.clone())
                 .and_modify(|known| known.build_system_probe &= probe)
                 .or_insert_with(|| CompiledObject {
@@ -212,7 +348,11 @@ pub fn compiled_objects(
                 });
         }
     }
-    objects.into_values().collect()
+
+    /// Each object once, sorted by `relative`.
+    pub fn into_sorted(self) -> Vec<CompiledObject> {
+        self.objects.into_values().collect()
+    }
 }
 
 /// An object every build recompiles although its source did not change,
@@ -298,7 +438,8 @@ pub fn latest_compiles(
 
 /// Each object's latest record among those `counts` accepts: objects by
 /// final, normalised absolute path (the one walk behind
-/// [`latest_compiles`], [`latest_writes`] and `check`'s own).
+/// [`latest_compiles`] and `check`'s own; [`LatestWrites`] is the same
+/// walk record by record).
 pub fn latest_by_object(
     records: &[InvocationRecord],
     counts: impl Fn(&InvocationRecord) -> bool,
@@ -328,14 +469,46 @@ pub fn compiled_split(record: &InvocationRecord) -> bool {
     })
 }
 
-/// Each object's latest successful write in the log, whatever the kind
-/// (a compile, an assembly, a compile-and-link writing an object): objects
-/// by final, normalised absolute path. `diff DIR1 DIR2` asks it whether a
-/// file is a C/C++ object compiled split ([`is_split_compile`]).
-pub fn latest_writes(records: &[InvocationRecord]) -> BTreeMap<PathBuf, &InvocationRecord> {
-    latest_by_object(records, |record| {
-        record.status == Some(0) && !record.is_build_system_probe()
-    })
+/// A successful write of the tree's (not a build-system probe's).
+fn is_tree_write(record: &InvocationRecord) -> bool {
+    record.status == Some(0) && !record.is_build_system_probe()
+}
+
+/// What `judge` says of each object's latest successful write in the log,
+/// whatever the kind (a compile, an assembly, a compile-and-link writing an
+/// object), the log read record by record: objects by final, normalised
+/// absolute path. `diff DIR1 DIR2` asks it whether a file is a C/C++
+/// object compiled split ([`is_split_compile`]).
+pub struct LatestWrites<T> {
+    judge: fn(&InvocationRecord) -> T,
+    latest: BTreeMap<PathBuf, T>,
+}
+
+impl<T: Clone> LatestWrites<T> {
+    pub fn new(judge: fn(&InvocationRecord) -> T) -> LatestWrites<T> {
+        LatestWrites {
+            judge,
+            latest: BTreeMap::new(),
+        }
+    }
+
+    /// The next record in the log's order.
+    pub fn add(&mut self, record: &InvocationRecord) {
+        if !is_tree_write(record) {
+            return;
+        }
+        let value = (self.judge)(record);
+        for object in written_objects(record)
+            .iter()
+            .filter_map(|output| final_object(output))
+        {
+            self.latest.insert(normalize(&object), value.clone());
+        }
+    }
+
+    pub fn into_map(self) -> BTreeMap<PathBuf, T> {
+        self.latest
+    }
 }
 
 /// Whether a record compiled C or C++ into an object with both split

@@ -51,6 +51,8 @@ use crate::trust::TrustedUsers;
 pub mod build_probe;
 pub mod export;
 pub mod history;
+pub mod index;
+pub mod reader;
 pub mod stats;
 
 /// Bumped when a field changes meaning or disappears; adding fields does not.
@@ -463,15 +465,28 @@ pub struct Cleared {
 /// The log must exist and pass the checks every writer applies
 /// (`atomic::open_existing`).
 pub fn clear_log(path: &Path, users: TrustedUsers) -> std::io::Result<Cleared> {
-    let mut file = crate::atomic::open_existing(path, users)?;
+    let file = crate::atomic::open_existing(path, users)?;
     file.lock()?;
     let cleared = (|| {
-        let lines = read_lines(&mut file)?;
+        // Counted as the readers read (a stream, light views), not loaded.
+        let mut cleared = Cleared {
+            records: 0,
+            bad_lines: 0,
+        };
+        reader::for_each_line(&file, 0, 1, None, |line| {
+            if !line.is_blank() {
+                match reader::Parsed::of(line.bytes).facts() {
+                    Some(_) => cleared.records += 1,
+                    None => cleared.bad_lines += 1,
+                }
+            }
+            Ok(())
+        })?;
+        // An index left behind could never describe the emptied log (it
+        // is checked), but it is dead weight.
+        index::remove_index(path)?;
         file.set_len(0)?;
-        Ok(Cleared {
-            records: lines.iter().filter(|line| line.record.is_some()).count(),
-            bad_lines: lines.iter().filter(|line| line.record.is_none()).count(),
-        })
+        Ok(cleared)
     })();
     let unlocked = file.unlock();
     cleared.and_then(|cleared| unlocked.map(|()| cleared))
@@ -501,68 +516,63 @@ pub fn prune_log(
     keep: usize,
     dry_run: bool,
 ) -> std::io::Result<Pruned> {
-    let mut file = crate::atomic::open_existing(path, users)?;
+    let file = crate::atomic::open_existing(path, users)?;
     file.lock()?;
     let pruned = (|| {
-        let lines = read_lines(&mut file)?;
-        let records: Vec<InvocationRecord> = lines
-            .iter()
-            .filter_map(|line| line.record.clone())
-            .collect();
-        let builds = history::builds(&records);
+        // Two passes over the stream, as the readers read it: the builds
+        // first, then the kept records' lines copied; only those are held.
+        let mut tally = history::BuildsTally::default();
+        let mut records = 0;
+        reader::for_each_line(&file, 0, 1, None, |line| {
+            if let Some(facts) = (!line.is_blank())
+                .then(|| reader::Parsed::of(line.bytes))
+                .as_ref()
+                .and_then(reader::Parsed::facts)
+            {
+                tally.add(&facts, records);
+                records += 1;
+            }
+            Ok(())
+        })?;
+        let builds = tally.into_builds();
         let split = builds.len().saturating_sub(keep);
         let (removed, kept) = builds.split_at(split);
-        let kept_ids: Vec<String> = kept.iter().map(|build| build.id.clone()).collect();
+        let kept_ids: std::collections::HashSet<&str> =
+            kept.iter().map(|build| build.id.as_str()).collect();
         let mut text = Vec::new();
         let mut pruned = Pruned {
-            kept_builds: kept_ids.clone(),
+            kept_builds: kept.iter().map(|build| build.id.clone()).collect(),
             removed_builds: removed.iter().map(|build| build.id.clone()).collect(),
             kept_records: 0,
             removed_records: 0,
             removed_bad_lines: 0,
         };
-        for line in &lines {
-            match &line.record {
-                Some(record) if kept_ids.iter().any(|id| id == history::build_of(record)) => {
+        reader::for_each_line(&file, 0, 1, None, |line| {
+            if line.is_blank() {
+                return Ok(());
+            }
+            match reader::Parsed::of(line.bytes).facts() {
+                Some(facts) if kept_ids.contains(facts.build) => {
                     pruned.kept_records += 1;
-                    text.extend_from_slice(&line.bytes);
+                    text.extend_from_slice(line.bytes);
                     text.push(b'\n');
                 }
                 Some(_) => pruned.removed_records += 1,
                 None => pruned.removed_bad_lines += 1,
             }
-        }
+            Ok(())
+        })?;
         let changed = pruned.removed_records + pruned.removed_bad_lines > 0;
         if changed && !dry_run {
+            // The rewrite is another inode, which an index of the old one
+            // names: gone rather than checked and dropped by each reader.
+            index::remove_index(path)?;
             crate::atomic::replace_file(path, &file, &text)?;
         }
         Ok(pruned)
     })();
     let unlocked = file.unlock();
     pruned.and_then(|pruned| unlocked.map(|()| pruned))
-}
-
-/// A non-blank line of a log, as read under its lock.
-struct LogLine {
-    /// The line as written, without its newline.
-    bytes: Vec<u8>,
-    /// `None` for a line that is not a record.
-    record: Option<InvocationRecord>,
-}
-
-fn read_lines(file: &mut File) -> std::io::Result<Vec<LogLine>> {
-    use std::io::{Read, Seek};
-    file.rewind()?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes
-        .split(|&byte| byte == b'\n')
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(|line| LogLine {
-            bytes: line.to_vec(),
-            record: serde_json::from_slice(line).ok(),
-        })
-        .collect())
 }
 
 /// A line of the log that is not a record.

@@ -8,15 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::classify::Classification;
 use crate::inject::SkipReason;
 use crate::record::InvocationRecord;
-use crate::record::history::RecordCounts;
+use crate::record::history::RecordFacts;
 
 /// The sums over some records.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Every record, build-system probes included.
     pub calls: usize,
@@ -43,13 +43,13 @@ pub struct Stats {
     pub secwrap_time: SecwrapTime,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeCache {
     pub hits: usize,
     pub misses: usize,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecwrapTime {
     /// Sum over the records that have `secwrap_ms`.
     pub total_ms: f64,
@@ -58,40 +58,58 @@ pub struct SecwrapTime {
     pub measured: usize,
     /// Records from before `secwrap_ms` existed.
     pub not_measured: usize,
+    /// The sum kept in whole nanoseconds (what the shim measured: a
+    /// `Duration`), so that sums of parts (builds, the log index's and its
+    /// tail) add up to exactly the sum of the whole, in any grouping, as
+    /// floats would not. `total_ms` is derived from it.
+    #[serde(skip_serializing, default)]
+    pub total_ns: i64,
+}
+
+impl SecwrapTime {
+    fn add_ms(&mut self, ms: f64) {
+        // `as` saturates: a hand-edited huge or NaN value cannot wrap.
+        self.total_ns = self.total_ns.saturating_add((ms * 1e6).round() as i64);
+        self.measured += 1;
+        self.derive();
+    }
+
+    fn derive(&mut self) {
+        self.total_ms = self.total_ns as f64 / 1e6;
+        self.mean_ms = (self.measured > 0).then(|| self.total_ms / self.measured as f64);
+    }
 }
 
 impl Stats {
     pub fn of<'r>(records: impl IntoIterator<Item = &'r InvocationRecord>) -> Stats {
         let mut stats = Stats::default();
         for record in records {
-            stats.add(record);
+            stats.add(&RecordFacts::of(record));
         }
-        let time = &mut stats.secwrap_time;
-        time.mean_ms = (time.measured > 0).then(|| time.total_ms / time.measured as f64);
         stats
     }
 
-    fn add(&mut self, record: &InvocationRecord) {
-        let counts = RecordCounts::of(record);
+    /// Counts one record.
+    pub fn add(&mut self, facts: &RecordFacts<'_>) {
+        let counts = facts.counts();
         self.calls += 1;
         if counts.probe {
             self.build_system_probes += 1;
             self.build_system_probes_failed += usize::from(counts.failed);
         } else {
-            *self.kinds.entry(record.kind.to_string()).or_default() += 1;
+            *self.kinds.entry(facts.kind.to_string()).or_default() += 1;
             self.failed += usize::from(counts.failed);
-            if record.kind.is(Classification::Compile) {
+            if facts.kind.is(Classification::Compile) {
                 self.compiles += 1;
                 self.compiles_injected += usize::from(counts.injected);
             }
-            let mut reasons: Vec<String> = record
-                .skipped
+            let mut reasons: Vec<String> = facts
+                .skip_reasons
                 .iter()
-                .filter(|skipped| {
-                    !skipped.reason.is(SkipReason::NotCompile)
-                        && !skipped.reason.is(SkipReason::NotLink)
+                .filter(|reason| {
+                    !reason.is(SkipReason::NotCompile) && !reason.is(SkipReason::NotLink)
                 })
-                .map(|skipped| skipped.reason.to_string())
+                .map(|reason| reason.to_string())
                 .collect();
             reasons.sort();
             reasons.dedup();
@@ -99,20 +117,37 @@ impl Stats {
                 *self.skipped.entry(reason).or_default() += 1;
             }
         }
-        for probe in &record.probes {
-            if probe.cached {
-                self.probe_cache.hits += 1;
-            } else {
-                self.probe_cache.misses += 1;
-            }
-        }
-        match record.secwrap_ms {
-            Some(ms) => {
-                self.secwrap_time.total_ms += ms;
-                self.secwrap_time.measured += 1;
-            }
+        self.probe_cache.hits += facts.probes_cached;
+        self.probe_cache.misses += facts.probes_run;
+        match facts.secwrap_ms {
+            Some(ms) => self.secwrap_time.add_ms(ms),
             None => self.secwrap_time.not_measured += 1,
         }
+    }
+
+    /// Adds the sums of other records (another build's): the same as
+    /// counting them here.
+    pub fn merge(&mut self, other: &Stats) {
+        let add = |into: &mut BTreeMap<String, usize>, from: &BTreeMap<String, usize>| {
+            for (word, count) in from {
+                *into.entry(word.clone()).or_default() += count;
+            }
+        };
+        self.calls += other.calls;
+        add(&mut self.kinds, &other.kinds);
+        self.compiles += other.compiles;
+        self.compiles_injected += other.compiles_injected;
+        add(&mut self.skipped, &other.skipped);
+        self.probe_cache.hits += other.probe_cache.hits;
+        self.probe_cache.misses += other.probe_cache.misses;
+        self.failed += other.failed;
+        self.build_system_probes += other.build_system_probes;
+        self.build_system_probes_failed += other.build_system_probes_failed;
+        let time = &mut self.secwrap_time;
+        time.total_ns = time.total_ns.saturating_add(other.secwrap_time.total_ns);
+        time.measured += other.secwrap_time.measured;
+        time.not_measured += other.secwrap_time.not_measured;
+        time.derive();
     }
 }
 
@@ -190,6 +225,27 @@ mod tests {
         assert_eq!(Stats::of(records), expected);
     }
 
+    /// Sums of parts merged are the sum of the whole, at any split (the
+    /// log index keeps a build's sums and adds what came after).
+    #[test]
+    fn merged_parts_sum_as_the_whole() {
+        use Classification::*;
+        let records = [
+            injected(record(Compile, "/w/a.c", 0), 0.1, &[false, true]),
+            skipping(record(Compile, "/w/b.c", 1), &[SkipReason::Present]),
+            injected(record(LinkOnly, "/w/a.o", 0), 0.2, &[true]),
+            skipping(record(Compile, "/dev/null", 1), &[SkipReason::UserChoice]),
+            injected(record(Compile, "/w/c.c", 0), 0.3, &[]),
+        ];
+        let whole = Stats::of(&records);
+        assert_eq!(whole.secwrap_time.total_ms, 0.6);
+        for split in 0..=records.len() {
+            let mut merged = Stats::of(&records[..split]);
+            merged.merge(&Stats::of(&records[split..]));
+            assert_eq!(merged, whole, "split at {split}");
+        }
+    }
+
     #[test]
     fn sums_records() {
         use Classification::*;
@@ -228,6 +284,7 @@ mod tests {
                     mean_ms: Some(2.0),
                     measured: 2,
                     not_measured: 2,
+                    total_ns: 4_000_000,
                 },
             },
         );

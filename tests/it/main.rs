@@ -26,6 +26,7 @@ mod linux;
 mod livepatch_cli;
 mod load;
 mod log_changed;
+mod log_index;
 mod modes;
 mod out_of_tree;
 mod path_order;

@@ -259,7 +259,14 @@ fn default_logs(t: &TestEnv) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(t.path("xdg/state/secwrap/logs")) else {
         return Vec::new();
     };
-    let mut logs: Vec<PathBuf> = entries.map(|entry| entry.unwrap().path()).collect();
+    // The readers' index beside each log (`<log>.index`) is not a log.
+    let mut logs: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension()
+                .is_none_or(|extension| extension != "index")
+        })
+        .collect();
     logs.sort();
     logs
 }

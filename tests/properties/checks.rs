@@ -21,7 +21,9 @@ use secwrap::config::{Config, ConfigEnv, WantedFlag};
 use secwrap::inject::{self, InjectionPolicy, injected_argv, plan};
 use secwrap::kconfig::expr::{Expr, MAXIMUM_DEPTH};
 use secwrap::kconfig::{KconfigFormat, KconfigValue, KconfigValues, Tristate};
-use secwrap::record::{InvocationRecord, LogWriter, read_log};
+use secwrap::record::index::{LogSummary, index_path};
+use secwrap::record::stats::Stats;
+use secwrap::record::{InvocationRecord, LogWriter, history, read_log};
 use secwrap::response_file::{expand, tokenize_gnu};
 
 // ---------------------------------------------------------------------------
@@ -656,13 +658,18 @@ fn trim_json_whitespace(mut line: &[u8]) -> &[u8] {
 /// log in `dir` (records through `LogWriter::append`, garbage written
 /// straight to the file). `read_log` gives back every record whose line is
 /// intact, equal to what was written, in order, and names exactly the
-/// other non-blank lines as bad: damage never costs an intact line.
+/// other non-blank lines as bad: damage never costs an intact line. The
+/// streaming readers (`record::index::LogSummary`) agree with it, with no
+/// index, with one made half-way (the rest read as its tail), and with one
+/// covering the whole log.
 pub fn check_log(dir: &Path, records: &[InvocationRecord], garbage: &[Vec<u8>]) {
     let path: PathBuf = dir.join("log.jsonl");
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => panic!("remove {}: {error}", path.display()),
+    for stale in [path.clone(), index_path(&path)] {
+        match std::fs::remove_file(&stale) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => panic!("remove {}: {error}", stale.display()),
+        }
     }
     let mut writer = LogWriter::open(&path, secwrap::trust::TrustedUsers::effective_user())
         .expect("open the log");
@@ -677,6 +684,11 @@ pub fn check_log(dir: &Path, records: &[InvocationRecord], garbage: &[Vec<u8>]) 
     for (index, record) in records.iter().enumerate() {
         if let Some(bytes) = garbage.get(index) {
             raw.write_all(bytes).expect("write garbage");
+        }
+        if index == records.len() / 2 {
+            // An index of the first half.
+            LogSummary::read(&path, secwrap::trust::TrustedUsers::effective_user())
+                .expect("read the first half");
         }
         writer.append(record).expect("append");
     }
@@ -718,5 +730,61 @@ pub fn check_log(dir: &Path, records: &[InvocationRecord], garbage: &[Vec<u8>]) 
     {
         // Damage that ends its own line harms no record.
         assert_eq!(read.len(), records.len(), "an intact record lost");
+    }
+    for pass in ["an index of a prefix", "an index of it all", "no index"] {
+        if pass == "no index" {
+            let _ = std::fs::remove_file(index_path(&path));
+        }
+        check_summary(&path, &read, &bad, pass);
+    }
+}
+
+/// `LogSummary` reads what `read_log` read (`records`, `bad`).
+fn check_summary(
+    path: &Path,
+    records: &[InvocationRecord],
+    bad: &[secwrap::record::BadLine],
+    pass: &str,
+) {
+    let (summary, warnings) =
+        LogSummary::read(path, secwrap::trust::TrustedUsers::effective_user())
+            .expect("LogSummary::read");
+    assert_eq!(warnings, Vec::<String>::new(), "{pass}");
+    assert_eq!(summary.bad_lines(), bad, "{pass}: bad lines");
+    assert_eq!(summary.records(), records.len(), "{pass}: records");
+    assert_eq!(summary.builds(), history::builds(records), "{pass}: builds");
+    assert_eq!(
+        summary.whole_log_stats(),
+        Stats::of(records),
+        "{pass}: stats"
+    );
+    let mut streamed = Vec::new();
+    summary
+        .for_each_record(|record| {
+            streamed.push(record.clone());
+            Ok(())
+        })
+        .expect("for_each_record");
+    assert_eq!(streamed, records, "{pass}: every record");
+    for (position, build) in summary.builds().iter().enumerate() {
+        let of_build: Vec<InvocationRecord> = records
+            .iter()
+            .filter(|record| history::build_of(record) == build.id)
+            .cloned()
+            .collect();
+        let (read, warnings) = summary
+            .fold_records_of(path, &[&build.id], Vec::new, |read, record| {
+                read.push(record.clone());
+                Ok(())
+            })
+            .expect("fold_records_of");
+        assert_eq!(warnings, Vec::<String>::new(), "{pass}");
+        assert_eq!(read, of_build, "{pass}: the records of `{}`", build.id);
+        assert_eq!(
+            summary.stats_of(position),
+            &Stats::of(&of_build),
+            "{pass}: stats of `{}`",
+            build.id
+        );
     }
 }
