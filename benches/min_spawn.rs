@@ -38,7 +38,15 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     // SAFETY: argv is NULL-terminated and outlives the call; environ is
     // the process's environment.
     unsafe {
-        if posix_spawnp(&mut pid, argv[0], std::ptr::null(), std::ptr::null(), argv.as_ptr(), environ) != 0 {
+        if posix_spawnp(
+            &mut pid,
+            argv[0],
+            std::ptr::null(),
+            std::ptr::null(),
+            argv.as_ptr(),
+            environ,
+        ) != 0
+        {
             return 127;
         }
         if waitpid(pid, &mut status, 0) != pid {
@@ -46,5 +54,9 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
         }
     }
     // Exited: its code; killed: as a shell reports it.
-    if status & 0x7f == 0 { (status >> 8) & 0xff } else { 128 + (status & 0x7f) }
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    }
 }

@@ -403,7 +403,7 @@ impl LogWriter {
         let open = self.file.metadata()?;
         Ok(match std::fs::symlink_metadata(&self.path) {
             Ok(named) => {
-                ((named.dev(), named.ino()) == (open.dev(), open.ino())).then(|| open.len())
+                ((named.dev(), named.ino()) == (open.dev(), open.ino())).then_some(open.len())
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
