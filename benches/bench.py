@@ -49,6 +49,10 @@ FULL = {
     "log_records": 1_000_000,
     "jobs": [1, 2, 4, 8, 16],
     "jobs_runs": 3,  # per (-j, variant)
+    # livepatch_scale: objects per tree, timed runs per command, distinct real objects copied into the trees
+    "lp_sizes": [2500, 5000, 10000, 20000],
+    "lp_runs": 5,
+    "lp_distinct": 200,
 }
 QUICK = {
     "compile_runs": 40,
@@ -62,6 +66,9 @@ QUICK = {
     "log_records": 100_000,
     "jobs": [1, 2, 8],
     "jobs_runs": 1,
+    "lp_sizes": [500, 2000],
+    "lp_runs": 2,
+    "lp_distinct": 40,
 }
 
 # Tolerance for "appending to a 1e6-record log must not slow an append": the
@@ -83,8 +90,23 @@ PREFIX_REFERENCE = "secwrap gcc (dynamic PIE build, for reference)"
 PREFIX_COLD = "secwrap gcc, cold cache"
 
 
+# The linked image of section 6: no catch-all for the split families, so ld makes each split input
+# section name an orphan output section after `_etext`/`_edata`, as Xen before 6ff9a7e62b.
+LP_IMAGE_LDS = """\
+SECTIONS
+{
+  . = 0x400000;
+  .text : { *(.text) }
+  _etext = .;
+  .rodata : { *(.rodata) }
+  .data : { *(.data) }
+  _edata = .;
+  .bss : { *(.bss) }
+}
+"""
+
 # The report's sections, in order (`--only` picks some).
-SECTIONS = ["per_invocation", "whole_build", "peak_rss", "scale"]
+SECTIONS = ["per_invocation", "whole_build", "peak_rss", "scale", "livepatch_scale"]
 
 
 class BenchError(Exception):
@@ -1214,6 +1236,209 @@ class Bench:
         self.out(f"| secwrap gcc ({samples['secwrap gcc']['records']} records) | {sw:.1f} ({sw / pw - 1:+.1%}) | "
                  f"{sc:.1f} ({sc / pc - 1:+.1%}) |")
         self.out()
+
+    # -- 6. livepatch commands at scale -------------------------------------
+
+    def lp_compile(self, base: Path, tag: str, source: str, through_secwrap: bool) -> tuple[bytes, dict | None]:
+        """Compile one module of the livepatch tree; returns the object's bytes and, through secwrap, its record."""
+        src = base / "src" / f"{tag}.c"
+        src.write_text(source)
+        obj = base / "obj" / f"{tag}.o"
+        args = ["-O2", "-Iinclude", "-c", f"src/{tag}.c", "-o", f"obj/{tag}.o"]
+        log = base / "secwrap.jsonl"
+        before = count_lines(log) if log.exists() else 0
+        if through_secwrap:
+            sh(str(self.secwrap), "gcc", *args, cwd=base, env=self.env)
+            records = read_records(log)
+            if len(records) != before + 1 or records[-1]["injected"] != SPLIT_FLAGS:
+                raise BenchError(f"livepatch scale: compiling {src} through secwrap did not record one split compile")
+            return obj.read_bytes(), records[-1]
+        sh(self.gcc, *args, cwd=base, env=self.env)
+        return obj.read_bytes(), None
+
+    def lp_tree(self, d: Path, n: int, objects: dict[str, bytes], template: dict, unsplit: list[str],
+                patched: list[str], distinct: list[str]) -> dict:
+        """A tree of n objects on each side (`orig/`, `patched/`), copies of the distinct real objects under
+        distinct paths, and a log of 2n compile records (builds `orig`, then `patched`) made from a real record
+        of secwrap's. A few copies are unsplit objects whose records say split (check finds them), a few
+        patched objects differ (diff finds them). Returns what the commands must report."""
+        positions_unsplit = [7, n // 2, n - 3][: len(unsplit)]
+        # Position k of every len(distinct) holds distinct[k]: these hold the patched ones.
+        step = len(distinct)
+        positions_patched = [n // 6 * (k + 1) // step * step + k for k in range(len(patched))]
+        rel = [Path(f"d{i // 1000:02d}") / f"m{i:05d}.o" for i in range(n)]
+        for side in ("orig", "patched"):
+            for sub in {r.parent for r in rel}:
+                (d / side / sub).mkdir(parents=True, exist_ok=True)
+        tags = []
+        for i in range(n):
+            if i in positions_unsplit:
+                tag = unsplit[positions_unsplit.index(i)]
+            else:
+                tag = distinct[i % len(distinct)]
+            tags.append(tag)
+            (d / "orig" / rel[i]).write_bytes(objects[tag])
+            new = objects[f"{tag}_patched"] if i in positions_patched else objects[tag]
+            (d / "patched" / rel[i]).write_bytes(new)
+        # The records come after the files, as a compile's record follows its object.
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        src_word = template["_src"]
+        obj_word = template["_obj"]
+        lines = []
+        for side in ("orig", "patched"):
+            root = d / side
+            for i in range(n):
+                src = f"src/m{i:05d}.c"
+                out = str(rel[i])
+                r = {k: v for k, v in template.items() if not k.startswith("_")}
+                swap = {src_word: src, obj_word: out}
+                r["argv"] = [swap.get(w, w) for w in template["argv"]]
+                r["exec"] = [swap.get(w, w) for w in template["exec"]]
+                r["cwd"] = str(root)
+                r["inputs"] = [str(root / src)]
+                r["output"] = str(root / out)
+                r["time"] = now
+                r["build"] = side
+                lines.append(json.dumps(r, separators=(",", ":")))
+        log = d / "secwrap.jsonl"
+        log.write_text("\n".join(lines) + "\n")
+        # An image linked from every patched object by a script without the catch-alls: orphans.
+        lds = d / "image.lds"
+        lds.write_text(LP_IMAGE_LDS)
+        rsp = d / "image.rsp"
+        rsp.write_text("\n".join(str(d / "patched" / r) for r in rel) + "\n")
+        t0 = time.monotonic()
+        sh("ld", "-o", str(d / "image"), "-e", "0", "-z", "muldefs", "--unresolved-symbols=ignore-all",
+           "-T", str(lds), f"@{rsp}", cwd=d)
+        return {
+            "link_s": time.monotonic() - t0,
+            "log_mib": log.stat().st_size / 2**20,
+            "objects_mib": sum(len(objects[t]) for t in tags) / 2**20,
+            "changed": [str(rel[i]) for i in positions_patched],
+            "unsplit": [str(d / "patched" / rel[i]) for i in positions_unsplit],
+        }
+
+    def lp_run(self, v: Variant, expect_status: int, runs: int) -> tuple[list[int], list[int], str, str]:
+        """v run once to warm the page cache and check, then `runs` times timed and `runs` times under the
+        RSS helper. Returns (wall ns samples, maxrss KiB samples, stdout, stderr) of the checked run."""
+        out, err = self.tmp / "lp.out", self.tmp / "lp.err"
+        _, code, _ = run_once(v, str(out), str(err))
+        stdout, stderr = out.read_text(), err.read_text()
+        if code != expect_status:
+            raise BenchError(f"livepatch scale: `{v.describe()}` in {v.cwd} exited {code}, expected "
+                             f"{expect_status}\n--- stdout ---\n{stdout[-2000:]}\n--- stderr ---\n{stderr[-2000:]}")
+        walls = []
+        for _ in range(runs):
+            ns, code, _ = run_once(v)
+            if code != expect_status:
+                raise BenchError(f"livepatch scale: `{v.describe()}` exited {code} on a later run")
+            walls.append(ns)
+        res = self.tmp / "maxrss.out"
+        rss = []
+        for _ in range(max(1, runs // 2)):
+            res.unlink(missing_ok=True)
+            h = Variant(v.name, str(self.lp_maxrss), [str(self.lp_maxrss), str(res), v.path, *v.argv], v.env, v.cwd)
+            run_once(h)
+            kib, status = (int(x) for x in res.read_text().split())
+            if status != expect_status:
+                raise BenchError(f"livepatch scale: `{v.describe()}` exited {status} under the RSS helper")
+            rss.append(kib)
+        return walls, rss, stdout, stderr
+
+    def livepatch_scale(self) -> None:
+        sizes = self.p["lp_sizes"]
+        runs = self.p["lp_runs"]
+        distinct_count = self.p["lp_distinct"]
+        self.lp_maxrss = self.helper("maxrss")
+        base = write_tree(self.tmp / "lp-base", kconfig_lines(10))
+        (base / "include").mkdir()
+        (base / "include" / "bench.h").write_text(BENCH_H)
+        (base / "src").mkdir()
+        (base / "obj").mkdir()
+        progress(f"6. livepatch scale: compiling {distinct_count} distinct objects through secwrap")
+        objects: dict[str, bytes] = {}
+        template = None
+        distinct = []
+        patched = []
+        for k in range(distinct_count):
+            tag = f"lp{k:04d}"
+            source = MODULE_C.replace("@ITEMS@", "\t{ 1, 2, \"a3\", 4 }").replace("@N@", str(k + 1)).replace("@", tag)
+            objects[tag], record = self.lp_compile(base, tag, source, True)
+            distinct.append(tag)
+            if template is None:
+                template = {**record, "_src": f"src/{tag}.c", "_obj": f"obj/{tag}.o"}
+            if k < 5:
+                # The patch: one function's body changes.
+                changed = source.replace("h *= 16777619u;", "h *= 16777619u;\n\t\th += 0x5bd1e995u;")
+                objects[f"{tag}_patched"], _ = self.lp_compile(base, f"{tag}_patched", changed, True)
+                patched.append(tag)
+        unsplit = []
+        for k in range(3):
+            tag = f"unsplit{k}"
+            source = MODULE_C.replace("@ITEMS@", "\t{ 1, 2, \"a3\", 4 }").replace("@N@", str(k + 1)).replace("@", tag)
+            objects[tag], _ = self.lp_compile(base, tag, source, False)
+            assert_split(base / "obj" / f"{tag}.o", f"mod_{tag}_sum", False, "livepatch scale: unsplit object")
+            unsplit.append(tag)
+        assert_split(base / "obj" / f"{distinct[0]}.o", f"mod_{distinct[0]}_sum", True, "livepatch scale: split object")
+        rows = []
+        for n in sizes:
+            d = self.tmp / f"lp{n}"
+            progress(f"6. livepatch scale: {n:,} objects per tree (copies, log, image link)")
+            info = self.lp_tree(d, n, objects, template, unsplit, patched, distinct)
+            log_arg = ["--log", str(d / "secwrap.jsonl")]
+            cmds = [
+                ("diff DIR1 DIR2", ["diff", *log_arg, "orig", "patched"], 1),
+                ("check --build", ["check", *log_arg, "--build", "patched"], 1),
+                ("check --image", ["check", "--image", "image"], 1),
+                ("log builds (reads the log only)", ["log", "builds", *log_arg], 0),
+            ]
+            progress(f"6. livepatch scale: {n:,} objects: timing {len(cmds)} commands, {runs} runs each")
+            row = {"objects": n, **info, "commands": {}}
+            for name, args, status in cmds:
+                v = Variant(name, str(self.secwrap), [str(self.secwrap), *args], self.env, d)
+                walls, rss, stdout, stderr = self.lp_run(v, status, runs)
+                self.lp_verify(name, n, stdout, stderr, info)
+                row["commands"][name] = {"wall_ns": walls, "maxrss_kib": rss,
+                                          "median_s": statistics.median(walls) / 1e9,
+                                          "maxrss_mib": max(rss) / 1024}
+            rows.append(row)
+        self.results["livepatch_scale"] = {"distinct_objects": distinct_count, "rows": rows}
+        names = list(rows[0]["commands"])
+        self.out(f"## 6. Livepatch commands at scale ({distinct_count} distinct objects compiled through "
+                 "`secwrap gcc`, copied under distinct paths into two trees with a log of two builds; "
+                 f"5 objects differ, 3 unsplit ones recorded as split; the image is `ld` of every patched object "
+                 f"with a script lacking the catch-alls; median of {runs} warm runs, peak RSS the max under the helper)")
+        self.out()
+        self.out("| objects per tree | log MiB | " + " | ".join(f"{c} s / MiB" for c in names) + " |")
+        self.out("| ---: | ---: | " + " | ".join("---:" for _ in names) + " |")
+        for row in rows:
+            cells = [f"{row['commands'][c]['median_s']:.3f} / {row['commands'][c]['maxrss_mib']:.0f}" for c in names]
+            self.out(f"| {row['objects']:,} | {row['log_mib']:.1f} | " + " | ".join(cells) + " |")
+        self.out()
+        last = rows[-1]
+        for c in names[:3]:
+            wall = last["commands"][c]["median_s"]
+            self.target(f"`{c}` < 1 s at {last['objects']:,} objects (warm)", wall < 1.0,
+                        f"{wall:.3f} s, peak RSS {last['commands'][c]['maxrss_mib']:.0f} MiB")
+
+    def lp_verify(self, name: str, n: int, stdout: str, stderr: str, info: dict) -> None:
+        """Each command reports what the tree holds, so the timing is of real work."""
+        if name == "diff DIR1 DIR2":
+            changed = {line.split(":", 1)[0] for line in stdout.splitlines()}
+            skipped = f"secwrap: skipped {n - len(info['changed']):,} files: {n - len(info['changed'])} identical"
+            if changed != set(info["changed"]) or skipped.replace(",", "") not in stderr.replace(",", ""):
+                raise BenchError(f"livepatch scale: diff at {n} objects reported {sorted(changed)} (expected "
+                                 f"{info['changed']}), stderr {stderr[-500:]!r}")
+        elif name == "check --build":
+            subjects = {line.split(": ", 1)[0] for line in stdout.splitlines()}
+            if subjects != set(info["unsplit"]):
+                raise BenchError(f"livepatch scale: check --build at {n} objects reported {sorted(subjects)[:10]} "
+                                 f"(expected the unsplit {info['unsplit']})")
+        elif name == "check --image":
+            if ".text.*" not in stdout or "orphan section" not in stdout:
+                raise BenchError(f"livepatch scale: check --image at {n} objects found no orphan: {stdout[-500:]!r}")
+        elif "patched" not in stdout:
+            raise BenchError(f"livepatch scale: log builds at {n} objects: {stdout[-500:]!r}")
 
     # -- all --------------------------------------------------------------
 
