@@ -157,6 +157,17 @@ def run_once(v: Variant, stdout: str = os.devnull, stderr: str = os.devnull) -> 
     return t1 - t0, os.waitstatus_to_exitcode(status), ru.ru_maxrss
 
 
+def run_once_cpu(v: Variant) -> tuple[int, int, int]:
+    """As run_once, with output discarded; returns (wall ns, exit status, CPU ns: user + sys of the child)."""
+    os.chdir(v.cwd)
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(v.path, v.argv, v.env, file_actions=actions)
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.perf_counter_ns()
+    return t1 - t0, os.waitstatus_to_exitcode(status), int((ru.ru_utime + ru.ru_stime) * 1e9)
+
+
 def run_checked(v: Variant, what: str) -> tuple[int, int]:
     """Run once; on failure rerun capturing output and fail loudly."""
     ns, code, rss = run_once(v)
@@ -1318,21 +1329,22 @@ class Bench:
             "unsplit": [str(d / "patched" / rel[i]) for i in positions_unsplit],
         }
 
-    def lp_run(self, v: Variant, expect_status: int, runs: int) -> tuple[list[int], list[int], str, str]:
-        """v run once to warm the page cache and check, then `runs` times timed and `runs` times under the
-        RSS helper. Returns (wall ns samples, maxrss KiB samples, stdout, stderr) of the checked run."""
+    def lp_run(self, v: Variant, expect_status: int, runs: int) -> tuple[list[int], list[int], list[int], str, str]:
+        """v run once to warm the page cache and check, then `runs` times timed and `runs // 2` times under the
+        RSS helper. Returns (wall ns, CPU ns, maxrss KiB samples, stdout, stderr of the checked run)."""
         out, err = self.tmp / "lp.out", self.tmp / "lp.err"
         _, code, _ = run_once(v, str(out), str(err))
         stdout, stderr = out.read_text(), err.read_text()
         if code != expect_status:
             raise BenchError(f"livepatch scale: `{v.describe()}` in {v.cwd} exited {code}, expected "
                              f"{expect_status}\n--- stdout ---\n{stdout[-2000:]}\n--- stderr ---\n{stderr[-2000:]}")
-        walls = []
+        walls, cpus = [], []
         for _ in range(runs):
-            ns, code, _ = run_once(v)
+            ns, code, cpu = run_once_cpu(v)
             if code != expect_status:
                 raise BenchError(f"livepatch scale: `{v.describe()}` exited {code} on a later run")
             walls.append(ns)
+            cpus.append(cpu)
         res = self.tmp / "maxrss.out"
         rss = []
         for _ in range(max(1, runs // 2)):
@@ -1343,7 +1355,7 @@ class Bench:
             if status != expect_status:
                 raise BenchError(f"livepatch scale: `{v.describe()}` exited {status} under the RSS helper")
             rss.append(kib)
-        return walls, rss, stdout, stderr
+        return walls, cpus, rss, stdout, stderr
 
     def livepatch_scale(self) -> None:
         sizes = self.p["lp_sizes"]
@@ -1396,10 +1408,11 @@ class Bench:
             row = {"objects": n, **info, "commands": {}}
             for name, args, status in cmds:
                 v = Variant(name, str(self.secwrap), [str(self.secwrap), *args], self.env, d)
-                walls, rss, stdout, stderr = self.lp_run(v, status, runs)
+                walls, cpus, rss, stdout, stderr = self.lp_run(v, status, runs)
                 self.lp_verify(name, n, stdout, stderr, info)
-                row["commands"][name] = {"wall_ns": walls, "maxrss_kib": rss,
+                row["commands"][name] = {"wall_ns": walls, "cpu_ns": cpus, "maxrss_kib": rss,
                                           "median_s": statistics.median(walls) / 1e9,
+                                          "median_cpu_s": statistics.median(cpus) / 1e9,
                                           "maxrss_mib": max(rss) / 1024}
             rows.append(row)
         self.results["livepatch_scale"] = {"distinct_objects": distinct_count, "rows": rows}
@@ -1409,10 +1422,13 @@ class Bench:
                  f"5 objects differ, 3 unsplit ones recorded as split; the image is `ld` of every patched object "
                  f"with a script lacking the catch-alls; median of {runs} warm runs, peak RSS the max under the helper)")
         self.out()
-        self.out("| objects per tree | log MiB | " + " | ".join(f"{c} s / MiB" for c in names) + " |")
+        self.out("Each cell: median wall s / median CPU s (user + sys) / peak RSS MiB.")
+        self.out()
+        self.out("| objects per tree | log MiB | " + " | ".join(names) + " |")
         self.out("| ---: | ---: | " + " | ".join("---:" for _ in names) + " |")
         for row in rows:
-            cells = [f"{row['commands'][c]['median_s']:.3f} / {row['commands'][c]['maxrss_mib']:.0f}" for c in names]
+            cells = [f"{row['commands'][c]['median_s']:.3f} / {row['commands'][c]['median_cpu_s']:.3f} / "
+                     f"{row['commands'][c]['maxrss_mib']:.0f}" for c in names]
             self.out(f"| {row['objects']:,} | {row['log_mib']:.1f} | " + " | ".join(cells) + " |")
         self.out()
         last = rows[-1]
