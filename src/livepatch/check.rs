@@ -28,6 +28,7 @@ use crate::livepatch::elf::{
     SplitFacts,
 };
 use crate::livepatch::lds::{self, ScriptFindingKind};
+use crate::livepatch::parallel;
 use crate::record::{InvocationRecord, OsText};
 use crate::text::plural;
 
@@ -158,12 +159,8 @@ pub struct SplitJudgement<'a> {
 /// `.text`, with no function split, proves the object was compiled
 /// without `-ffunction-sections` ([`SplitJudgement::proven_unsplit`]).
 pub fn judge_split(items: &ItemLayout) -> SplitJudgement<'_> {
-    let has_own_section = |kind: ItemKind| {
-        items
-            .placements
-            .iter()
-            .any(|placement| *placement == (kind, Placement::OwnSection))
-    };
+    let has_own_section =
+        |kind: ItemKind| items.placements.contains(&(kind, Placement::OwnSection));
     let functions_split = has_own_section(ItemKind::Function);
     let data_split = has_own_section(ItemKind::Data);
     let shared: Vec<_> = items
@@ -225,22 +222,23 @@ pub struct ObjectChecks {
 
 /// [`check_special_names`] and, with `check_recorded_split`,
 /// [`check_split`] of `path` from one read and one parse of the file:
-/// `check --build` looks at every object a build compiled.
-pub fn check_object(path: &Path, check_recorded_split: bool) -> ObjectChecks {
-    let data = match elf::read_file(path) {
-        Ok(data) => data,
-        Err(error) => return ObjectChecks::failed(error, check_recorded_split),
+/// `check --build` looks at every object a build compiled. `None` when
+/// `path` is not a regular file (removed since the build).
+pub fn check_object(path: &Path, check_recorded_split: bool) -> Option<ObjectChecks> {
+    let data = match elf::read_if_file(path) {
+        Ok(data) => data?,
+        Err(error) => return Some(ObjectChecks::failed(error, check_recorded_split)),
     };
     let parsed = match elf::parse_elf(path, &data) {
         Ok(parsed) => parsed,
-        Err(error) => return ObjectChecks::failed(error, check_recorded_split),
+        Err(error) => return Some(ObjectChecks::failed(error, check_recorded_split)),
     };
-    ObjectChecks {
+    Some(ObjectChecks {
         special_names: special_name_findings(path, &parsed),
         split: check_recorded_split.then(|| {
             elf::split_facts(path, &parsed).map(|facts| recorded_split_findings(path, &facts.items))
         }),
-    }
+    })
 }
 
 impl ObjectChecks {
@@ -1011,9 +1009,9 @@ pub const POST_PROCESSING_GRACE: std::time::Duration = std::time::Duration::from
 /// `cc1`/`as` finished the object anyway, leaves exactly this, and make
 /// later takes the object as up to date.
 pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<Finding> {
-    latest
-        .iter()
-        .filter_map(|(object, record)| {
+    // A `stat` of every object the log knows, on every core.
+    let latest: Vec<(&PathBuf, &&InvocationRecord)> = latest.iter().collect();
+    parallel::map_ordered(&latest, |&(object, record)| {
             let modified = std::fs::metadata(object).ok()?.modified().ok()?;
             let started = humantime::parse_rfc3339(&record.time).ok()?;
             let ended = started + std::time::Duration::from_secs_f64(record.duration_ms.max(0.0) / 1000.0);
@@ -1028,8 +1026,10 @@ pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<F
                     ),
                 )
             })
-        })
-        .collect()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn malformed(path: &Path, error: object::Error) -> ObjectError {

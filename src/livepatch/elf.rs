@@ -392,10 +392,37 @@ pub(crate) fn split_facts(path: &Path, parsed: &ParsedElf<'_>) -> Result<SplitFa
 
 /// The bytes of `path`, or why they cannot be read.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ObjectError> {
-    std::fs::read(path).map_err(|error| ObjectError::Io {
+    std::fs::read(path).map_err(|error| io_error(path, error))
+}
+
+/// The bytes of `path` when it is a regular file (after symlinks, as
+/// [`Path::is_file`]), `None` when it is not (gone, a directory): one
+/// open, one `fstat` and reads up to the size it gave, where asking
+/// `is_file` first and then reading costs two lookups of the path and a
+/// read more (`check --build` reads every object of a build).
+pub(crate) fn read_if_file(path: &Path) -> Result<Option<Vec<u8>>, ObjectError> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(_) if !path.is_file() => return Ok(None),
+        Err(error) => return Err(io_error(path, error)),
+    };
+    let metadata = file.metadata().map_err(|error| io_error(path, error))?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.take(metadata.len())
+        .read_to_end(&mut data)
+        .map_err(|error| io_error(path, error))?;
+    Ok(Some(data))
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> ObjectError {
+    ObjectError::Io {
         path: path.to_path_buf(),
         message: error.to_string(),
-    })
+    }
 }
 
 fn has_compiler_comment<Elf: FileHeader<Endian = object::Endianness>>(
