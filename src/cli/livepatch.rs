@@ -13,7 +13,7 @@ use crate::livepatch::check::{
     image_orphans, orphan_finding, orphan_summaries, stale_objects, unrecorded_writes,
 };
 use crate::livepatch::diff::{
-    DiffReport, KeptObject, RecordedObjects, diff_kept, diff_pair, diff_trees, render, render_json,
+    DiffReport, KeptObject, diff_kept, diff_pair, diff_trees, render, render_json,
 };
 use crate::livepatch::parallel;
 use crate::paths::{normalize, relative_to};
@@ -32,29 +32,32 @@ pub(super) fn diff(
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let report = if original.is_dir() && patched.is_dir() {
-        diff_trees(original, patched, &recorded_objects(log)?)
+        let records = tree_records(log)?;
+        let writes = history::latest_writes(&records);
+        let recorded = |object: &Path| {
+            writes
+                .get(object)
+                .map(|record| history::is_split_compile(record))
+        };
+        diff_trees(original, patched, &recorded)
     } else {
         diff_pair(original, patched)
     };
     print_report(out, &report, json)
 }
 
-/// What the log says about each object it knows (`RecordedObjects`), for
+/// The records that say what each object is (`RecordedObjects`), for
 /// `diff DIR1 DIR2`: `--log`, else the configured log if there is one.
 /// Without a log (none configured, the file not there, or no config to
 /// read) the trees are judged from the objects alone, which is stricter.
-fn recorded_objects(log: Option<PathBuf>) -> Result<RecordedObjects> {
-    let records = match log {
+fn tree_records(log: Option<PathBuf>) -> Result<Vec<InvocationRecord>> {
+    Ok(match log {
         Some(log) => read_records(Some(log))?.1,
         None => match log_path(None) {
             Ok(path) if path.is_file() => read_records(Some(path))?.1,
             _ => Vec::new(),
         },
-    };
-    Ok(history::latest_writes(&records)
-        .into_iter()
-        .map(|(object, record)| (object, history::is_split_compile(record)))
-        .collect())
+    })
 }
 
 /// What `secwrap check` was asked to look at, and how to print it.

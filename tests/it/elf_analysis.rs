@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use secwrap::livepatch::check::{Finding, check_image, check_special_names, check_split};
 use secwrap::livepatch::diff::{
-    Change, DiffError, ObjectDiff, RecordedObjects, diff_objects, diff_pair, diff_trees, render,
+    Change, DiffError, ObjectDiff, diff_objects, diff_pair, diff_trees, render,
 };
 use secwrap::livepatch::elf::{ItemKind, ObjectError, read_items};
 
@@ -452,7 +452,7 @@ compiler_tests! {
             &b_source.replace("x + 1", "x + 7"),
             SPLIT,
         );
-        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &RecordedObjects::new());
+        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &|_: &Path| None);
         let listed: Vec<(&Path, Vec<String>)> = report
             .objects
             .iter()
@@ -495,7 +495,7 @@ compiler_tests! {
         tree.compile(cc, "patched/flat.o", &THREE_FUNCTIONS.replace("x * 3", "x * 5"), UNSPLIT);
         tree.compile(cc, "orig/same.o", THREE_FUNCTIONS, UNSPLIT);
         tree.compile(cc, "patched/same.o", THREE_FUNCTIONS, UNSPLIT);
-        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &RecordedObjects::new());
+        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &|_: &Path| None);
         let paths: Vec<&Path> = report.objects.iter().map(|object| object.label.as_path()).collect();
         assert_eq!(
             paths,
