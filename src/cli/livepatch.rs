@@ -15,7 +15,6 @@ use crate::livepatch::check::{
 use crate::livepatch::diff::{
     DiffReport, KeptObject, diff_kept, diff_pair, diff_trees, render, render_json,
 };
-use crate::livepatch::parallel;
 use crate::paths::{normalize, relative_to};
 use crate::record::InvocationRecord;
 use crate::record::history::{self, OriginalSide, PatchedSide};
@@ -129,16 +128,15 @@ pub(super) fn check(
         })?;
         let as_of_build = history::latest_compiles(&records, build.last_index);
         let compiled = history::changed_objects(&records, &[build], Path::new(""));
-        // Every object read on every core, the findings in order.
-        let checked = parallel::map_ordered(&compiled, |object| {
+        for object in &compiled {
             // `as_of_build` holds only compiles (`history::is_object_compile`).
             let split_recorded = as_of_build
                 .get(object)
                 .is_some_and(|record| history::compiled_split(record));
-            check_object(object, split_recorded)
-        });
-        // An object removed since is not checked.
-        for checks in checked.into_iter().flatten() {
+            // An object removed since is not checked.
+            let Some(checks) = check_object(object, split_recorded) else {
+                continue;
+            };
             results.push(checks.special_names.map_err(|error| error.to_string()));
             results.extend(
                 checks

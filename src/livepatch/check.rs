@@ -28,7 +28,6 @@ use crate::livepatch::elf::{
     SplitFacts,
 };
 use crate::livepatch::lds::{self, ScriptFindingKind};
-use crate::livepatch::parallel;
 use crate::record::{InvocationRecord, OsText};
 use crate::text::plural;
 
@@ -1009,9 +1008,9 @@ pub const POST_PROCESSING_GRACE: std::time::Duration = std::time::Duration::from
 /// `cc1`/`as` finished the object anyway, leaves exactly this, and make
 /// later takes the object as up to date.
 pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<Finding> {
-    // A `stat` of every object the log knows, on every core.
-    let latest: Vec<(&PathBuf, &&InvocationRecord)> = latest.iter().collect();
-    parallel::map_ordered(&latest, |&(object, record)| {
+    latest
+        .iter()
+        .filter_map(|(object, record)| {
             let modified = std::fs::metadata(object).ok()?.modified().ok()?;
             let started = humantime::parse_rfc3339(&record.time).ok()?;
             let ended = started + std::time::Duration::from_secs_f64(record.duration_ms.max(0.0) / 1000.0);
@@ -1027,9 +1026,7 @@ pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<F
                 )
             })
     })
-    .into_iter()
-    .flatten()
-    .collect()
+        .collect()
 }
 
 fn malformed(path: &Path, error: object::Error) -> ObjectError {

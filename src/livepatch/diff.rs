@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::livepatch::elf::{self, Item, ItemKind, ObjectError, ObjectItems};
-use crate::livepatch::parallel;
 use crate::record::OsText;
 use crate::text::plural;
 
@@ -261,18 +260,12 @@ pub fn diff_trees(
     let log_knows_trees = relative_paths
         .keys()
         .any(|relative| recorded_as(relative).is_some());
-    let relative_paths: Vec<(PathBuf, Sides)> = relative_paths.into_iter().collect();
-    // The byte comparisons of the pairs, most of the work, on every core.
-    let comparisons = parallel::map_ordered(&relative_paths, |(relative, sides)| {
-        (sides.original && sides.patched)
-            .then(|| same_bytes(&original_dir.join(relative), &patched_dir.join(relative)))
-    });
-    for ((relative, sides), comparison) in relative_paths.into_iter().zip(comparisons) {
+    for (relative, sides) in relative_paths {
         let original = original_dir.join(&relative);
         let patched = patched_dir.join(&relative);
         let (on_original, on_patched) = (sides.original, sides.patched);
-        if let Some(comparison) = comparison {
-            match comparison {
+        if on_original && on_patched {
+            match same_bytes(&original, &patched) {
                 Ok(true) => {
                     report.skipped.identical += 1;
                     continue;

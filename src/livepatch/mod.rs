@@ -1,8 +1,7 @@
 //! Object analysis for livepatch builds: what a split object holds
 //! (`elf`), what changed between two builds (`diff`), whether the split
 //! is what livepatching needs (`check`, with `lds` for linker scripts),
-//! and which objects a linked image holds (`linked`); `parallel` spreads
-//! the per-file work of a whole tree over the cores. Only the subcommands
+//! and which objects a linked image holds (`linked`). Only the subcommands
 //! (`cli/`) use it.
 
 pub mod check;
@@ -10,4 +9,3 @@ pub mod diff;
 pub mod elf;
 pub mod lds;
 pub mod linked;
-pub mod parallel;

@@ -239,11 +239,11 @@ fn objects_written_after_their_record_are_found() {
     );
 }
 
-/// More objects than `diff` and `check` read on one thread
-/// (`livepatch::parallel`): `a.o` copied to 600 paths in three
-/// directories on each side, three of them patched, one pair hard-linked,
-/// one object gone and one new. The changes come out sorted by path,
-/// each once, and the identical files are all counted.
+/// Trees of many objects: `a.o` copied to 600 paths in three directories
+/// on each side, three of them patched, one pair hard-linked (one file,
+/// identical without a read), one object gone and one new. The changes
+/// come out sorted by path, each once, and the identical files are all
+/// counted.
 #[test]
 fn diff_trees_of_many_objects() {
     if !crate::common::require_compiler("gcc") {
