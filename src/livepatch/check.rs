@@ -1025,7 +1025,7 @@ pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<F
                     ),
                 )
             })
-    })
+        })
         .collect()
 }
 
