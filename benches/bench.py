@@ -51,7 +51,7 @@ FULL = {
     "jobs_runs": 3,  # per (-j, variant)
     # livepatch_scale: objects per tree, timed runs per command, distinct real objects copied into the trees
     "lp_sizes": [2500, 5000, 10000, 20000],
-    "lp_runs": 5,
+    "lp_runs": 7,
     "lp_distinct": 200,
 }
 QUICK = {
@@ -622,8 +622,10 @@ def make_project(d: Path, n: int) -> Path:
 
 class Bench:
     def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool, secwrap_reference: Path | None = None,
-                 only: list[str] | None = None, linux_rounds: int = 0):
+                 only: list[str] | None = None, linux_rounds: int = 0, lp_before: Path | None = None):
         self.tmp = tmp
+        # Optional: another build (an earlier commit's) that livepatch_scale times beside secwrap.
+        self.lp_before = lp_before
         self.linux_rounds = linux_rounds
         self.only = only
         self.secwrap = secwrap
@@ -1329,33 +1331,43 @@ class Bench:
             "unsplit": [str(d / "patched" / rel[i]) for i in positions_unsplit],
         }
 
-    def lp_run(self, v: Variant, expect_status: int, runs: int) -> tuple[list[int], list[int], list[int], str, str]:
-        """v run once to warm the page cache and check, then `runs` times timed and `runs // 2` times under the
-        RSS helper. Returns (wall ns, CPU ns, maxrss KiB samples, stdout, stderr of the checked run)."""
+    def lp_run(self, variants: list[Variant], expect_status: int, runs: int) -> list[dict]:
+        """Each variant run once to warm the page cache and check, then `runs` rounds of every variant
+        (the order alternating each round), then `runs // 2` rounds under the RSS helper. Returns per variant
+        its samples (wall ns, CPU ns, maxrss KiB) and the stdout and stderr of its checked run."""
         out, err = self.tmp / "lp.out", self.tmp / "lp.err"
-        _, code, _ = run_once(v, str(out), str(err))
-        stdout, stderr = out.read_text(), err.read_text()
-        if code != expect_status:
-            raise BenchError(f"livepatch scale: `{v.describe()}` in {v.cwd} exited {code}, expected "
-                             f"{expect_status}\n--- stdout ---\n{stdout[-2000:]}\n--- stderr ---\n{stderr[-2000:]}")
-        walls, cpus = [], []
-        for _ in range(runs):
-            ns, code, cpu = run_once_cpu(v)
+        results = []
+        for v in variants:
+            _, code, _ = run_once(v, str(out), str(err))
+            stdout, stderr = out.read_text(), err.read_text()
             if code != expect_status:
-                raise BenchError(f"livepatch scale: `{v.describe()}` exited {code} on a later run")
-            walls.append(ns)
-            cpus.append(cpu)
+                raise BenchError(f"livepatch scale: `{v.describe()}` in {v.cwd} exited {code}, expected "
+                                 f"{expect_status}\n--- stdout ---\n{stdout[-2000:]}\n--- stderr ---\n{stderr[-2000:]}")
+            results.append({"wall_ns": [], "cpu_ns": [], "maxrss_kib": [], "stdout": stdout, "stderr": stderr})
+        order = list(range(len(variants)))
+        for r in range(runs):
+            for k in (order if r % 2 == 0 else order[::-1]):
+                ns, code, cpu = run_once_cpu(variants[k])
+                if code != expect_status:
+                    raise BenchError(f"livepatch scale: `{variants[k].describe()}` exited {code} on a later run")
+                results[k]["wall_ns"].append(ns)
+                results[k]["cpu_ns"].append(cpu)
         res = self.tmp / "maxrss.out"
-        rss = []
         for _ in range(max(1, runs // 2)):
-            res.unlink(missing_ok=True)
-            h = Variant(v.name, str(self.lp_maxrss), [str(self.lp_maxrss), str(res), v.path, *v.argv], v.env, v.cwd)
-            run_once(h)
-            kib, status = (int(x) for x in res.read_text().split())
-            if status != expect_status:
-                raise BenchError(f"livepatch scale: `{v.describe()}` exited {status} under the RSS helper")
-            rss.append(kib)
-        return walls, cpus, rss, stdout, stderr
+            for v, result in zip(variants, results):
+                res.unlink(missing_ok=True)
+                h = Variant(v.name, str(self.lp_maxrss), [str(self.lp_maxrss), str(res), v.path, *v.argv], v.env,
+                            v.cwd)
+                run_once(h)
+                kib, status = (int(x) for x in res.read_text().split())
+                if status != expect_status:
+                    raise BenchError(f"livepatch scale: `{v.describe()}` exited {status} under the RSS helper")
+                result["maxrss_kib"].append(kib)
+        for result in results:
+            result["median_s"] = statistics.median(result["wall_ns"]) / 1e9
+            result["median_cpu_s"] = statistics.median(result["cpu_ns"]) / 1e9
+            result["maxrss_mib"] = max(result["maxrss_kib"]) / 1024
+        return results
 
     def livepatch_scale(self) -> None:
         sizes = self.p["lp_sizes"]
@@ -1406,14 +1418,20 @@ class Bench:
             ]
             progress(f"6. livepatch scale: {n:,} objects: timing {len(cmds)} commands, {runs} runs each")
             row = {"objects": n, **info, "commands": {}}
+            if self.lp_before:
+                row["before"] = {}
             for name, args, status in cmds:
-                v = Variant(name, str(self.secwrap), [str(self.secwrap), *args], self.env, d)
-                walls, cpus, rss, stdout, stderr = self.lp_run(v, status, runs)
-                self.lp_verify(name, n, stdout, stderr, info)
-                row["commands"][name] = {"wall_ns": walls, "cpu_ns": cpus, "maxrss_kib": rss,
-                                          "median_s": statistics.median(walls) / 1e9,
-                                          "median_cpu_s": statistics.median(cpus) / 1e9,
-                                          "maxrss_mib": max(rss) / 1024}
+                vs = [Variant(name, str(b), [str(b), *args], self.env, d)
+                      for b in [self.secwrap, *([self.lp_before] if self.lp_before else [])]]
+                results = self.lp_run(vs, status, runs)
+                self.lp_verify(name, n, results[0]["stdout"], results[0]["stderr"], info)
+                if self.lp_before:
+                    # The same answer, byte for byte, from the other build.
+                    if (results[1]["stdout"], results[1]["stderr"]) != (results[0]["stdout"], results[0]["stderr"]):
+                        raise BenchError(f"livepatch scale: `{name}` at {n} objects: {self.lp_before} printed "
+                                         f"something else than {self.secwrap}")
+                    row["before"][name] = results[1]
+                row["commands"][name] = results[0]
             rows.append(row)
         self.results["livepatch_scale"] = {"distinct_objects": distinct_count, "rows": rows}
         names = list(rows[0]["commands"])
@@ -1424,13 +1442,23 @@ class Bench:
         self.out()
         self.out("Each cell: median wall s / median CPU s (user + sys) / peak RSS MiB.")
         self.out()
-        self.out("| objects per tree | log MiB | " + " | ".join(names) + " |")
-        self.out("| ---: | ---: | " + " | ".join("---:" for _ in names) + " |")
+        for key, title in [("commands", str(self.secwrap)), ("before", str(self.lp_before))]:
+            if key not in rows[0]:
+                continue
+            self.out(f"`{title}`:")
+            self.out()
+            self.out("| objects per tree | log MiB | " + " | ".join(names) + " |")
+            self.out("| ---: | ---: | " + " | ".join("---:" for _ in names) + " |")
+            for row in rows:
+                cells = [f"{row[key][c]['median_s']:.3f} / {row[key][c]['median_cpu_s']:.3f} / "
+                         f"{row[key][c]['maxrss_mib']:.0f}" for c in names]
+                self.out(f"| {row['objects']:,} | {row['log_mib']:.1f} | " + " | ".join(cells) + " |")
+            self.out()
         for row in rows:
-            cells = [f"{row['commands'][c]['median_s']:.3f} / {row['commands'][c]['median_cpu_s']:.3f} / "
-                     f"{row['commands'][c]['maxrss_mib']:.0f}" for c in names]
-            self.out(f"| {row['objects']:,} | {row['log_mib']:.1f} | " + " | ".join(cells) + " |")
-        self.out()
+            for key in ("commands", "before"):
+                for result in row.get(key, {}).values():
+                    result.pop("stdout", None)
+                    result.pop("stderr", None)
         last = rows[-1]
         for c in names[:3]:
             wall = last["commands"][c]["median_s"]
@@ -1496,6 +1524,9 @@ def main() -> int:
     ap.add_argument("--linux", type=int, default=0, metavar="ROUNDS",
                     help="also build Linux 6.1 tinyconfig ROUNDS times with plain gcc and through secwrap, "
                          "interleaved (about 6 min a round on 2 cores; needs linux-source-6.1)")
+    ap.add_argument("--lp-before", default=None, metavar="BINARY",
+                    help="livepatch_scale also times BINARY (another build of secwrap, e.g. of an earlier commit) "
+                         "on the same trees, round by round with secwrap, and checks it prints the same")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     a = ap.parse_args()
@@ -1509,7 +1540,8 @@ def main() -> int:
     cwd = os.getcwd()
     try:
         secwrap_reference = Path(a.secwrap_reference).resolve() if a.secwrap_reference else None
-        b = Bench(tmp, secwrap, params, a.quick, secwrap_reference, a.only, a.linux)
+        lp_before = Path(a.lp_before).resolve() if a.lp_before else None
+        b = Bench(tmp, secwrap, params, a.quick, secwrap_reference, a.only, a.linux, lp_before)
         b.run()
         total = time.monotonic() - start
         b.results["total_wall_s"] = total
