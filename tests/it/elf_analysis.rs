@@ -762,6 +762,43 @@ fn refuses_text_file() {
     assert!(matches!(read_items(&missing), Err(ObjectError::Io { path, .. }) if path == missing));
 }
 
+/// `check` judges the split from the symbol table and the section names
+/// alone, reading no section contents: an object whose relocation names a
+/// symbol that does not exist is refused by `diff`, which compares
+/// relocations, and passes `check`.
+#[test]
+fn check_split_reads_no_relocations() {
+    use object::{Object, ObjectSection};
+    if !require_compiler("gcc") {
+        return;
+    }
+    let tree = TestEnv::new();
+    tree.compile(
+        "gcc",
+        "call.o",
+        "int g(int);\nint f(int x) { return g(x) + 1; }\n",
+        SPLIT,
+    );
+    let mut bytes = tree.read("call.o");
+    let relocations = object::File::parse(&*bytes)
+        .expect("an ELF object")
+        .section_by_name(".rela.text.f")
+        .and_then(|section| section.file_range())
+        .expect("the relocations of `f`")
+        .0;
+    // The first Elf64_Rela's r_info: its symbol index is the upper half.
+    let symbol_index = usize::try_from(relocations).unwrap() + 12;
+    bytes[symbol_index..symbol_index + 4].copy_from_slice(&0x00ff_ffff_u32.to_le_bytes());
+    tree.write("bad.o", &bytes);
+    let bad = tree.path("bad.o");
+    assert!(
+        matches!(read_items(&bad), Err(ObjectError::Malformed { .. })),
+        "{:?}",
+        read_items(&bad)
+    );
+    assert_eq!(check_split(&bad).unwrap(), Vec::<Finding>::new());
+}
+
 /// Freestanding, non-PIE, like a hypervisor image (the kconfig-demo's
 /// flags), plus `extra`.
 fn image_objects(cc: &str, tree: &TestEnv, extra: &[&str]) -> Vec<PathBuf> {
