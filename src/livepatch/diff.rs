@@ -518,8 +518,27 @@ fn same_bytes(original: &Path, patched: &Path) -> Result<bool, DiffError> {
             .and_then(|file| Ok((file.metadata()?, file)))
             .map_err(|error| read_error(path, error))
     };
-    let (original_metadata, mut original_file) = open(original)?;
-    let (patched_metadata, mut patched_file) = open(patched)?;
+    // A file that cannot be opened is an error only when its size does
+    // not already tell the two apart, as when sizes were compared first.
+    let unopened = |error: DiffError| {
+        let length = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|metadata| metadata.len())
+                .map_err(|error| read_error(path, error))
+        };
+        if length(original)? != length(patched)? {
+            return Ok(false);
+        }
+        Err(error)
+    };
+    let (original_metadata, mut original_file) = match open(original) {
+        Ok(opened) => opened,
+        Err(error) => return unopened(error),
+    };
+    let (patched_metadata, mut patched_file) = match open(patched) {
+        Ok(opened) => opened,
+        Err(error) => return unopened(error),
+    };
     if original_metadata.len() != patched_metadata.len() {
         return Ok(false);
     }
