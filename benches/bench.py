@@ -56,6 +56,10 @@ FULL = {
     "log_scale_records": 2000 * LINUX_BUILD_RECORDS,
     "log_scale_runs": 5,  # warm runs per reader (median)
     "log_scale_appends": 300,  # per log, interleaved
+    # livepatch_scale: objects per tree, timed runs per command, distinct real objects copied into the trees
+    "lp_sizes": [2500, 5000, 10000, 20000],
+    "lp_runs": 7,
+    "lp_distinct": 200,
 }
 QUICK = {
     "compile_runs": 40,
@@ -72,6 +76,9 @@ QUICK = {
     "log_scale_records": 100 * LINUX_BUILD_RECORDS,
     "log_scale_runs": 3,
     "log_scale_appends": 20,
+    "lp_sizes": [500, 2000],
+    "lp_runs": 2,
+    "lp_distinct": 40,
 }
 
 # Tolerance for "appending to a 1e6-record log must not slow an append": the
@@ -94,8 +101,23 @@ PREFIX_REFERENCE = "secwrap gcc (dynamic PIE build, for reference)"
 PREFIX_COLD = "secwrap gcc, cold cache"
 
 
+# The linked image of section 6: no catch-all for the split families, so ld makes each split input
+# section name an orphan output section after `_etext`/`_edata`, as Xen before 6ff9a7e62b.
+LP_IMAGE_LDS = """\
+SECTIONS
+{
+  . = 0x400000;
+  .text : { *(.text) }
+  _etext = .;
+  .rodata : { *(.rodata) }
+  .data : { *(.data) }
+  _edata = .;
+  .bss : { *(.bss) }
+}
+"""
+
 # The report's sections, in order (`--only` picks some).
-SECTIONS = ["per_invocation", "whole_build", "peak_rss", "scale", "log_scale"]
+SECTIONS = ["per_invocation", "whole_build", "peak_rss", "scale", "log_scale", "livepatch_scale"]
 
 
 class BenchError(Exception):
@@ -144,6 +166,17 @@ def run_once(v: Variant, stdout: str = os.devnull, stderr: str = os.devnull) -> 
     _, status, ru = os.wait4(pid, 0)
     t1 = time.perf_counter_ns()
     return t1 - t0, os.waitstatus_to_exitcode(status), ru.ru_maxrss
+
+
+def run_once_cpu(v: Variant) -> tuple[int, int, int]:
+    """As run_once, with output discarded; returns (wall ns, exit status, CPU ns: user + sys of the child)."""
+    os.chdir(v.cwd)
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(v.path, v.argv, v.env, file_actions=actions)
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.perf_counter_ns()
+    return t1 - t0, os.waitstatus_to_exitcode(status), int((ru.ru_utime + ru.ru_stime) * 1e9)
 
 
 def run_checked(v: Variant, what: str) -> tuple[int, int]:
@@ -600,8 +633,10 @@ def make_project(d: Path, n: int) -> Path:
 
 class Bench:
     def __init__(self, tmp: Path, secwrap: Path, p: dict, quick: bool, secwrap_reference: Path | None = None,
-                 only: list[str] | None = None, linux_rounds: int = 0):
+                 only: list[str] | None = None, linux_rounds: int = 0, lp_before: Path | None = None):
         self.tmp = tmp
+        # Optional: another build (an earlier commit's) that livepatch_scale times beside secwrap.
+        self.lp_before = lp_before
         self.linux_rounds = linux_rounds
         self.only = only
         self.secwrap = secwrap
@@ -1194,7 +1229,7 @@ class Bench:
         cached = ROOT / "target" / "tmp" / f"linux-source-6.1-{st.st_size}-{int(st.st_mtime)}" / "linux-source-6.1"
         if (cached / "Makefile").is_file():
             return cached
-        progress("5. unpacking linux-source-6.1 (about 20 s)")
+        progress("7. unpacking linux-source-6.1 (about 20 s)")
         sh("tar", "--no-same-owner", "-xf", str(tarball), "-C", str(self.tmp))
         return self.tmp / "linux-source-6.1"
 
@@ -1223,7 +1258,7 @@ class Bench:
                 sh(self.make, *common, f"O={obj}", "clean", env=self.env)
                 log = obj / "secwrap.jsonl"
                 log.unlink(missing_ok=True)
-                progress(f"5. Linux tinyconfig: round {r + 1}/{rounds}, {name}")
+                progress(f"7. Linux tinyconfig: round {r + 1}/{rounds}, {name}")
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.monotonic()
                 sh(self.make, *common, f"O={obj}", f"CC={cc}", *kcflags.get(name, []), env=self.env)
@@ -1245,7 +1280,7 @@ class Bench:
         self.results["linux_tinyconfig"] = samples
         pw, fw, sw = (statistics.median(samples[n]["wall"]) for n in trees)
         pc, fc, sc = (statistics.median(samples[n]["cpu"]) for n in trees)
-        self.out(f"## 5. A real workload: Linux 6.1 x86_64 tinyconfig, `make -j2` ({rounds} interleaved pairs, "
+        self.out(f"## 7. A real workload: Linux 6.1 x86_64 tinyconfig, `make -j2` ({rounds} interleaved pairs, "
                  "`make clean` between; CPU = user + sys of make and everything it ran)")
         self.out()
         self.out("| build | median wall s | median CPU s |")
@@ -1454,6 +1489,240 @@ class Bench:
         if not ok:
             raise BenchError(f"log_scale: `{name}` printed an unexpected answer: {text[-1500:]}")
 
+    # -- 6. livepatch commands at scale -------------------------------------
+
+    def lp_compile(self, base: Path, tag: str, source: str, through_secwrap: bool) -> tuple[bytes, dict | None]:
+        """Compile one module of the livepatch tree; returns the object's bytes and, through secwrap, its record."""
+        src = base / "src" / f"{tag}.c"
+        src.write_text(source)
+        obj = base / "obj" / f"{tag}.o"
+        args = ["-O2", "-Iinclude", "-c", f"src/{tag}.c", "-o", f"obj/{tag}.o"]
+        log = base / "secwrap.jsonl"
+        before = count_lines(log) if log.exists() else 0
+        if through_secwrap:
+            sh(str(self.secwrap), "gcc", *args, cwd=base, env=self.env)
+            records = read_records(log)
+            if len(records) != before + 1 or records[-1]["injected"] != SPLIT_FLAGS:
+                raise BenchError(f"livepatch scale: compiling {src} through secwrap did not record one split compile")
+            return obj.read_bytes(), records[-1]
+        sh(self.gcc, *args, cwd=base, env=self.env)
+        return obj.read_bytes(), None
+
+    def lp_tree(self, d: Path, n: int, objects: dict[str, bytes], template: dict, unsplit: list[str],
+                patched: list[str], distinct: list[str]) -> dict:
+        """A tree of n objects on each side (`orig/`, `patched/`), copies of the distinct real objects under
+        distinct paths, and a log of 2n compile records (builds `orig`, then `patched`) made from a real record
+        of secwrap's. A few copies are unsplit objects whose records say split (check finds them), a few
+        patched objects differ (diff finds them). Returns what the commands must report."""
+        positions_unsplit = [7, n // 2, n - 3][: len(unsplit)]
+        # Position k of every len(distinct) holds distinct[k]: these hold the patched ones.
+        step = len(distinct)
+        positions_patched = [n // 6 * (k + 1) // step * step + k for k in range(len(patched))]
+        rel = [Path(f"d{i // 1000:02d}") / f"m{i:05d}.o" for i in range(n)]
+        for side in ("orig", "patched"):
+            for sub in {r.parent for r in rel}:
+                (d / side / sub).mkdir(parents=True, exist_ok=True)
+        tags = []
+        for i in range(n):
+            if i in positions_unsplit:
+                tag = unsplit[positions_unsplit.index(i)]
+            else:
+                tag = distinct[i % len(distinct)]
+            tags.append(tag)
+            (d / "orig" / rel[i]).write_bytes(objects[tag])
+            new = objects[f"{tag}_patched"] if i in positions_patched else objects[tag]
+            (d / "patched" / rel[i]).write_bytes(new)
+        # The records come after the files, as a compile's record follows its object.
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        src_word = template["_src"]
+        obj_word = template["_obj"]
+        lines = []
+        for side in ("orig", "patched"):
+            root = d / side
+            for i in range(n):
+                src = f"src/m{i:05d}.c"
+                out = str(rel[i])
+                r = {k: v for k, v in template.items() if not k.startswith("_")}
+                swap = {src_word: src, obj_word: out}
+                r["argv"] = [swap.get(w, w) for w in template["argv"]]
+                r["exec"] = [swap.get(w, w) for w in template["exec"]]
+                r["cwd"] = str(root)
+                r["inputs"] = [str(root / src)]
+                r["output"] = str(root / out)
+                r["time"] = now
+                r["build"] = side
+                lines.append(json.dumps(r, separators=(",", ":")))
+        log = d / "secwrap.jsonl"
+        log.write_text("\n".join(lines) + "\n")
+        # An image linked from every patched object by a script without the catch-alls: orphans.
+        lds = d / "image.lds"
+        lds.write_text(LP_IMAGE_LDS)
+        rsp = d / "image.rsp"
+        rsp.write_text("\n".join(str(d / "patched" / r) for r in rel) + "\n")
+        t0 = time.monotonic()
+        sh("ld", "-o", str(d / "image"), "-e", "0", "-z", "muldefs", "--unresolved-symbols=ignore-all",
+           "-T", str(lds), f"@{rsp}", cwd=d)
+        return {
+            "link_s": time.monotonic() - t0,
+            "log_mib": log.stat().st_size / 2**20,
+            "objects_mib": sum(len(objects[t]) for t in tags) / 2**20,
+            "changed": [str(rel[i]) for i in positions_patched],
+            "unsplit": [str(d / "patched" / rel[i]) for i in positions_unsplit],
+        }
+
+    def lp_run(self, variants: list[Variant], expect_status: int, runs: int) -> list[dict]:
+        """Each variant run once to warm the page cache and check, then `runs` rounds of every variant
+        (the order alternating each round), then `runs // 2` rounds under the RSS helper. Returns per variant
+        its samples (wall ns, CPU ns, maxrss KiB) and the stdout and stderr of its checked run."""
+        out, err = self.tmp / "lp.out", self.tmp / "lp.err"
+        results = []
+        for v in variants:
+            _, code, _ = run_once(v, str(out), str(err))
+            stdout, stderr = out.read_text(), err.read_text()
+            if code != expect_status:
+                raise BenchError(f"livepatch scale: `{v.describe()}` in {v.cwd} exited {code}, expected "
+                                 f"{expect_status}\n--- stdout ---\n{stdout[-2000:]}\n--- stderr ---\n{stderr[-2000:]}")
+            results.append({"wall_ns": [], "cpu_ns": [], "maxrss_kib": [], "stdout": stdout, "stderr": stderr})
+        order = list(range(len(variants)))
+        for r in range(runs):
+            for k in (order if r % 2 == 0 else order[::-1]):
+                ns, code, cpu = run_once_cpu(variants[k])
+                if code != expect_status:
+                    raise BenchError(f"livepatch scale: `{variants[k].describe()}` exited {code} on a later run")
+                results[k]["wall_ns"].append(ns)
+                results[k]["cpu_ns"].append(cpu)
+        res = self.tmp / "maxrss.out"
+        for _ in range(max(1, runs // 2)):
+            for v, result in zip(variants, results):
+                res.unlink(missing_ok=True)
+                h = Variant(v.name, str(self.lp_maxrss), [str(self.lp_maxrss), str(res), v.path, *v.argv], v.env,
+                            v.cwd)
+                run_once(h)
+                kib, status = (int(x) for x in res.read_text().split())
+                if status != expect_status:
+                    raise BenchError(f"livepatch scale: `{v.describe()}` exited {status} under the RSS helper")
+                result["maxrss_kib"].append(kib)
+        for result in results:
+            result["median_s"] = statistics.median(result["wall_ns"]) / 1e9
+            result["median_cpu_s"] = statistics.median(result["cpu_ns"]) / 1e9
+            result["maxrss_mib"] = max(result["maxrss_kib"]) / 1024
+        return results
+
+    def livepatch_scale(self) -> None:
+        sizes = self.p["lp_sizes"]
+        runs = self.p["lp_runs"]
+        distinct_count = self.p["lp_distinct"]
+        self.lp_maxrss = self.helper("maxrss")
+        base = write_tree(self.tmp / "lp-base", kconfig_lines(10))
+        (base / "include").mkdir()
+        (base / "include" / "bench.h").write_text(BENCH_H)
+        (base / "src").mkdir()
+        (base / "obj").mkdir()
+        progress(f"6. livepatch scale: compiling {distinct_count} distinct objects through secwrap")
+        objects: dict[str, bytes] = {}
+        template = None
+        distinct = []
+        patched = []
+        for k in range(distinct_count):
+            tag = f"lp{k:04d}"
+            source = MODULE_C.replace("@ITEMS@", "\t{ 1, 2, \"a3\", 4 }").replace("@N@", str(k + 1)).replace("@", tag)
+            objects[tag], record = self.lp_compile(base, tag, source, True)
+            distinct.append(tag)
+            if template is None:
+                template = {**record, "_src": f"src/{tag}.c", "_obj": f"obj/{tag}.o"}
+            if k < 5:
+                # The patch: one function's body changes.
+                changed = source.replace("h *= 16777619u;", "h *= 16777619u;\n\t\th += 0x5bd1e995u;")
+                objects[f"{tag}_patched"], _ = self.lp_compile(base, f"{tag}_patched", changed, True)
+                patched.append(tag)
+        unsplit = []
+        for k in range(3):
+            tag = f"unsplit{k}"
+            source = MODULE_C.replace("@ITEMS@", "\t{ 1, 2, \"a3\", 4 }").replace("@N@", str(k + 1)).replace("@", tag)
+            objects[tag], _ = self.lp_compile(base, tag, source, False)
+            assert_split(base / "obj" / f"{tag}.o", f"mod_{tag}_sum", False, "livepatch scale: unsplit object")
+            unsplit.append(tag)
+        assert_split(base / "obj" / f"{distinct[0]}.o", f"mod_{distinct[0]}_sum", True, "livepatch scale: split object")
+        rows = []
+        for n in sizes:
+            d = self.tmp / f"lp{n}"
+            progress(f"6. livepatch scale: {n:,} objects per tree (copies, log, image link)")
+            info = self.lp_tree(d, n, objects, template, unsplit, patched, distinct)
+            log_arg = ["--log", str(d / "secwrap.jsonl")]
+            cmds = [
+                ("diff DIR1 DIR2", ["diff", *log_arg, "orig", "patched"], 1),
+                ("check --build", ["check", *log_arg, "--build", "patched"], 1),
+                ("check --image", ["check", "--image", "image"], 1),
+                ("log builds (reads the log only)", ["log", "builds", *log_arg], 0),
+            ]
+            progress(f"6. livepatch scale: {n:,} objects: timing {len(cmds)} commands, {runs} runs each")
+            row = {"objects": n, **info, "commands": {}}
+            if self.lp_before:
+                row["before"] = {}
+            for name, args, status in cmds:
+                vs = [Variant(name, str(b), [str(b), *args], self.env, d)
+                      for b in [self.secwrap, *([self.lp_before] if self.lp_before else [])]]
+                results = self.lp_run(vs, status, runs)
+                self.lp_verify(name, n, results[0]["stdout"], results[0]["stderr"], info)
+                if self.lp_before:
+                    # The same answer, byte for byte, from the other build.
+                    if (results[1]["stdout"], results[1]["stderr"]) != (results[0]["stdout"], results[0]["stderr"]):
+                        raise BenchError(f"livepatch scale: `{name}` at {n} objects: {self.lp_before} printed "
+                                         f"something else than {self.secwrap}")
+                    row["before"][name] = results[1]
+                row["commands"][name] = results[0]
+            rows.append(row)
+        self.results["livepatch_scale"] = {"distinct_objects": distinct_count, "rows": rows}
+        names = list(rows[0]["commands"])
+        self.out(f"## 6. Livepatch commands at scale ({distinct_count} distinct objects compiled through "
+                 "`secwrap gcc`, copied under distinct paths into two trees with a log of two builds; "
+                 f"5 objects differ, 3 unsplit ones recorded as split; the image is `ld` of every patched object "
+                 f"with a script lacking the catch-alls; median of {runs} warm runs, peak RSS the max under the helper)")
+        self.out()
+        self.out("Each cell: median wall s / median CPU s (user + sys) / peak RSS MiB.")
+        self.out()
+        for key, title in [("commands", str(self.secwrap)), ("before", str(self.lp_before))]:
+            if key not in rows[0]:
+                continue
+            self.out(f"`{title}`:")
+            self.out()
+            self.out("| objects per tree | log MiB | " + " | ".join(names) + " |")
+            self.out("| ---: | ---: | " + " | ".join("---:" for _ in names) + " |")
+            for row in rows:
+                cells = [f"{row[key][c]['median_s']:.3f} / {row[key][c]['median_cpu_s']:.3f} / "
+                         f"{row[key][c]['maxrss_mib']:.0f}" for c in names]
+                self.out(f"| {row['objects']:,} | {row['log_mib']:.1f} | " + " | ".join(cells) + " |")
+            self.out()
+        for row in rows:
+            for key in ("commands", "before"):
+                for result in row.get(key, {}).values():
+                    result.pop("stdout", None)
+                    result.pop("stderr", None)
+        last = rows[-1]
+        for c in names[:3]:
+            wall = last["commands"][c]["median_s"]
+            self.target(f"`{c}` < 1 s at {last['objects']:,} objects (warm)", wall < 1.0,
+                        f"{wall:.3f} s, peak RSS {last['commands'][c]['maxrss_mib']:.0f} MiB")
+
+    def lp_verify(self, name: str, n: int, stdout: str, stderr: str, info: dict) -> None:
+        """Each command reports what the tree holds, so the timing is of real work."""
+        if name == "diff DIR1 DIR2":
+            changed = {line.split(":", 1)[0] for line in stdout.splitlines()}
+            skipped = f"secwrap: skipped {n - len(info['changed']):,} files: {n - len(info['changed'])} identical"
+            if changed != set(info["changed"]) or skipped.replace(",", "") not in stderr.replace(",", ""):
+                raise BenchError(f"livepatch scale: diff at {n} objects reported {sorted(changed)} (expected "
+                                 f"{info['changed']}), stderr {stderr[-500:]!r}")
+        elif name == "check --build":
+            subjects = {line.split(": ", 1)[0] for line in stdout.splitlines()}
+            if subjects != set(info["unsplit"]):
+                raise BenchError(f"livepatch scale: check --build at {n} objects reported {sorted(subjects)[:10]} "
+                                 f"(expected the unsplit {info['unsplit']})")
+        elif name == "check --image":
+            if ".text.*" not in stdout or "orphan section" not in stdout:
+                raise BenchError(f"livepatch scale: check --image at {n} objects found no orphan: {stdout[-500:]!r}")
+        elif "patched" not in stdout:
+            raise BenchError(f"livepatch scale: log builds at {n} objects: {stdout[-500:]!r}")
+
     # -- all --------------------------------------------------------------
 
     def run(self) -> None:
@@ -1497,6 +1766,9 @@ def main() -> int:
     ap.add_argument("--log-records", type=int, default=None, metavar="N",
                     help=f"log_scale: records in the generated log, in builds of {LINUX_BUILD_RECORDS} "
                          "(default 1,106,000: 2,000 builds, about 5.5 GB; --quick 55,300)")
+    ap.add_argument("--lp-before", default=None, metavar="BINARY",
+                    help="livepatch_scale also times BINARY (another build of secwrap, e.g. of an earlier commit) "
+                         "on the same trees, round by round with secwrap, and checks it prints the same")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     a = ap.parse_args()
@@ -1517,7 +1789,8 @@ def main() -> int:
     cwd = os.getcwd()
     try:
         secwrap_reference = Path(a.secwrap_reference).resolve() if a.secwrap_reference else None
-        b = Bench(tmp, secwrap, params, a.quick, secwrap_reference, a.only, a.linux)
+        lp_before = Path(a.lp_before).resolve() if a.lp_before else None
+        b = Bench(tmp, secwrap, params, a.quick, secwrap_reference, a.only, a.linux, lp_before)
         b.run()
         total = time.monotonic() - start
         b.results["total_wall_s"] = total

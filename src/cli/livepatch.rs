@@ -9,11 +9,11 @@ use anyhow::{Context as _, Result, bail};
 use crate::classify::Classification;
 use crate::exit::EXIT_ERROR;
 use crate::livepatch::check::{
-    Finding, check_linker_script, check_special_names, check_split, check_unrecorded,
+    Finding, check_linker_script, check_object, check_special_names, check_split, check_unrecorded,
     image_orphans, orphan_finding, orphan_summaries, stale_objects, unrecorded_writes,
 };
 use crate::livepatch::diff::{
-    DiffReport, KeptObject, RecordedObjects, diff_kept, diff_pair, diff_trees, render, render_json,
+    DiffReport, KeptObject, diff_kept, diff_pair, diff_trees, render, render_json,
 };
 use crate::paths::{normalize, relative_to};
 use crate::record::InvocationRecord;
@@ -33,23 +33,26 @@ pub(super) fn diff(
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let report = if original.is_dir() && patched.is_dir() {
-        diff_trees(original, patched, &recorded_objects(log)?)
+        let recorded = recorded_objects(log)?;
+        diff_trees(original, patched, &|object: &Path| {
+            recorded.get(object).copied()
+        })
     } else {
         diff_pair(original, patched)
     };
     print_report(out, &report, json)
 }
 
-/// What the log says about each object it knows (`RecordedObjects`), for
+/// The records that say what each object is (`RecordedObjects`), for
 /// `diff DIR1 DIR2`: `--log`, else the configured log if there is one.
 /// Without a log (none configured, the file not there, or no config to
 /// read) the trees are judged from the objects alone, which is stricter.
-fn recorded_objects(log: Option<PathBuf>) -> Result<RecordedObjects> {
+fn recorded_objects(log: Option<PathBuf>) -> Result<BTreeMap<PathBuf, bool>> {
     let log = match log {
         Some(log) => log,
         None => match log_path(None) {
             Ok(path) if path.is_file() => path,
-            _ => return Ok(RecordedObjects::new()),
+            _ => return Ok(BTreeMap::new()),
         },
     };
     // Streamed: one record held at a time, whatever the log's size.
@@ -101,7 +104,12 @@ pub(super) fn check(
             .then(|| check_split(path).map_err(|error| error.to_string()))
     };
     let cwd = current_dir()?;
-    let outputs = latest_outputs(&records);
+    // Only named objects are looked up by their latest write.
+    let outputs = if request.objects.is_empty() {
+        BTreeMap::new()
+    } else {
+        latest_outputs(&records)
+    };
     let mut named_compiles = BTreeMap::new();
     for object in request.objects {
         let absolute = normalize(&cwd.join(object));
@@ -128,17 +136,33 @@ pub(super) fn check(
         })?;
         let as_of_build = history::latest_compiles(&records, build.last_index);
         let compiled = history::changed_objects(&records, &[build], Path::new(""));
-        for object in compiled.iter().filter(|object| object.is_file()) {
-            results.push(check_special_names(object).map_err(|error| error.to_string()));
-            results.extend(split_check(object, as_of_build.get(object).copied()));
+        for object in &compiled {
+            // `as_of_build` holds only compiles (`history::is_object_compile`).
+            let split_recorded = as_of_build
+                .get(object)
+                .is_some_and(|record| history::compiled_split(record));
+            // An object removed since is not checked.
+            let Some(checks) = check_object(object, split_recorded) else {
+                continue;
+            };
+            results.push(checks.special_names.map_err(|error| error.to_string()));
+            results.extend(
+                checks
+                    .split
+                    .map(|split| split.map_err(|error| error.to_string())),
+            );
         }
         if let Some(fingerprint) = &build.fingerprint {
             results.push(Ok(stale_objects(&as_of_build, fingerprint, id)));
         }
-        results.push(Ok(unrecorded_writes(&history::latest_compiles(
-            &records,
-            usize::MAX,
-        ))));
+        // The latest compiles of the whole log: those as of the build when
+        // it is the log's last.
+        let latest = if build.last_index + 1 >= records.len() {
+            as_of_build
+        } else {
+            history::latest_compiles(&records, usize::MAX)
+        };
+        results.push(Ok(unrecorded_writes(&latest)));
     } else {
         // A named object rewritten after its record is not what the record
         // says, however split it looks.

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::error::{BadInput, io_message};
 use crate::livepatch::elf::{
-    self, FUNCTION_SECTION_KINDS, ItemKind, ObjectError, ObjectItems, ParsedElf, Placement,
+    self, FUNCTION_SECTION_KINDS, ItemKind, ItemLayout, ObjectError, ParsedElf, Placement,
     SplitFacts,
 };
 use crate::livepatch::lds::{self, ScriptFindingKind};
@@ -157,13 +157,9 @@ pub struct SplitJudgement<'a> {
 /// top-level asm has only if it says `.cfi_startproc`. Such a function in
 /// `.text`, with no function split, proves the object was compiled
 /// without `-ffunction-sections` ([`SplitJudgement::proven_unsplit`]).
-pub fn judge_split(items: &ObjectItems) -> SplitJudgement<'_> {
-    let has_own_section = |kind: ItemKind| {
-        items
-            .items
-            .iter()
-            .any(|item| item.kind == kind && item.placement == Placement::OwnSection)
-    };
+pub fn judge_split(items: &ItemLayout) -> SplitJudgement<'_> {
+    let has_own_section =
+        |kind: ItemKind| items.placements.contains(&(kind, Placement::OwnSection));
     let functions_split = has_own_section(ItemKind::Function);
     let data_split = has_own_section(ItemKind::Data);
     let shared: Vec<_> = items
@@ -211,7 +207,49 @@ pub fn check_split(path: &Path) -> Result<Vec<Finding>, ObjectError> {
     Ok(recorded_split_findings(path, &facts.items))
 }
 
-fn recorded_split_findings(path: &Path, items: &ObjectItems) -> Vec<Finding> {
+/// What `check` finds in one object it was given or a build compiled: its
+/// special names ([`check_special_names`]) and, when its record says the
+/// split flags were in effect, its split ([`check_split`]). Each is its
+/// own result, as `check` reports them apart (an object that cannot be
+/// read is one error for each).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectChecks {
+    pub special_names: Result<Vec<Finding>, ObjectError>,
+    /// `None` when the split was not asked about.
+    pub split: Option<Result<Vec<Finding>, ObjectError>>,
+}
+
+/// [`check_special_names`] and, with `check_recorded_split`,
+/// [`check_split`] of `path` from one read and one parse of the file:
+/// `check --build` looks at every object a build compiled. `None` when
+/// `path` is not a regular file (removed since the build).
+pub fn check_object(path: &Path, check_recorded_split: bool) -> Option<ObjectChecks> {
+    let data = match elf::read_if_file(path) {
+        Ok(data) => data?,
+        Err(error) => return Some(ObjectChecks::failed(error, check_recorded_split)),
+    };
+    let parsed = match elf::parse_elf(path, &data) {
+        Ok(parsed) => parsed,
+        Err(error) => return Some(ObjectChecks::failed(error, check_recorded_split)),
+    };
+    Some(ObjectChecks {
+        special_names: special_name_findings(path, &parsed),
+        split: check_recorded_split.then(|| {
+            elf::split_facts(path, &parsed).map(|facts| recorded_split_findings(path, &facts.items))
+        }),
+    })
+}
+
+impl ObjectChecks {
+    fn failed(error: ObjectError, check_recorded_split: bool) -> ObjectChecks {
+        ObjectChecks {
+            split: check_recorded_split.then(|| Err(error.clone())),
+            special_names: Err(error),
+        }
+    }
+}
+
+fn recorded_split_findings(path: &Path, items: &ItemLayout) -> Vec<Finding> {
     let judgement = judge_split(items);
     judgement
         .shared
@@ -354,9 +392,12 @@ fn special_section_use(kind: &str) -> &'static str {
 /// `vmlinux.o`, a linked image), as the Linux script runs `nm` on
 /// `vmlinux.o`; only function symbols count (`nm`'s `T`, `t`, `W`, `w`).
 pub fn check_special_names(path: &Path) -> Result<Vec<Finding>, ObjectError> {
-    let data = read(path)?;
-    let parsed = elf::parse_elf(path, &data)?;
-    let names = match &parsed {
+    let data = elf::read_file(path)?;
+    special_name_findings(path, &elf::parse_elf(path, &data)?)
+}
+
+fn special_name_findings(path: &Path, parsed: &ParsedElf<'_>) -> Result<Vec<Finding>, ObjectError> {
+    let names = match parsed {
         ParsedElf::Elf32(file) => defined_function_names(path, file)?,
         ParsedElf::Elf64(file) => defined_function_names(path, file)?,
     };
@@ -700,7 +741,7 @@ pub fn image_orphans(
     path: &Path,
     script_outputs: Option<&BTreeSet<&str>>,
 ) -> Result<Vec<Orphan>, ObjectError> {
-    let data = read(path)?;
+    let data = elf::read_file(path)?;
     match elf::parse_elf(path, &data)? {
         ParsedElf::Elf32(file) => orphans_of(path, &file, script_outputs),
         ParsedElf::Elf64(file) => orphans_of(path, &file, script_outputs),
@@ -941,7 +982,7 @@ pub fn stale_objects(
 ) -> Vec<Finding> {
     as_of_build
         .iter()
-        .filter(|(object, record)| object.is_file() && record.config != fingerprint)
+        .filter(|(object, record)| record.config != fingerprint && object.is_file())
         .map(|(object, record)| {
             Finding::new(
                 FindingKind::Stale,
@@ -986,13 +1027,6 @@ pub fn unrecorded_writes(latest: &BTreeMap<PathBuf, &InvocationRecord>) -> Vec<F
             })
         })
         .collect()
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, ObjectError> {
-    std::fs::read(path).map_err(|error| ObjectError::Io {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    })
 }
 
 fn malformed(path: &Path, error: object::Error) -> ObjectError {
@@ -1160,8 +1194,8 @@ mod tests {
 
     /// An object's items from rows (name, kind, section, size, frame
     /// information), placed as `elf` places them.
-    fn object(rows: &[(&str, ItemKind, &str, u64, bool)]) -> ObjectItems {
-        let mut items = Vec::new();
+    fn object(rows: &[(&str, ItemKind, &str, u64, bool)]) -> ItemLayout {
+        let mut placements = Vec::new();
         let mut unsplit = Vec::new();
         for &(name, kind, section, size, frame_info) in rows {
             let placement = match kind {
@@ -1177,21 +1211,11 @@ mod tests {
                     frame_info,
                 });
             }
-            items.push(elf::Item {
-                name: name.to_string(),
-                kind,
-                section: section.to_string(),
-                local: false,
-                placement,
-                size,
-                section_size: size,
-                bytes: None,
-                relocations: Vec::new(),
-            });
+            placements.push((kind, placement));
         }
-        ObjectItems {
+        ItemLayout {
             path: PathBuf::from("x.o"),
-            items,
+            placements,
             unsplit,
         }
     }
@@ -1322,7 +1346,7 @@ mod tests {
         let asm_only = items(&[("arch_generic_hweightl", Function, ".text", 6, false)]);
         assert_eq!(names(recorded_split_findings(path, &asm_only)), []);
         // No record: the object alone, one finding for it.
-        let facts = |items: ObjectItems, compiler_comment: bool| SplitFacts {
+        let facts = |items: ItemLayout, compiler_comment: bool| SplitFacts {
             items,
             compiler_comment,
         };

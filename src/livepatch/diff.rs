@@ -17,7 +17,7 @@
 //! links the two as parent and child, klp-build counts the child's
 //! instructions in the parent's checksum).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -201,10 +201,12 @@ pub fn diff_pair(original: &Path, patched: &Path) -> DiffReport {
     }
 }
 
-/// What the invocation log says about objects: for each object it knows
-/// (final name, normalised, absolute), whether its latest write was a
-/// C/C++ compile with the split flags. Empty without a log.
-pub type RecordedObjects = BTreeMap<PathBuf, bool>;
+/// What the invocation log says about an object (by its final name,
+/// normalised, absolute): whether its latest write was a C/C++ compile
+/// with the split flags; `None` for an object the log does not know
+/// (every object, without a log). A lookup rather than a map of its own,
+/// so that the log's map of 40,000 objects is not copied into another.
+pub type RecordedObjects<'a> = dyn Fn(&Path) -> Option<bool> + 'a;
 
 /// Over two directory trees: every `*.o` under either, paired by relative
 /// path. As livepatch-build-tools diffs only the objects a patch changed:
@@ -223,12 +225,17 @@ pub type RecordedObjects = BTreeMap<PathBuf, bool>;
 pub fn diff_trees(
     original_dir: &Path,
     patched_dir: &Path,
-    recorded: &RecordedObjects,
+    recorded: &RecordedObjects<'_>,
 ) -> DiffReport {
     let mut report = DiffReport::default();
-    let mut relative_paths = BTreeSet::new();
-    for dir in [original_dir, patched_dir] {
-        if let Err(error) = collect_objects(dir, Path::new(""), &mut relative_paths) {
+    let mut relative_paths: BTreeMap<PathBuf, Sides> = BTreeMap::new();
+    for (dir, side) in [(original_dir, Side::Original), (patched_dir, Side::Patched)] {
+        let mut found = Vec::new();
+        let walked = collect_objects(dir, Path::new(""), &mut found);
+        for relative in found {
+            relative_paths.entry(relative).or_default().add(side);
+        }
+        if let Err(error) = walked {
             report.objects.push(ObjectReport {
                 label: dir.to_path_buf(),
                 original: None,
@@ -247,17 +254,16 @@ pub fn diff_trees(
     let recorded_as = |relative: &Path| {
         [&patched_physical, &original_physical]
             .iter()
-            .find_map(|dir| recorded.get(&crate::paths::normalize(&dir.join(relative))))
-            .copied()
+            .find_map(|dir| recorded(&crate::paths::normalize(&dir.join(relative))))
     };
     // A log that knows no file of either tree is about another tree.
     let log_knows_trees = relative_paths
-        .iter()
+        .keys()
         .any(|relative| recorded_as(relative).is_some());
-    for relative in relative_paths {
+    for (relative, sides) in relative_paths {
         let original = original_dir.join(&relative);
         let patched = patched_dir.join(&relative);
-        let (on_original, on_patched) = (original.is_file(), patched.is_file());
+        let (on_original, on_patched) = (sides.original, sides.patched);
         if on_original && on_patched {
             match same_bytes(&original, &patched) {
                 Ok(true) => {
@@ -494,25 +500,89 @@ impl<'a> JsonChanges<'a> {
     }
 }
 
-/// Whether two files hold the same bytes: sizes first, then contents.
+/// Whether two files hold the same bytes: sizes first (from the open
+/// files), then one file under two names (hard links, as `cp -l` trees
+/// share), then the contents a block at a time, stopping at the first
+/// difference. A tree diff runs this on every pair, most of them
+/// identical, so it opens each file once and reads it once.
 fn same_bytes(original: &Path, patched: &Path) -> Result<bool, DiffError> {
+    use std::os::unix::fs::MetadataExt;
     let read_error = |path: &Path, error: std::io::Error| {
         DiffError::Object(ObjectError::Io {
             path: path.to_path_buf(),
             message: error.to_string(),
         })
     };
-    let length = |path: &Path| {
-        std::fs::metadata(path)
-            .map(|metadata| metadata.len())
+    let open = |path: &Path| {
+        std::fs::File::open(path)
+            .and_then(|file| Ok((file.metadata()?, file)))
             .map_err(|error| read_error(path, error))
     };
-    if length(original)? != length(patched)? {
+    // A file that cannot be opened is an error only when its size does
+    // not already tell the two apart, as when sizes were compared first.
+    let unopened = |error: DiffError| {
+        let length = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|metadata| metadata.len())
+                .map_err(|error| read_error(path, error))
+        };
+        if length(original)? != length(patched)? {
+            return Ok(false);
+        }
+        Err(error)
+    };
+    let (original_metadata, mut original_file) = match open(original) {
+        Ok(opened) => opened,
+        Err(error) => return unopened(error),
+    };
+    let (patched_metadata, mut patched_file) = match open(patched) {
+        Ok(opened) => opened,
+        Err(error) => return unopened(error),
+    };
+    if original_metadata.len() != patched_metadata.len() {
         return Ok(false);
     }
-    let original_bytes = std::fs::read(original).map_err(|error| read_error(original, error))?;
-    let patched_bytes = std::fs::read(patched).map_err(|error| read_error(patched, error))?;
-    Ok(original_bytes == patched_bytes)
+    if (original_metadata.dev(), original_metadata.ino())
+        == (patched_metadata.dev(), patched_metadata.ino())
+    {
+        return Ok(true);
+    }
+    const BLOCK: usize = 64 * 1024;
+    let length = usize::try_from(original_metadata.len()).unwrap_or(usize::MAX);
+    let mut original_block = vec![0; length.min(BLOCK)];
+    let mut patched_block = vec![0; length.min(BLOCK)];
+    let mut left = length;
+    while left > 0 {
+        let size = left.min(BLOCK);
+        let original_read = fill(&mut original_file, &mut original_block[..size])
+            .map_err(|error| read_error(original, error))?;
+        let patched_read = fill(&mut patched_file, &mut patched_block[..size])
+            .map_err(|error| read_error(patched, error))?;
+        if original_block[..original_read] != patched_block[..patched_read] {
+            return Ok(false);
+        }
+        if original_read < size {
+            // Both shrank alike since they were opened: the same bytes.
+            return Ok(true);
+        }
+        left -= size;
+    }
+    Ok(true)
+}
+
+/// Reads into `buffer` until it is full or the file ends; how much it read.
+fn fill(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
 }
 
 /// Every item of an object on one side only: added or removed. One with
@@ -613,13 +683,37 @@ fn sort_changes(changes: &mut [ItemChange]) {
     });
 }
 
+/// One of the two trees `diff` compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Original,
+    Patched,
+}
+
+/// The trees a relative path is an object file in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Sides {
+    original: bool,
+    patched: bool,
+}
+
+impl Sides {
+    fn add(&mut self, side: Side) {
+        match side {
+            Side::Original => self.original = true,
+            Side::Patched => self.patched = true,
+        }
+    }
+}
+
 /// Every `*.o` file under `root/relative`, relative to `root`. Symlinked
 /// directories are not entered (as `find` without `-L`), so a link loop
-/// cannot hang the walk; a symlink to an object file counts.
+/// cannot hang the walk; a symlink to an object file counts. The walk's
+/// own file types answer for regular files; only a symlink costs a `stat`.
 fn collect_objects(
     root: &Path,
     relative: &Path,
-    found: &mut BTreeSet<PathBuf>,
+    found: &mut Vec<PathBuf>,
 ) -> Result<(), ObjectError> {
     let dir = root.join(relative);
     let io_error = |error: std::io::Error| ObjectError::Io {
@@ -635,9 +729,10 @@ fn collect_objects(
         } else if entry_relative
             .extension()
             .is_some_and(|extension| extension == "o")
-            && root.join(&entry_relative).is_file()
+            && (file_type.is_file()
+                || (file_type.is_symlink() && root.join(&entry_relative).is_file()))
         {
-            found.insert(entry_relative);
+            found.push(entry_relative);
         }
     }
     Ok(())

@@ -217,11 +217,24 @@ pub struct UnsplitSymbol {
     pub frame_info: bool,
 }
 
-/// A relocatable object as `check` judges its split: its items, and what
-/// tells the compiler's placement from the source's.
+/// Where the items of a relocatable object sit, without their bytes or
+/// relocations: all `check` judges, so it reads no section contents
+/// (`diff` reads them, [`ObjectItems`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemLayout {
+    pub path: PathBuf,
+    /// Each item's kind and placement, in symbol-table order, including
+    /// those in shared sections (which are also listed in `unsplit`).
+    pub placements: Vec<(ItemKind, Placement)>,
+    /// As [`ObjectItems::unsplit`].
+    pub unsplit: Vec<UnsplitSymbol>,
+}
+
+/// A relocatable object as `check` judges its split: where its items sit,
+/// and what tells the compiler's placement from the source's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitFacts {
-    pub items: ObjectItems,
+    pub items: ItemLayout,
     /// `.comment` holds an identification string. gcc and clang write one
     /// (`.ident`) for every translation unit they compile; the assembler
     /// alone writes none, so an object assembled from `.S` or `.s` has
@@ -360,18 +373,56 @@ pub fn data_placement(name: &str, section: &str) -> Placement {
 /// Reads relocatable object `path` for `check`: its items and whether a
 /// compiler wrote it.
 pub fn read_split_facts(path: &Path) -> Result<SplitFacts, ObjectError> {
-    let data = std::fs::read(path).map_err(|error| ObjectError::Io {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    })?;
-    let (items, compiler_comment) = match parse_elf(path, &data)? {
-        ParsedElf::Elf32(file) => (items_of(path, &file)?, has_compiler_comment(&file)),
-        ParsedElf::Elf64(file) => (items_of(path, &file)?, has_compiler_comment(&file)),
+    let data = read_file(path)?;
+    split_facts(path, &parse_elf(path, &data)?)
+}
+
+/// [`read_split_facts`] of an object already parsed (`check --build`
+/// parses each object once for all its checks).
+pub(crate) fn split_facts(path: &Path, parsed: &ParsedElf<'_>) -> Result<SplitFacts, ObjectError> {
+    let (items, compiler_comment) = match parsed {
+        ParsedElf::Elf32(file) => (layout_of(path, file)?, has_compiler_comment(file)),
+        ParsedElf::Elf64(file) => (layout_of(path, file)?, has_compiler_comment(file)),
     };
     Ok(SplitFacts {
         items,
         compiler_comment,
     })
+}
+
+/// The bytes of `path`, or why they cannot be read.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ObjectError> {
+    std::fs::read(path).map_err(|error| io_error(path, error))
+}
+
+/// The bytes of `path` when it is a regular file (after symlinks, as
+/// [`Path::is_file`]), `None` when it is not (gone, a directory): one
+/// open, one `fstat` and reads up to the size it gave, where asking
+/// `is_file` first and then reading costs two lookups of the path and a
+/// read more (`check --build` reads every object of a build).
+pub(crate) fn read_if_file(path: &Path) -> Result<Option<Vec<u8>>, ObjectError> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(_) if !path.is_file() => return Ok(None),
+        Err(error) => return Err(io_error(path, error)),
+    };
+    let metadata = file.metadata().map_err(|error| io_error(path, error))?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.take(metadata.len())
+        .read_to_end(&mut data)
+        .map_err(|error| io_error(path, error))?;
+    Ok(Some(data))
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> ObjectError {
+    ObjectError::Io {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    }
 }
 
 fn has_compiler_comment<Elf: FileHeader<Endian = object::Endianness>>(
@@ -425,10 +476,7 @@ fn frame_starts<Elf: FileHeader<Endian = object::Endianness>>(
 
 /// Reads the functions and data items of relocatable object `path`.
 pub fn read_items(path: &Path) -> Result<ObjectItems, ObjectError> {
-    let data = std::fs::read(path).map_err(|error| ObjectError::Io {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    })?;
+    let data = read_file(path)?;
     match parse_elf(path, &data)? {
         ParsedElf::Elf32(file) => items_of(path, &file),
         ParsedElf::Elf64(file) => items_of(path, &file),
@@ -511,10 +559,13 @@ struct Candidate {
     size: u64,
 }
 
-fn items_of<Elf: FileHeader<Endian = object::Endianness>>(
+/// The functions and data items of a relocatable object, where each sits,
+/// and those in shared sections: the one reading of the symbol table
+/// behind [`items_of`] (which adds the contents) and [`layout_of`].
+fn candidates_of<Elf: FileHeader<Endian = object::Endianness>>(
     path: &Path,
     file: &ElfFile<'_, Elf>,
-) -> Result<ObjectItems, ObjectError> {
+) -> Result<(Vec<Candidate>, Vec<UnsplitSymbol>), ObjectError> {
     if file.kind() != ObjectKind::Relocatable {
         return Err(ObjectError::NotRelocatable {
             path: path.to_path_buf(),
@@ -571,6 +622,48 @@ fn items_of<Elf: FileHeader<Endian = object::Endianness>>(
         });
     }
 
+    let unsplit = candidates
+        .iter()
+        .filter(|candidate| candidate.placement == Placement::SharedSection)
+        .map(|candidate| UnsplitSymbol {
+            name: candidate.name.clone(),
+            kind: candidate.kind,
+            section: candidate.section.clone(),
+            size: candidate.size,
+            frame_info: candidate.kind == ItemKind::Function
+                && candidate
+                    .section_index
+                    .is_some_and(|index| frames.contains(&(index, candidate.address))),
+        })
+        .collect();
+    Ok((candidates, unsplit))
+}
+
+/// Where the items of a relocatable object sit, no contents read.
+fn layout_of<Elf: FileHeader<Endian = object::Endianness>>(
+    path: &Path,
+    file: &ElfFile<'_, Elf>,
+) -> Result<ItemLayout, ObjectError> {
+    let (candidates, unsplit) = candidates_of(path, file)?;
+    Ok(ItemLayout {
+        path: path.to_path_buf(),
+        placements: candidates
+            .iter()
+            .map(|candidate| (candidate.kind, candidate.placement))
+            .collect(),
+        unsplit,
+    })
+}
+
+fn items_of<Elf: FileHeader<Endian = object::Endianness>>(
+    path: &Path,
+    file: &ElfFile<'_, Elf>,
+) -> Result<ObjectItems, ObjectError> {
+    let (candidates, unsplit) = candidates_of(path, file)?;
+    let malformed = |error: object::Error| ObjectError::Malformed {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    };
     // Per section: how many items it holds, and its bytes and relocations,
     // read once (a `vmlinux.o` has a hundred thousand symbols).
     let mut items_per_section: HashMap<SectionIndex, usize> = HashMap::new();
@@ -581,21 +674,7 @@ fn items_of<Elf: FileHeader<Endian = object::Endianness>>(
     }
     let mut contents: HashMap<SectionIndex, SectionContents> = HashMap::new();
     let mut items = Vec::with_capacity(candidates.len());
-    let mut unsplit = Vec::new();
     for candidate in candidates {
-        if candidate.placement == Placement::SharedSection {
-            let frame_info = candidate.kind == ItemKind::Function
-                && candidate
-                    .section_index
-                    .is_some_and(|index| frames.contains(&(index, candidate.address)));
-            unsplit.push(UnsplitSymbol {
-                name: candidate.name.clone(),
-                kind: candidate.kind,
-                section: candidate.section.clone(),
-                size: candidate.size,
-                frame_info,
-            });
-        }
         let (section_size, bytes, relocations) = match candidate.section_index {
             // A common symbol has no section: only its size is known.
             None => (candidate.size, None, Vec::new()),

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use secwrap::livepatch::check::{Finding, check_image, check_special_names, check_split};
 use secwrap::livepatch::diff::{
-    Change, DiffError, ObjectDiff, RecordedObjects, diff_objects, diff_pair, diff_trees, render,
+    Change, DiffError, ObjectDiff, diff_objects, diff_pair, diff_trees, render,
 };
 use secwrap::livepatch::elf::{ItemKind, ObjectError, read_items};
 
@@ -452,7 +452,7 @@ compiler_tests! {
             &b_source.replace("x + 1", "x + 7"),
             SPLIT,
         );
-        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &RecordedObjects::new());
+        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &|_: &Path| None);
         let listed: Vec<(&Path, Vec<String>)> = report
             .objects
             .iter()
@@ -495,7 +495,7 @@ compiler_tests! {
         tree.compile(cc, "patched/flat.o", &THREE_FUNCTIONS.replace("x * 3", "x * 5"), UNSPLIT);
         tree.compile(cc, "orig/same.o", THREE_FUNCTIONS, UNSPLIT);
         tree.compile(cc, "patched/same.o", THREE_FUNCTIONS, UNSPLIT);
-        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &RecordedObjects::new());
+        let report = diff_trees(&tree.path("orig"), &tree.path("patched"), &|_: &Path| None);
         let paths: Vec<&Path> = report.objects.iter().map(|object| object.label.as_path()).collect();
         assert_eq!(
             paths,
@@ -760,6 +760,43 @@ fn refuses_text_file() {
     );
     let missing = tree.path("missing.o");
     assert!(matches!(read_items(&missing), Err(ObjectError::Io { path, .. }) if path == missing));
+}
+
+/// `check` judges the split from the symbol table and the section names
+/// alone, reading no section contents: an object whose relocation names a
+/// symbol that does not exist is refused by `diff`, which compares
+/// relocations, and passes `check`.
+#[test]
+fn check_split_reads_no_relocations() {
+    use object::{Object, ObjectSection};
+    if !require_compiler("gcc") {
+        return;
+    }
+    let tree = TestEnv::new();
+    tree.compile(
+        "gcc",
+        "call.o",
+        "int g(int);\nint f(int x) { return g(x) + 1; }\n",
+        SPLIT,
+    );
+    let mut bytes = tree.read("call.o");
+    let relocations = object::File::parse(&*bytes)
+        .expect("an ELF object")
+        .section_by_name(".rela.text.f")
+        .and_then(|section| section.file_range())
+        .expect("the relocations of `f`")
+        .0;
+    // The first Elf64_Rela's r_info: its symbol index is the upper half.
+    let symbol_index = usize::try_from(relocations).unwrap() + 12;
+    bytes[symbol_index..symbol_index + 4].copy_from_slice(&0x00ff_ffff_u32.to_le_bytes());
+    tree.write("bad.o", &bytes);
+    let bad = tree.path("bad.o");
+    assert!(
+        matches!(read_items(&bad), Err(ObjectError::Malformed { .. })),
+        "{:?}",
+        read_items(&bad)
+    );
+    assert_eq!(check_split(&bad).unwrap(), Vec::<Finding>::new());
 }
 
 /// Freestanding, non-PIE, like a hypervisor image (the kconfig-demo's

@@ -238,3 +238,126 @@ fn objects_written_after_their_record_are_found() {
         "{stdout}"
     );
 }
+
+/// Trees of many objects: `a.o` copied to 600 paths in three directories
+/// on each side, three of them patched, one pair hard-linked (one file,
+/// identical without a read), one object gone and one new. The changes
+/// come out sorted by path, each once, and the identical files are all
+/// counted.
+#[test]
+fn diff_trees_of_many_objects() {
+    if !crate::common::require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::new()
+        .env_remove("SECWRAP_LOG")
+        .file("a.c", "int va = 1;\nint fa(void) { return va; }\n")
+        .file("b.c", "int va = 1;\nint fa(void) { return va + 1; }\n");
+    for source in ["a", "b"] {
+        t.run_program(
+            "gcc",
+            &[
+                "-O2",
+                "-ffunction-sections",
+                "-fdata-sections",
+                "-c",
+                &format!("{source}.c"),
+                "-o",
+                &format!("{source}.o"),
+            ],
+        )
+        .go();
+    }
+    let (original, patched) = (t.read("a.o"), t.read("b.o"));
+    for index in 0..600 {
+        let relative = format!("d{}/m{index:03}.o", index % 3);
+        t.write(format!("orig/{relative}"), &original);
+        if index == 42 {
+            std::fs::hard_link(
+                t.path(format!("orig/{relative}")),
+                t.path(format!("patched/{relative}")),
+            )
+            .expect("hard link");
+        } else if [17, 301, 599].contains(&index) {
+            t.write(format!("patched/{relative}"), &patched);
+        } else {
+            t.write(format!("patched/{relative}"), &original);
+        }
+    }
+    t.write("orig/d0/gone.o", &original);
+    t.write("patched/d2/new.o", &original);
+    t.run(&["diff", "orig", "patched"])
+        .status(1)
+        .stdout(
+            "d0/gone.o: removed function `fa`\n\
+             d0/gone.o: removed data `va`\n\
+             d1/m301.o: changed function `fa`\n\
+             d2/m017.o: changed function `fa`\n\
+             d2/m599.o: changed function `fa`\n\
+             d2/new.o: added function `fa`\n\
+             d2/new.o: added data `va`\n",
+        )
+        .stderr("secwrap: skipped 597 files: 597 identical\n")
+        .go();
+}
+
+/// `check --build` over a build of 600 objects (one real compile through
+/// secwrap, its record copied for each): the three copies that are
+/// unsplit objects are found, in the order of their paths, and an object
+/// removed since the build is left out.
+#[test]
+fn check_build_of_many_objects() {
+    if !crate::common::require_compiler("gcc") {
+        return;
+    }
+    let t = tree("").env("SECWRAP_BUILD_ID", "many");
+    t.run(&["gcc", "-O2", "-c", "a.c", "-o", "a.o"]).go();
+    t.run_program("gcc", &["-O2", "-c", "b.c", "-o", "b.o"])
+        .go();
+    let record = t.raw_records().pop().expect("the compile's record");
+    let (split, unsplit) = (t.read("a.o"), t.read("b.o"));
+    let unsplit_at = [5, 250, 580];
+    let mut log = String::new();
+    for index in 0..600 {
+        let object = format!("obj/{index:03}.o");
+        let mut copy = record.clone();
+        copy["output"] = t.path(&object).to_str().expect("UTF-8 path").into();
+        log.push_str(&format!("{copy}\n"));
+        if index == 100 {
+            continue;
+        }
+        t.write(
+            &object,
+            if unsplit_at.contains(&index) {
+                &unsplit
+            } else {
+                &split
+            },
+        );
+    }
+    t.write("log.jsonl", log);
+    let out = t
+        .run(&["check", "--build", "many"])
+        .status(1)
+        .stdout_any()
+        .go();
+    let stdout = out.stdout_text();
+    let subjects: Vec<&str> = stdout
+        .lines()
+        .map(|line| line.split(": ").next().unwrap_or(""))
+        .collect();
+    let expected: Vec<String> = unsplit_at
+        .iter()
+        .flat_map(|index| {
+            let object = t.path(format!("obj/{index:03}.o")).display().to_string();
+            [object.clone(), object]
+        })
+        .collect();
+    assert_eq!(subjects, expected, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|line| line.contains("did not take effect")),
+        "{stdout}"
+    );
+}
