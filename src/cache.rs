@@ -236,7 +236,7 @@ fn lock_by(file: &File, deadline: Duration) -> Locked {
 /// mtime in nanoseconds. A rewritten, replaced or touched file has a new one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileIdentity {
-    /// The path as the caller names it (the compiler's is canonical).
+    /// The path as the caller names it (the compiler's: as it is run).
     pub path: OsText,
     pub device: u64,
     pub inode: u64,

@@ -22,7 +22,7 @@
 //! compiler update were "difficult to figure out" and root-owned entries
 //! broke builds (`e08d6de4e532`). So entries here are keyed on everything
 //! that can change the answer, in two levels:
-//! 1. `id-<hash>` ([`IdentityKey`]): the compiler file's canonical path,
+//! 1. `id-<hash>` ([`IdentityKey`]): the path the compiler is run by,
 //!    device, inode, size and mtime → its `--version` first line and family;
 //!    for a program of unknown name also ([`FamilyKey`]) the same identity
 //!    and the question → the family its preprocessor says it is
@@ -49,8 +49,10 @@ use crate::cache::{DiskCache, FileIdentity};
 use crate::compiler::Family;
 use crate::record::OsText;
 
-/// Bumped when the recipe changes, so old answers are not reused.
-const RECIPE_VERSION: u32 = 1;
+/// Bumped when the recipe or the key changes, so old answers are not
+/// reused (2: keyed by the path the compiler is run by, not its canonical
+/// path, which had one target's answers reused for another's).
+const RECIPE_VERSION: u32 = 2;
 
 /// Kbuild's `CLANG_FLAGS` warnings-as-errors (`scripts/Makefile.clang`,
 /// plus `db1547c56886` for the last two).
@@ -118,7 +120,7 @@ pub fn disabled_warning(name: &str) -> OsString {
 /// The compiler as probes see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompilerIdentity {
-    /// The compiler file, by its canonical path (after symlinks).
+    /// The compiler file, by the path it is run by (see [`compiler_file`]).
     pub file: FileIdentity,
     /// First line of `--version`.
     pub version: String,
@@ -404,7 +406,11 @@ impl Prober {
     }
 }
 
-/// The identity of the compiler file at `compiler`, by its canonical path.
+/// The identity of the compiler file at `compiler`, named by that path as
+/// it is run, not by its canonical one: clang takes its target from the
+/// name it is run by (`aarch64-linux-gnu-clang -> clang` targets aarch64,
+/// as Kbuild's `CROSS_COMPILE` relies on), so two links to one file may
+/// answer a probe differently. The file itself is the rest of the key.
 fn compiler_file(compiler: &Path) -> Result<FileIdentity, ProbeError> {
     let metadata = std::fs::metadata(compiler).map_err(|error| {
         let message = format!(
@@ -414,8 +420,7 @@ fn compiler_file(compiler: &Path) -> Result<FileIdentity, ProbeError> {
         );
         ProbeError::cannot_start(message, &error)
     })?;
-    let canonical = std::fs::canonicalize(compiler).unwrap_or_else(|_| compiler.to_path_buf());
-    Ok(FileIdentity::from_metadata(&canonical, &metadata))
+    Ok(FileIdentity::from_metadata(compiler, &metadata))
 }
 
 /// Runs the recipe once.

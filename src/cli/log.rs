@@ -1,6 +1,5 @@
 //! `secwrap log ...` (show, builds, changed, export) and `secwrap run`.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +15,7 @@ use crate::exit::{BUILD_ID_VAR, EXIT_ERROR, LOG_VAR, RUN_REPORT_VAR};
 use crate::livepatch::linked::{ImageSymbols, defined_items};
 use crate::record::export::{CompileCommand, CompileCommands, Probes, merge_compile_commands};
 use crate::record::history::{
-    self, AlwaysRebuilt, Build, CompiledObject, CompiledObjects, RecordCounts,
+    self, AlwaysRebuilt, Build, CompiledObject, CompiledObjects, RecordCounts, Tally,
 };
 use crate::record::index::LogSummary;
 use crate::record::stats::Stats;
@@ -41,7 +40,8 @@ pub(super) fn log_show(
     let mut shown = 0;
     let show = |record: &InvocationRecord| -> std::io::Result<()> {
         if shows(record, filter) {
-            let counts = tally.add(record);
+            let counts = RecordCounts::of(record);
+            tally.add(&record.kind, counts);
             shown += 1;
             write_summary_line(&mut out, record, counts.probe)?;
         }
@@ -59,7 +59,7 @@ pub(super) fn log_show(
         out,
         "{} ({}); flags injected into {}; {} failed{}{}",
         plural(shown, "record"),
-        tally.kinds_and_probes(),
+        kinds_and_probes(&tally),
         tally.injected,
         tally.failed,
         if tally.probes == 0 {
@@ -124,62 +124,22 @@ fn shows(record: &InvocationRecord, filter: &ShowFilter) -> bool {
                 && (record.signal.is_some() || record.status != Some(0))))
 }
 
-/// Counts for a summary, build-system probes apart from the tree's calls
-/// (a failed `cc-option` is an answer, not a broken build).
-#[derive(Default)]
-struct Tally {
-    kinds: BTreeMap<String, usize>,
-    injected: usize,
-    failed: usize,
-    probes: usize,
-    probes_failed: usize,
-}
-
-impl Tally {
-    fn add(&mut self, record: &InvocationRecord) -> RecordCounts {
-        let counts = RecordCounts::of(record);
-        if counts.probe {
-            self.probes += 1;
-            self.probes_failed += usize::from(counts.failed);
-        } else {
-            *self.kinds.entry(record.kind.to_string()).or_default() += 1;
-            self.injected += usize::from(counts.injected);
-            self.failed += usize::from(counts.failed);
-        }
-        counts
-    }
-
-    fn of_build(build: &Build) -> Tally {
-        Tally {
-            kinds: build.kinds.clone(),
-            injected: build.injected,
-            failed: build.failed,
-            probes: build.probes,
-            probes_failed: build.probes_failed,
-        }
-    }
-
-    fn total(&self) -> usize {
-        self.kinds.values().sum::<usize>() + self.probes
-    }
-
-    /// `2 compile, 1 link_only`, then `; 3 build-system probes` if any.
-    fn kinds_and_probes(&self) -> String {
-        let kinds: Vec<String> = self
-            .kinds
-            .iter()
-            .map(|(kind, count)| format!("{count} {kind}"))
-            .collect();
-        match (kinds.is_empty(), self.probes) {
-            (true, 0) => "none".to_string(),
-            (false, 0) => kinds.join(", "),
-            (true, probes) => plural(probes, "build-system probe"),
-            (false, probes) => format!(
-                "{}; {}",
-                kinds.join(", "),
-                plural(probes, "build-system probe")
-            ),
-        }
+/// `2 compile, 1 link_only`, then `; 3 build-system probes` if any.
+fn kinds_and_probes(tally: &Tally) -> String {
+    let kinds: Vec<String> = tally
+        .kinds
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    match (kinds.is_empty(), tally.probes) {
+        (true, 0) => "none".to_string(),
+        (false, 0) => kinds.join(", "),
+        (true, probes) => plural(probes, "build-system probe"),
+        (false, probes) => format!(
+            "{}; {}",
+            kinds.join(", "),
+            plural(probes, "build-system probe")
+        ),
     }
 }
 
@@ -364,11 +324,11 @@ fn build_id_to_use(given: Option<String>, inherited: Option<OsString>) -> String
 }
 
 fn build_summary(build: &Build) -> String {
-    let tally = Tally::of_build(build);
+    let tally = &build.tally;
     let mut summary = format!(
         "{} ({}), flags injected into {}, {} failed",
         plural(tally.total(), "invocation"),
-        tally.kinds_and_probes(),
+        kinds_and_probes(tally),
         tally.injected,
         tally.failed
     );

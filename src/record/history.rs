@@ -46,15 +46,10 @@ pub struct Build {
     /// Index range of its records in the log's order (first..=last).
     pub first_index: usize,
     pub last_index: usize,
-    /// Records by kind, build-system probes left out (they are `probes`).
-    pub kinds: BTreeMap<String, usize>,
-    /// Records with flags injected, and failed ones, probes left out.
-    pub injected: usize,
-    pub failed: usize,
-    /// Build-system probes (`record::build_probe`), and how many failed:
-    /// counted apart, as a failed probe is an answer, not a broken build.
-    pub probes: usize,
-    pub probes_failed: usize,
+    /// Its records counted (flattened: the index stores the fields as
+    /// they were before the tally was its own type).
+    #[serde(flatten)]
+    pub tally: Tally,
     /// The config fingerprint of its last compile, if it compiled.
     pub fingerprint: Option<String>,
 }
@@ -69,11 +64,7 @@ impl Build {
             last_time: facts.time.to_string(),
             first_index: index,
             last_index: index,
-            kinds: BTreeMap::new(),
-            injected: 0,
-            failed: 0,
-            probes: 0,
-            probes_failed: 0,
+            tally: Tally::default(),
             fingerprint: None,
         }
     }
@@ -82,15 +73,7 @@ impl Build {
     pub fn add(&mut self, facts: &RecordFacts<'_>, index: usize) {
         facts.time.clone_into(&mut self.last_time);
         self.last_index = index;
-        let counts = facts.counts();
-        if counts.probe {
-            self.probes += 1;
-            self.probes_failed += usize::from(counts.failed);
-        } else {
-            *self.kinds.entry(facts.kind.to_string()).or_default() += 1;
-            self.injected += usize::from(counts.injected);
-            self.failed += usize::from(counts.failed);
-        }
+        self.tally.add(&facts.kind, facts.counts());
         if facts.is_object_compile() {
             self.fingerprint = Some(facts.config.to_string());
         }
@@ -215,8 +198,41 @@ pub fn builds(records: &[InvocationRecord]) -> Vec<Build> {
     tally.into_builds()
 }
 
-/// What a record adds to a summary's counts (`log show`, `log builds`,
-/// `secwrap run`).
+/// Records counted for a summary (`log show`, `log builds`, `secwrap
+/// run`), build-system probes apart from the tree's calls.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Records by kind, build-system probes left out (they are `probes`).
+    pub kinds: BTreeMap<String, usize>,
+    /// Records with flags injected, and failed ones, probes left out.
+    pub injected: usize,
+    pub failed: usize,
+    /// Build-system probes (`record::build_probe`), and how many failed:
+    /// counted apart, as a failed probe is an answer, not a broken build.
+    pub probes: usize,
+    pub probes_failed: usize,
+}
+
+impl Tally {
+    /// Counts one record of `kind`.
+    pub fn add(&mut self, kind: &Term<Classification>, counts: RecordCounts) {
+        if counts.probe {
+            self.probes += 1;
+            self.probes_failed += usize::from(counts.failed);
+        } else {
+            *self.kinds.entry(kind.to_string()).or_default() += 1;
+            self.injected += usize::from(counts.injected);
+            self.failed += usize::from(counts.failed);
+        }
+    }
+
+    /// Every record counted, probes included.
+    pub fn total(&self) -> usize {
+        self.kinds.values().sum::<usize>() + self.probes
+    }
+}
+
+/// What a record adds to a [`Tally`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordCounts {
     /// A build system's probe, counted apart from the tree's calls.
@@ -1146,10 +1162,11 @@ mod tests {
         ];
         let all = builds(&records);
         assert_eq!(all.len(), 1);
-        let build = &all[0];
-        assert_eq!(build.kinds, BTreeMap::from([("compile".to_string(), 2)]));
-        assert_eq!((build.injected, build.failed), (2, 1));
-        assert_eq!((build.probes, build.probes_failed), (3, 2));
+        let tally = &all[0].tally;
+        assert_eq!(tally.kinds, BTreeMap::from([("compile".to_string(), 2)]));
+        assert_eq!((tally.injected, tally.failed), (2, 1));
+        assert_eq!((tally.probes, tally.probes_failed), (3, 2));
+        assert_eq!(tally.total(), 5);
     }
 
     #[track_caller]

@@ -331,16 +331,17 @@ impl InvocationRecord {
     /// A build system's test compile: marked by the shim, or, in a record
     /// from before the mark existed, judged from its paths.
     pub fn is_build_system_probe(&self) -> bool {
-        let paths = |values: &[OsText]| -> Vec<PathBuf> {
+        fn paths<'a>(values: impl Iterator<Item = &'a OsText>) -> Vec<PathBuf> {
             values
-                .iter()
                 .filter_map(OsText::to_os_string)
                 .map(PathBuf::from)
                 .collect()
-        };
-        let outputs: Vec<OsText> = self.output.iter().chain(&self.outputs).cloned().collect();
+        }
         self.build_system_probe
-            || build_probe::is_build_system_probe(&paths(&self.inputs), &paths(&outputs))
+            || build_probe::is_build_system_probe(
+                &paths(self.inputs.iter()),
+                &paths(self.output.iter().chain(&self.outputs)),
+            )
     }
 }
 

@@ -4,6 +4,7 @@
 //! independently of secwrap's code, and require `secwrap probe` to give the
 //! same answer for every flag.
 
+use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -249,6 +250,66 @@ fn target_args_are_part_of_the_probe_and_the_key() {
         .stdout("\n")
         .go();
     assert!(!kbuild_cc_option("gcc -m32", "-mcmodel=large"));
+}
+
+/// clang takes its target from the name it is run by, so two links to one
+/// clang file answer differently: `-mbranch-protection=standard` is an
+/// aarch64 flag, unused (an error under `-Werror`) on x86-64. The cache
+/// keyed by the canonical path gave the aarch64 link the x86-64 answer.
+#[test]
+fn a_target_named_link_to_clang_gets_its_own_answer() {
+    if !require_compiler("clang") {
+        return;
+    }
+    let t = TestEnv::new();
+    let clang = crate::common::real("clang");
+    for target in ["x86_64", "aarch64"] {
+        let link = t.path(format!("bin/{target}-linux-gnu-clang"));
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&clang, &link).unwrap();
+    }
+    let flag = "-mbranch-protection=standard";
+    let cc = |target: &str| t.path(format!("bin/{target}-linux-gnu-clang"));
+    assert!(!kbuild_cc_option(cc("x86_64").to_str().unwrap(), flag));
+    assert!(kbuild_cc_option(cc("aarch64").to_str().unwrap(), flag));
+    // x86-64 first, so that its answer is in the cache when aarch64 asks.
+    t.run(&[
+        OsStr::new("probe"),
+        OsStr::new("--cc"),
+        cc("x86_64").as_os_str(),
+        OsStr::new(flag),
+    ])
+    .status(1)
+    .stdout("\n")
+    .go();
+    t.run(&[
+        OsStr::new("probe"),
+        OsStr::new("--cc"),
+        cc("aarch64").as_os_str(),
+        OsStr::new(flag),
+    ])
+    .stdout(format!("{flag}\n"))
+    .go();
+    // Both answers are cached now, each under its own name.
+    t.run(&[
+        OsStr::new("probe"),
+        OsStr::new("--explain"),
+        OsStr::new("--cc"),
+        cc("x86_64").as_os_str(),
+        OsStr::new(flag),
+    ])
+    .status(1)
+    .stdout_contains(&format!("{flag}: no (cached)"))
+    .go();
+    t.run(&[
+        OsStr::new("probe"),
+        OsStr::new("--explain"),
+        OsStr::new("--cc"),
+        cc("aarch64").as_os_str(),
+        OsStr::new(flag),
+    ])
+    .stdout(format!("{flag}: yes (cached)\n"))
+    .go();
 }
 
 fn split_config(t: &TestEnv, rule_extra: &str) {
