@@ -6,6 +6,11 @@
  * spawn, wait). Built static by benches/bench.py with the system compiler,
  * so its figure is the physical floor of the benchmark's "over_floor"
  * column (issue 12).
+ *
+ * Built with -DSTAGE_TIMES (benches/stages.py), it notes the
+ * CLOCK_MONOTONIC time of the stages it shares with secwrap's shim and
+ * prints them at the end, as secwrap's `stage-timing` build does
+ * (src/stages.rs), when SECWRAP_STAGE_TIMES is set.
  */
 #include <signal.h>
 #include <spawn.h>
@@ -14,21 +19,57 @@
 
 extern char **environ;
 
+#ifdef STAGE_TIMES
+#include <stdlib.h>
+#include <time.h>
+static struct { const char *stage; long long ns; } marks[8];
+static int nmarks;
+static void mark(const char *stage)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	marks[nmarks].stage = stage;
+	marks[nmarks++].ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+static void report(void)
+{
+	char text[512];
+	int len = 0;
+
+	if (!getenv("SECWRAP_STAGE_TIMES"))
+		return;
+	for (int i = 0; i < nmarks; i++)
+		len += snprintf(text + len, sizeof(text) - len, "stage %s %lld\n",
+				marks[i].stage, marks[i].ns);
+	fwrite(text, 1, len, stderr);
+}
+#else
+#define mark(stage) ((void)0)
+#define report() ((void)0)
+#endif
+
 int main(int argc, char **argv)
 {
 	pid_t pid;
 	int status;
 
+	mark("main");
 	if (argc < 2) {
 		fputs("usage: floor PROGRAM [ARGS...]\n", stderr);
 		return 2;
 	}
+	mark("spawn");
 	if (posix_spawnp(&pid, argv[1], NULL, NULL, argv + 1, environ) != 0) {
 		perror(argv[1]);
 		return 127;
 	}
+	mark("spawned");
 	while (waitpid(pid, &status, 0) < 0)
 		;
+	mark("waited");
+	mark("exit");
+	report();
 	if (WIFSIGNALED(status)) {
 		/* Die of the same signal, as a transparent wrapper must. */
 		signal(WTERMSIG(status), SIG_DFL);

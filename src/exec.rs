@@ -180,7 +180,9 @@ pub fn run(
 ) -> std::io::Result<Run> {
     let started = Instant::now();
     install_handlers(policy);
+    crate::stages::mark("spawn");
     let pid = spawn(program, args, env, cwd)?;
+    crate::stages::mark("spawned");
     CHILD_PID.store(pid, Ordering::SeqCst);
     // Whoever takes a pending signal first forwards it: here, or the
     // handler once it sees the pid (`forward_signal`).

@@ -30,6 +30,7 @@ pub mod response_file;
 pub mod route;
 pub mod run_report;
 pub mod shim;
+pub mod stages;
 pub mod state;
 pub mod text;
 pub mod trust;
@@ -48,6 +49,7 @@ use std::path::Path;
 /// and only the subcommands ignore SIGPIPE, as std would, so that a closed
 /// pipe is an error they turn into a quiet exit.
 pub fn start() -> ! {
+    stages::mark("main");
     exec::note_closed_stdio();
     let argv: Vec<OsString> = std::env::args_os().collect();
     // A panic must not unwind out of the C `main`: exit as std's runtime

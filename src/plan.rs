@@ -24,6 +24,7 @@ use crate::record::build_probe::is_build_system_probe;
 use crate::response_file::{self, ExpansionProblem};
 use crate::route::{Chain, Wrapped};
 use crate::shim::ShimError;
+use crate::stages;
 use crate::trust::TrustedUsers;
 use crate::warning::Warning;
 
@@ -154,8 +155,10 @@ pub fn plan(invocation: &Invocation, wrapped: &Wrapped) -> Result<Plan, ShimErro
         source_dir,
         ..invocation.config_env.clone()
     };
+    stages::mark("plan_args_parsed");
     let config = Config::load(&config_env)
         .map_err(|error| bad_input(error, config_env.on_error_before_file()))?;
+    stages::mark("plan_config_loaded");
     let on_error = config.on_error.value;
     // A launcher above secwrap: strict stops before anything runs; in
     // passthrough the compile goes on as wrapped, with the warning once
@@ -217,6 +220,7 @@ pub fn plan(invocation: &Invocation, wrapped: &Wrapped) -> Result<Plan, ShimErro
     let kconfig_values = config
         .load_rule_values(cache.as_ref())
         .map_err(|error| bad_input(error, on_error))?;
+    stages::mark("plan_kconfig_read");
     let mut chain = unchanged.clone();
     if chain.launcher.is_none() {
         configured_launcher(invocation, &config, &mut chain)
@@ -273,6 +277,7 @@ pub fn plan(invocation: &Invocation, wrapped: &Wrapped) -> Result<Plan, ShimErro
             }),
         }
     }
+    stages::mark("plan_injection");
     let prober = Prober::new(cache, vec![(DEPTH_VAR.into(), invocation.child_depth())]);
     let probes = check_support(
         &prober,
@@ -299,6 +304,7 @@ pub fn plan(invocation: &Invocation, wrapped: &Wrapped) -> Result<Plan, ShimErro
             on_error,
         ),
     })?;
+    stages::mark("plan_probed");
     // A cache lock someone held past the deadline: the answers were
     // computed without it; worth saying, once per build.
     warnings.extend(prober.cache_lock_given_up().map(|message| Warning {

@@ -21,6 +21,7 @@ use crate::plan::{Plan, plan};
 use crate::record::{InvocationRecord, LogWriter};
 use crate::route::{Chain, Route, route};
 use crate::run_report;
+use crate::stages;
 use crate::state;
 use crate::warning::{self, BuildKey, Warning};
 
@@ -124,8 +125,11 @@ fn run_since(invocation: &Invocation, shim_started: Instant) -> Result<Step, Shi
         }
         Route::Wrap(wrapped) => wrapped,
     };
+    stages::mark("routed");
     let mut plan = plan(invocation, &wrapped)?;
+    stages::mark("planned");
     let log = prepare_writes(invocation, &mut plan, &wrapped.chain)?;
+    stages::mark("writes_prepared");
     let (program, args) = plan.chain.command();
     if invocation.owns_process {
         exec::adopt_orphans();
@@ -148,12 +152,14 @@ fn run_since(invocation: &Invocation, shim_started: Instant) -> Result<Step, Shi
     if matches!(run.outcome, exec::Outcome::Signaled(_)) && invocation.owns_process {
         remove_outputs_written_since(&plan.outputs, started);
     }
+    stages::mark("waited");
     if let Some(log) = log {
         // Everything but the compiler's own run, up to the record's
         // writing (its append, a lock and one write, is left out).
         let overhead = shim_started.elapsed().saturating_sub(run.duration);
         record(invocation, &mut plan, log, &run, started, overhead)?;
     }
+    stages::mark("recorded");
     let warning = warning_to_show(invocation, &plan);
     Ok(Step::Finished {
         outcome: run.outcome,
@@ -262,14 +268,18 @@ pub fn main(
 ) -> ! {
     let shim_started = Instant::now();
     let word = argv[word_index].clone();
-    let step = Invocation::from_process(argv, word_index)
-        .and_then(|invocation| run_since(&invocation, shim_started));
+    let step = Invocation::from_process(argv, word_index).and_then(|invocation| {
+        stages::mark("invocation");
+        run_since(&invocation, shim_started)
+    });
     match step {
         Ok(Step::PassThrough { chain, guard }) => pass_through(&chain, guard.as_deref()),
         Ok(Step::Finished { outcome, warning }) => {
             if let Some(warning) = warning {
                 eprintln!("secwrap: warning: {warning}");
             }
+            stages::mark("exit");
+            stages::report();
             outcome.exit()
         }
         Err(ShimError {

@@ -800,7 +800,9 @@ pub fn searches_stopped(env: &ConfigEnv) -> Vec<(PathBuf, u32)> {
         home: env.home.as_ref().map(PathBuf::from),
     };
     let mut stops = Vec::new();
-    for start in std::iter::once(&env.cwd).chain(&env.source_dir) {
+    // The source's directory only when it is another start, as in `found`.
+    let source_dir = env.source_dir.as_ref().filter(|dir| **dir != env.cwd);
+    for start in std::iter::once(&env.cwd).chain(source_dir) {
         for names in [&[CONFIG_FILE_NAME][..], KCONFIG_NAMES] {
             if let Found::Stopped { before, uid } =
                 trust::search_upward(start, names, env.users, &ceilings)
