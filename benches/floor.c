@@ -10,7 +10,11 @@
  * Built with -DSTAGE_TIMES (benches/stages.py), it notes the
  * CLOCK_MONOTONIC time of the stages it shares with secwrap's shim and
  * prints them at the end, as secwrap's `stage-timing` build does
- * (src/stages.rs), when SECWRAP_STAGE_TIMES is set.
+ * (src/stages.rs), when SECWRAP_STAGE_TIMES is set. With FLOOR_TOUCH=FILE:N
+ * it also maps FILE and reads one byte in each of its first N 64 KiB
+ * windows before spawning, as a bigger program's code would be faulted in
+ * (the kernel maps up to 16 pages around each fault): what that costs, at
+ * the fault and at exit, shows apart from everything else a program does.
  */
 #include <signal.h>
 #include <spawn.h>
@@ -20,7 +24,11 @@
 extern char **environ;
 
 #ifdef STAGE_TIMES
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 static struct { const char *stage; long long ns; } marks[8];
 static int nmarks;
@@ -44,9 +52,32 @@ static void report(void)
 				marks[i].stage, marks[i].ns);
 	fwrite(text, 1, len, stderr);
 }
+static void touch_windows(void)
+{
+	char *spec = getenv("FLOOR_TOUCH"), *colon;
+	volatile const char *map;
+	struct stat st;
+	long windows, sum = 0;
+	int fd;
+
+	if (!spec || !(colon = strrchr(spec, ':')))
+		return;
+	*colon = 0;
+	windows = atol(colon + 1);
+	fd = open(spec, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return;
+	for (long at = 0; at < st.st_size && at / 65536 < windows; at += 65536)
+		sum += map[at];
+	(void)sum;
+}
 #else
 #define mark(stage) ((void)0)
 #define report() ((void)0)
+#define touch_windows() ((void)0)
 #endif
 
 int main(int argc, char **argv)
@@ -59,6 +90,7 @@ int main(int argc, char **argv)
 		fputs("usage: floor PROGRAM [ARGS...]\n", stderr);
 		return 2;
 	}
+	touch_windows();
 	mark("spawn");
 	if (posix_spawnp(&pid, argv[1], NULL, NULL, argv + 1, environ) != 0) {
 		perror(argv[1]);
