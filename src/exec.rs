@@ -204,6 +204,32 @@ pub fn run(
     })
 }
 
+/// Replaces secwrap with `program`, given `argv` as they are (argv[0]
+/// included) and the environment unchanged: `secwrap` handing a subcommand
+/// to `secwrap-cli`. The standard fds stay as they are (those closed on
+/// entry are on `/dev/null`, as std's runtime would leave them for the
+/// subcommands). Returns only on failure.
+pub fn exec_as(program: &Path, argv: &[OsString]) -> std::io::Error {
+    let strings = match argv
+        .iter()
+        .map(|arg| c_string(arg.as_bytes()))
+        .collect::<std::io::Result<Vec<CString>>>()
+    {
+        Ok(strings) => strings,
+        Err(error) => return error,
+    };
+    let path = match c_string(program.as_os_str().as_bytes()) {
+        Ok(path) => path,
+        Err(error) => return error,
+    };
+    let argv = pointers(&strings);
+    // SAFETY: path and argv are NUL-terminated and outlive the call.
+    unsafe {
+        libc::execve(path.as_ptr(), argv.as_ptr().cast(), environ.cast());
+    }
+    std::io::Error::last_os_error()
+}
+
 /// Replaces secwrap with `program`: for pure pass-through, where nothing is
 /// recorded afterwards and so nothing needs to wait. Returns only on error.
 pub fn exec_replace(

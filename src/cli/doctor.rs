@@ -35,13 +35,14 @@ pub(super) fn doctor(
     out: &mut dyn Write,
 ) -> Result<CommandStatus> {
     let cwd = current_dir()?;
-    let me = SelfIdentity::current()?;
+    let shim = crate::shim_binary()?;
+    let me = SelfIdentity::of(shim.clone())?;
     let mut problems: Vec<String> = Vec::new();
     writeln!(
         out,
         "secwrap:      {} ({})",
         env!("CARGO_PKG_VERSION"),
-        std::env::current_exe()?.display()
+        shim.display()
     )?;
 
     // PATH: where secwrap masquerades, and launchers that would run first.

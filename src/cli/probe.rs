@@ -27,7 +27,7 @@ pub(super) fn probe_flags(
     let (compiler_word, extra_args) =
         split_cc(&cc).with_context(|| format!("no compiler in `--cc {cc}`"))?;
     let extra_args: Vec<OsString> = extra_args.into_iter().map(OsString::from).collect();
-    let me = SelfIdentity::current()?;
+    let me = SelfIdentity::of(crate::shim_binary()?)?;
     let path_var = std::env::var_os("PATH");
     let resolved = resolve(
         compiler_word.as_ref(),

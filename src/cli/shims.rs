@@ -44,8 +44,8 @@ pub(super) fn shims(
         Some(dir) => normalize(&cwd.join(dir)),
         None => default_dir().map_err(|error| anyhow::anyhow!("{error}; give DIR"))?,
     };
-    let me = SelfIdentity::current().context("cannot find secwrap's own executable")?;
     let target = own_target()?;
+    let me = SelfIdentity::of(target.clone()).context("cannot read the secwrap binary")?;
     let path_var = std::env::var_os("PATH").unwrap_or_default();
     if check {
         return check_dir(&dir, &target, &me, compilers, &path_var, out);
@@ -93,8 +93,8 @@ pub(super) fn refresh_for_run() -> Result<(PathBuf, OsString)> {
         )
     };
     let dir = default_dir().map_err(way_out)?;
-    let me = SelfIdentity::current().context("cannot find secwrap's own executable")?;
     let target = own_target()?;
+    let me = SelfIdentity::of(target.clone()).context("cannot read the secwrap binary")?;
     let path_var = std::env::var_os("PATH").unwrap_or_default();
     let dir = prepare_shim_dir(&dir).map_err(way_out)?;
     let wanted = wanted_compilers(&path_var, &dir, &me, &[])?;
@@ -131,8 +131,7 @@ fn default_dir() -> Result<PathBuf> {
 /// What the links point at: the running binary, physical (a link to a
 /// link would break when the first one is moved or refreshed).
 fn own_target() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find secwrap's own executable")?;
-    std::fs::canonicalize(&exe).with_context(|| format!("cannot resolve `{}`", exe.display()))
+    crate::shim_binary().context("cannot find the secwrap binary beside secwrap-cli")
 }
 
 /// `dir` made fit to hold the links, and its physical path: every

@@ -429,3 +429,51 @@ fn log_prune_loses_no_concurrent_append() {
     assert_eq!(outputs.len(), COMPILES);
     assert!(prunes > 1, "no prune overlapped the appends");
 }
+
+/// `secwrap` hands its subcommands to `secwrap-cli` beside it; a `secwrap`
+/// copied alone still compiles (and records), and a subcommand says what
+/// is missing and where, with the shell's status for a missing program.
+#[test]
+fn a_secwrap_without_secwrap_cli_compiles_and_names_what_is_missing() {
+    if !require_compiler("gcc") {
+        return;
+    }
+    let t = TestEnv::livepatch().file("a.c", "int f(void) { return 1; }\n");
+    let lone = t.path("lone/secwrap");
+    std::fs::create_dir_all(lone.parent().unwrap()).unwrap();
+    std::fs::copy(SECWRAP, &lone).unwrap();
+    t.run_program(&lone, &["gcc", "-c", "a.c", "-o", "a.o"])
+        .go();
+    assert!(t.sections("a.o").contains(&".text.f".to_string()));
+    assert_eq!(t.records().len(), 1);
+    t.run_program(&lone, &["log", "show"])
+        .status(127)
+        .stderr(format!(
+            "secwrap: error: the subcommands are in `secwrap-cli`, installed beside secwrap, and `{}` cannot be run: No such file or directory (`cargo install --path .` installs both)\n",
+            t.path("lone/secwrap-cli").display()
+        ))
+        .go();
+    // Beside it, the same call works, with secwrap's own name in its output.
+    std::fs::copy(SECWRAP_CLI, t.path("lone/secwrap-cli")).unwrap();
+    t.run_program(&lone, &["log", "show"])
+        .stdout_contains("1 record (1 compile)")
+        .go();
+    t.run_program(&lone, &["--version"])
+        .stdout(format!("secwrap {}\n", env!("CARGO_PKG_VERSION")))
+        .go();
+}
+
+/// The shim's binary leaves the subcommands' code out (what every compile
+/// maps is the shim's): clap's help and a subcommand's description are not
+/// in it, while `secwrap-cli` has them.
+#[test]
+fn the_shim_binary_holds_no_subcommand_code() {
+    let shim = std::fs::read(SECWRAP).unwrap();
+    let cli = std::fs::read(SECWRAP_CLI).unwrap();
+    let has =
+        |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for needle in ["Print help", "Ask the compiler which flags it accepts"] {
+        assert!(has(&cli, needle), "secwrap-cli lacks {needle:?}");
+        assert!(!has(&shim, needle), "secwrap holds {needle:?}");
+    }
+}

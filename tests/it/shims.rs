@@ -159,6 +159,8 @@ fn links_are_re_pointed_after_secwrap_moved() {
     let old = t.path("old/secwrap");
     std::fs::create_dir_all(old.parent().unwrap()).unwrap();
     std::fs::copy(SECWRAP, &old).expect("copy of secwrap");
+    // An installation moved is both binaries: the subcommands are in the other.
+    std::fs::copy(SECWRAP_CLI, old.with_file_name("secwrap-cli")).expect("copy of secwrap-cli");
     t.run_program(&old, &["shims", "links"])
         .stdout_contains("(2 made)")
         .go();

@@ -26,6 +26,8 @@ pub use daemons::*;
 
 /// The binary under test.
 pub const SECWRAP: &str = env!("CARGO_BIN_EXE_secwrap");
+/// The subcommands' binary, which `secwrap SUBCOMMAND` runs from its own directory.
+pub const SECWRAP_CLI: &str = env!("CARGO_BIN_EXE_secwrap-cli");
 
 /// No run may take longer: a hang is a failure, not a stuck suite. Generous,
 /// because whole builds (the 204-file Bear comparison) run under it on a
