@@ -129,11 +129,21 @@ pub fn cli_start() -> ! {
 /// binary itself when it is not `secwrap-cli` (a test running the
 /// subcommands in-process).
 pub fn shim_binary() -> std::io::Result<std::path::PathBuf> {
-    let exe = std::fs::canonicalize("/proc/self/exe")?;
+    // The kernel's link is the physical path, as `hand_to_cli` reads it.
+    let exe = std::fs::read_link("/proc/self/exe")?;
     if exe.file_name() != Some(std::ffi::OsStr::new(CLI_BINARY)) {
         return Ok(exe);
     }
     let shim = exe.with_file_name("secwrap");
-    std::fs::metadata(&shim)?;
+    std::fs::metadata(&shim).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!(
+                "`{}`, the secwrap beside {CLI_BINARY}: {}",
+                shim.display(),
+                error::io_message(&error)
+            ),
+        )
+    })?;
     Ok(shim)
 }

@@ -4,7 +4,7 @@
 //! independently of secwrap's code, and require `secwrap probe` to give the
 //! same answer for every flag.
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -272,44 +272,26 @@ fn a_target_named_link_to_clang_gets_its_own_answer() {
     let cc = |target: &str| t.path(format!("bin/{target}-linux-gnu-clang"));
     assert!(!kbuild_cc_option(cc("x86_64").to_str().unwrap(), flag));
     assert!(kbuild_cc_option(cc("aarch64").to_str().unwrap(), flag));
+    // `secwrap probe [--explain] --cc <target's link> FLAG`.
+    let probe = |explain: bool, target: &str| {
+        let mut args = vec![OsString::from("probe")];
+        if explain {
+            args.push("--explain".into());
+        }
+        args.extend(["--cc".into(), cc(target).into_os_string(), flag.into()]);
+        t.run(&args)
+    };
     // x86-64 first, so that its answer is in the cache when aarch64 asks.
-    t.run(&[
-        OsStr::new("probe"),
-        OsStr::new("--cc"),
-        cc("x86_64").as_os_str(),
-        OsStr::new(flag),
-    ])
-    .status(1)
-    .stdout("\n")
-    .go();
-    t.run(&[
-        OsStr::new("probe"),
-        OsStr::new("--cc"),
-        cc("aarch64").as_os_str(),
-        OsStr::new(flag),
-    ])
-    .stdout(format!("{flag}\n"))
-    .go();
+    probe(false, "x86_64").status(1).stdout("\n").go();
+    probe(false, "aarch64").stdout(format!("{flag}\n")).go();
     // Both answers are cached now, each under its own name.
-    t.run(&[
-        OsStr::new("probe"),
-        OsStr::new("--explain"),
-        OsStr::new("--cc"),
-        cc("x86_64").as_os_str(),
-        OsStr::new(flag),
-    ])
-    .status(1)
-    .stdout_contains(&format!("{flag}: no (cached)"))
-    .go();
-    t.run(&[
-        OsStr::new("probe"),
-        OsStr::new("--explain"),
-        OsStr::new("--cc"),
-        cc("aarch64").as_os_str(),
-        OsStr::new(flag),
-    ])
-    .stdout(format!("{flag}: yes (cached)\n"))
-    .go();
+    probe(true, "x86_64")
+        .status(1)
+        .stdout_contains(&format!("{flag}: no (cached)"))
+        .go();
+    probe(true, "aarch64")
+        .stdout(format!("{flag}: yes (cached)\n"))
+        .go();
 }
 
 fn split_config(t: &TestEnv, rule_extra: &str) {
