@@ -466,6 +466,42 @@ fn a_secwrap_without_secwrap_cli_compiles_and_names_what_is_missing() {
 /// The shim's binary leaves the subcommands' code out (what every compile
 /// maps is the shim's): clap's help and a subcommand's description are not
 /// in it, while `secwrap-cli` has them.
+/// build.rs links `secwrap` with src/hot-path.ld when the linker takes
+/// it (GNU ld does, so CI's must): the stages of a call then lie in one
+/// output section ahead of `.text`, which a stale list would empty.
+#[test]
+fn the_shim_stages_are_laid_out_together() {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let bytes = std::fs::read(SECWRAP).unwrap();
+    let binary = object::File::parse(&*bytes).unwrap();
+    let hot_path = binary.section_by_name(".text.hot_path");
+    if env!("SECWRAP_HOT_PATH_LAYOUT") == "default" {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI's linker must take src/hot-path.ld"
+        );
+        assert!(hot_path.is_none());
+        return;
+    }
+    let hot_path = hot_path.expect("no .text.hot_path section");
+    let text = binary.section_by_name(".text").unwrap();
+    assert!(hot_path.address() < text.address());
+    // Functions of each stage that LTO does not inline, as mangled names hold them.
+    for stage in [
+        "7secwrap5start",
+        "7secwrap4shim9run_since",
+        "7secwrap4plan4plan",
+        "7secwrap6config6Config4load",
+        "7secwrap10invocation10Invocation12from_process",
+    ] {
+        let in_hot_path = binary.symbols().any(|symbol| {
+            symbol.name().is_ok_and(|name| name.contains(stage))
+                && symbol.section_index() == Some(hot_path.index())
+        });
+        assert!(in_hot_path, "{stage} is not in .text.hot_path");
+    }
+}
+
 #[test]
 fn the_shim_binary_holds_no_subcommand_code() {
     let shim = std::fs::read(SECWRAP).unwrap();
