@@ -5,8 +5,8 @@
 //! its code touches, and exit unmaps them; LTO leaves one call's functions
 //! scattered over the whole text. `src/hot-path.ld` (written by
 //! `benches/hot_path.py`) names them; GNU ld and lld place them in one
-//! output section ahead of `.text` (`INSERT BEFORE .text` keeps the default
-//! script). Only the `secwrap` binary gets it: `secwrap-cli` runs once.
+//! output section right after `.text` (`INSERT AFTER .text` keeps the
+//! default script). Only the `secwrap` binary gets it: `secwrap-cli` runs once.
 //!
 //! A linker that refuses the script (gold) links without it, with a cargo
 //! warning: secwrap is as correct, only each call maps more of it.

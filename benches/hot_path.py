@@ -10,8 +10,8 @@ spread over, not how much of it runs. LTO leaves the functions of one
 call scattered over the binary's 2.4 MB of text; this script finds the ones
 a warm call runs and names them in a linker script that build.rs passes
 for the `secwrap` binary, which GNU ld and lld place in one output section,
-`.text.hot_path`, ahead of `.text` (`INSERT BEFORE .text`; the default
-script is kept).
+`.text.hot_path`, right after `.text`, next to the `.init`, `.fini` and
+`.iplt` every call runs (`INSERT AFTER .text`; the default script is kept).
 
 How: build secwrap unstripped into target/hot-path, run it under callgrind
 on the calls a build makes most (a warm `-c` in prefix and masquerade
@@ -47,8 +47,9 @@ import bench  # noqa: E402  (write_tree, kconfig_lines, HOST, ROOT)
 SCRIPT = bench.ROOT / "src" / "hot-path.ld"
 
 HEADER = """\
-/* The functions a warm shim call runs, in one output section ahead of
- * `.text`, so that each compile maps and faults in fewer 64 KiB windows of
+/* The functions a warm shim call runs, in one output section right after
+ * `.text` (by the `.init`, `.fini` and `.iplt` every call runs too), so
+ * that each compile maps and faults in fewer 64 KiB windows of
  * secwrap (issue 12; README, "Performance"). build.rs passes this script
  * to the linker for the `secwrap` binary; INSERT keeps the default script.
  *
@@ -160,6 +161,7 @@ def rust_pattern(symbol: str) -> str | None:
 
 def linker_script(functions: list[str]) -> str:
     members = {"libc.a": archive_members("libc.a"), "libgcc_eh.a": archive_members("libgcc_eh.a")}
+    variants = {archive: set(by_symbol.values()) for archive, by_symbol in members.items()}
     rust: list[str] = []
     c: list[str] = []
     for name in functions:
@@ -179,22 +181,29 @@ def linker_script(functions: list[str]) -> str:
             if found is None:
                 continue
             archive, member = found
-            if ISA_VARIANT.search(member):
-                member = member.split("-", 1)[0] + "-*"
+            family = member.split("-", 1)[0].removesuffix(".o")
+            if ISA_VARIANT.search(member) or any(
+                    other.startswith(f"{family}-") and ISA_VARIANT.search(other)
+                    for other in variants[archive]):
+                # One CPU's variant, or the resolver that picks one: every
+                # variant (valgrind may even run its own strcmp).
+                c.append(f"    *{archive}:{family}-*(.text .text.*)")
             line = f"    *{archive}:{member}(.text .text.*)"
-        if line not in c:
-            c.append(line)
-    c += [line for line in ALWAYS if line not in c]
+        c.append(line)
+    c = list(dict.fromkeys(c + ALWAYS))
     body = "\n".join(rust + c)
-    return f"{HEADER}\nSECTIONS\n{{\n  .text.hot_path :\n  {{\n{body}\n  }}\n}}\nINSERT BEFORE .text;\n"
+    return f"{HEADER}\nSECTIONS\n{{\n  .text.hot_path :\n  {{\n{body}\n  }}\n}}\nINSERT AFTER .text;\n"
 
 
-# Members every real call runs that callgrind's runs miss (valgrind starts
-# and spawns the program its own way), as `perf record -e page-faults -d`
-# on a warm call showed them faulting in: glibc's static start's link map,
-# and the signal masks around posix_spawn.
-ALWAYS = ["    *libc.a:dl-object.o(.text .text.*)", "    *libc.a:pthread_sigmask.o(.text .text.*)",
-          "    *libc.a:sigprocmask.o(.text .text.*)"]
+# Members every real call runs that callgrind's runs miss, as `perf record
+# -e page-faults -d` on a warm call showed them faulting in: valgrind starts
+# the program its own way (`_start`; no vDSO, whose link map glibc's static
+# start sets up) and runs posix_spawn's vfork child as a fork it does not
+# trace (the signal masks, execve).
+ALWAYS = ["    *crt1.o(.text .text.*)"] + [
+    f"    *libc.a:{member}(.text .text.*)"
+    for member in ["dl-object.o", "dl-setup_hash.o", "pthread_sigmask.o", "sigprocmask.o", "execve.o"]
+]
 
 
 def main() -> int:
