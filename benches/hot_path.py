@@ -160,38 +160,34 @@ def rust_pattern(symbol: str) -> str | None:
 
 
 def linker_script(functions: list[str]) -> str:
+    """The script, naming `functions` in their order: a warm `-c` runs the
+    first ones, so they share the fewest windows."""
     members = {"libc.a": archive_members("libc.a"), "libgcc_eh.a": archive_members("libgcc_eh.a")}
     variants = {archive: set(by_symbol.values()) for archive, by_symbol in members.items()}
-    rust: list[str] = []
-    c: list[str] = []
+    # Every call runs these; the other CPUs' variants come last.
+    lines = list(ALWAYS)
+    other_variants: list[str] = []
     for name in functions:
         pattern = rust_pattern(name)
         if pattern is not None:
-            line = f"    *(.text.{pattern} .text.unlikely.{pattern})"
-            if line not in rust:
-                rust.append(line)
+            lines.append(f"    *(.text.{pattern} .text.unlikely.{pattern})")
             continue
         if name == "main":
-            line = "    *(.text.main)"
-        elif name == "_start":
-            line = "    *crt1.o(.text .text.*)"
-        else:
-            found = next(((archive, member[name]) for archive, member in members.items() if name in member),
-                         None)
-            if found is None:
-                continue
-            archive, member = found
-            family = member.split("-", 1)[0].removesuffix(".o")
-            if ISA_VARIANT.search(member) or any(
-                    other.startswith(f"{family}-") and ISA_VARIANT.search(other)
-                    for other in variants[archive]):
-                # One CPU's variant, or the resolver that picks one: every
-                # variant (valgrind may even run its own strcmp).
-                c.append(f"    *{archive}:{family}-*(.text .text.*)")
-            line = f"    *{archive}:{member}(.text .text.*)"
-        c.append(line)
-    c = list(dict.fromkeys(c + ALWAYS))
-    body = "\n".join(rust + c)
+            lines.append("    *(.text.main)")
+            continue
+        found = next(((archive, member[name]) for archive, member in members.items() if name in member), None)
+        if found is None:
+            continue
+        archive, member = found
+        lines.append(f"    *{archive}:{member}(.text .text.*)")
+        family = member.split("-", 1)[0].removesuffix(".o")
+        if ISA_VARIANT.search(member) or any(
+                other.startswith(f"{family}-") and ISA_VARIANT.search(other) for other in variants[archive]):
+            # The variant valgrind's CPU picked, or the resolver that picks
+            # one (valgrind may run its own strcmp): the real CPU's may be
+            # another.
+            other_variants.append(f"    *{archive}:{family}-*(.text .text.*)")
+    body = "\n".join(dict.fromkeys(lines + other_variants))
     return f"{HEADER}\nSECTIONS\n{{\n  .text.hot_path :\n  {{\n{body}\n  }}\n}}\nINSERT AFTER .text;\n"
 
 
@@ -202,7 +198,8 @@ def linker_script(functions: list[str]) -> str:
 # trace (the signal masks, execve).
 ALWAYS = ["    *crt1.o(.text .text.*)"] + [
     f"    *libc.a:{member}(.text .text.*)"
-    for member in ["dl-object.o", "dl-setup_hash.o", "pthread_sigmask.o", "sigprocmask.o", "execve.o"]
+    for member in ["dl-object.o", "dl-setup_hash.o", "dl-lookup.o", "pthread_sigmask.o", "sigprocmask.o",
+                   "execve.o"]
 ]
 
 
