@@ -15,7 +15,7 @@ for the `secwrap` binary, which GNU ld and lld place in one output section,
 
 How: build secwrap unstripped into target/hot-path, run it under callgrind
 on the calls a build makes most (a warm `-c` in prefix and masquerade
-mode, `-E`, a link, a quiet `--version`-style call) in a tree like
+mode, a Kbuild `cc-option`-style probe, `-E`, a link, `gcc --version`) in a tree like
 scripts/bench's, with the real gcc, and collect every function that ran.
 Rust functions become patterns without their hash (`17h*E`) or crate
 disambiguators (`Cs*_`), so the list holds across builds and toolchains,
@@ -84,6 +84,8 @@ def functions_run(secwrap: Path, tmp: Path) -> list[str]:
         ("prefix -c", [str(secwrap), "gcc", "-c", "x.c", "-o", "x.o"], env),
         ("masquerade -c", ["gcc", "-c", "x.c", "-o", "x.o"],
          {**env, "PATH": f"{masquerade}:/usr/bin:/bin"}),
+        ("cc-option probe", [str(secwrap), "gcc", "-Werror", "-fno-common", "-c", "-x", "c", "/dev/null",
+                             "-o", "/dev/null"], env),
         ("-E", [str(secwrap), "gcc", "-E", "x.c", "-o", "x.i"], env),
         ("link", [str(secwrap), "gcc", "-shared", "x.o", "-o", "libx.so"], env),
         ("quiet call", [str(secwrap), "gcc", "--version"], env),
