@@ -242,7 +242,6 @@ pub fn exec_replace(
         Err(error) => return error,
     };
     let argv = pointers(&spawn_args.argv);
-    let envp = spawn_args.envp.as_deref().map(pointers);
     let closed = CLOSED_STDIO.load(Ordering::SeqCst);
     // SAFETY: argv and envp are NULL-terminated and outlive the call; the
     // fds closed are the standard ones secwrap occupied with /dev/null.
@@ -252,8 +251,7 @@ pub fn exec_replace(
                 libc::close(fd);
             }
         }
-        let envp = envp.as_ref().map_or(environ, |envp| envp.as_ptr().cast());
-        libc::execve(argv[0], argv.as_ptr().cast(), envp.cast());
+        libc::execve(argv[0], argv.as_ptr().cast(), spawn_args.envp().cast());
     }
     std::io::Error::last_os_error()
 }
@@ -280,7 +278,15 @@ fn c_string(bytes: &[u8]) -> std::io::Result<CString> {
 /// (otherwise the child gets `environ` itself, copied by nobody).
 struct SpawnArgs {
     argv: Vec<CString>,
-    envp: Option<Vec<CString>>,
+    /// NULL-terminated: `environ`'s own entries, but those `env` replaces,
+    /// then `added`. The entries are not copied: a kernel build's `make`
+    /// passes a hundred variables, each a copy and an allocation at every
+    /// compile otherwise.
+    envp: Option<Vec<*const libc::c_char>>,
+    /// The entries `env` sets, which `envp` points into (a `CString`'s
+    /// bytes stay where they are when it moves).
+    #[expect(dead_code, reason = "owns the strings `envp` points into")]
+    added: Vec<CString>,
 }
 
 impl SpawnArgs {
@@ -294,33 +300,54 @@ impl SpawnArgs {
         for arg in args {
             argv.push(c_string(arg.as_bytes())?);
         }
-        let envp = if env.is_empty() {
-            None
-        } else {
-            let mut envp = Vec::new();
-            // SAFETY: `environ` is a NULL-terminated array of C strings;
-            // secwrap is single-threaded here, so nothing edits it meanwhile.
-            unsafe {
-                let mut entry = environ;
-                while !entry.is_null() && !(*entry).is_null() {
-                    let bytes = CStr::from_ptr(*entry).to_bytes();
-                    let key = bytes.split(|&byte| byte == b'=').next().unwrap_or(bytes);
-                    if !env.iter().any(|(name, _)| name.as_bytes() == key) {
-                        envp.push(CString::from(CStr::from_ptr(*entry)));
-                    }
-                    entry = entry.add(1);
-                }
-            }
-            for (name, value) in env {
+        if env.is_empty() {
+            return Ok(SpawnArgs {
+                argv,
+                envp: None,
+                added: Vec::new(),
+            });
+        }
+        let added = env
+            .iter()
+            .map(|(name, value)| {
                 let mut entry = Vec::with_capacity(name.len() + 1 + value.len());
                 entry.extend_from_slice(name.as_bytes());
                 entry.push(b'=');
                 entry.extend_from_slice(value.as_bytes());
-                envp.push(c_string(&entry)?);
+                c_string(&entry)
+            })
+            .collect::<std::io::Result<Vec<CString>>>()?;
+        let mut envp = Vec::new();
+        // SAFETY: `environ` is a NULL-terminated array of C strings;
+        // secwrap is single-threaded here and never edits its environment,
+        // so the entries outlive the spawn or exec these pointers are for.
+        unsafe {
+            let mut entry = environ;
+            while !entry.is_null() && !(*entry).is_null() {
+                let bytes = CStr::from_ptr(*entry).to_bytes();
+                let key = bytes.split(|&byte| byte == b'=').next().unwrap_or(bytes);
+                if !env.iter().any(|(name, _)| name.as_bytes() == key) {
+                    envp.push(*entry);
+                }
+                entry = entry.add(1);
             }
-            Some(envp)
-        };
-        Ok(SpawnArgs { argv, envp })
+        }
+        envp.extend(added.iter().map(|entry| entry.as_ptr()));
+        envp.push(std::ptr::null());
+        Ok(SpawnArgs {
+            argv,
+            envp: Some(envp),
+            added,
+        })
+    }
+
+    /// The environment to hand on: the built one, else `environ`.
+    fn envp(&self) -> *const *const libc::c_char {
+        self.envp.as_ref().map_or(
+            // SAFETY: reading the pointer `environ` holds.
+            unsafe { environ },
+            |envp| envp.as_ptr(),
+        )
     }
 }
 
@@ -354,12 +381,11 @@ fn spawn(
         .map(|cwd| c_string(cwd.as_os_str().as_bytes()))
         .transpose()?;
     let argv = pointers(&spawn_args.argv);
-    let envp = spawn_args.envp.as_deref().map(pointers);
     // SAFETY: every pointer handed to posix_spawn outlives the call
     // (argv/envp/cwd above); the file actions are initialised before use
     // and destroyed after it.
     unsafe {
-        let envp = envp.as_ref().map_or(environ, |envp| envp.as_ptr().cast());
+        let envp = spawn_args.envp();
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         check(libc::posix_spawn_file_actions_init(&mut actions))?;
         let mut attributes: libc::posix_spawnattr_t = std::mem::zeroed();

@@ -188,3 +188,76 @@ compiler_tests! {
         }
     }
 }
+
+/// A compiler that writes its environment on stdout, each entry ended by
+/// a NUL, and succeeds.
+const ENV_DUMP: &str = r#"
+#include <stdio.h>
+#include <string.h>
+extern char **environ;
+int main(void)
+{
+    for (char **entry = environ; *entry; entry++)
+        fwrite(*entry, 1, strlen(*entry) + 1, stdout);
+    return 0;
+}
+"#;
+
+/// The compiler gets secwrap's environment as the build gave it: every
+/// entry, in order, byte for byte (a value that is not UTF-8 included),
+/// then `SECWRAP_DEPTH` (its depth and secwrap's pid), which replaces one
+/// left in the environment (exec.rs hands on `environ`'s own entries,
+/// uncopied).
+#[test]
+fn the_compiler_gets_the_environment_with_only_the_depth_added() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let t = TestEnv::new()
+        .file("env.c", ENV_DUMP)
+        .env("SECWRAP_TEST_BYTES", OsStr::from_bytes(b"\xff=\xfe x"));
+    std::fs::create_dir_all(t.path("bin")).unwrap();
+    let fake = t.path("bin/gcc");
+    t.run_program("gcc", &["-o", fake.to_str().unwrap(), "env.c"])
+        .go();
+    let fake = fake.to_str().unwrap();
+    let entries = |stdout: &[u8]| -> Vec<Vec<u8>> {
+        let mut entries: Vec<Vec<u8>> = stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+        assert_eq!(entries.pop(), Some(Vec::new()), "entries end with a NUL");
+        entries
+    };
+    let text = |entries: &[Vec<u8>]| -> Vec<String> {
+        entries
+            .iter()
+            .map(|entry| String::from_utf8_lossy(entry).into_owned())
+            .collect()
+    };
+    let check = |t: &TestEnv| {
+        let direct = entries(&t.run_program(fake, &["-c", "a.c"]).stdout_any().go().stdout);
+        assert!(direct.contains(&b"SECWRAP_TEST_BYTES=\xff=\xfe x".to_vec()));
+        let mut wrapped = entries(
+            &t.run(&[fake, "-c", "a.c"])
+                .stdout_any()
+                .stderr_any()
+                .go()
+                .stdout,
+        );
+        let depth = String::from_utf8(wrapped.pop().unwrap()).unwrap();
+        let pid = depth
+            .strip_prefix("SECWRAP_DEPTH=1:")
+            .unwrap_or_else(|| panic!("last entry {depth:?}"));
+        assert!(pid.parse::<u32>().is_ok(), "{depth}");
+        let expected: Vec<Vec<u8>> = direct
+            .into_iter()
+            .filter(|entry| !entry.starts_with(b"SECWRAP_DEPTH="))
+            .collect();
+        assert!(
+            wrapped == expected,
+            "{:?}\n!=\n{:?}",
+            text(&wrapped),
+            text(&expected)
+        );
+    };
+    check(&t);
+    let t = t.env("SECWRAP_DEPTH", "7");
+    check(&t);
+}
