@@ -463,12 +463,9 @@ fn a_secwrap_without_secwrap_cli_compiles_and_names_what_is_missing() {
         .go();
 }
 
-/// The shim's binary leaves the subcommands' code out (what every compile
-/// maps is the shim's): clap's help and a subcommand's description are not
-/// in it, while `secwrap-cli` has them.
 /// build.rs links `secwrap` with src/hot-path.ld when the linker takes
 /// it (GNU ld does, so CI's must): the stages of a call then lie in one
-/// output section after `.text`, which a stale list would empty.
+/// output section after `.text`; a list gone stale leaves them out.
 #[test]
 fn the_shim_stages_are_laid_out_together() {
     use object::{Object, ObjectSection, ObjectSymbol};
@@ -502,6 +499,9 @@ fn the_shim_stages_are_laid_out_together() {
     }
 }
 
+/// The shim's binary leaves the subcommands' code out (what every compile
+/// maps is the shim's): clap's help and a subcommand's description are not
+/// in it, while `secwrap-cli` has them.
 #[test]
 fn the_shim_binary_holds_no_subcommand_code() {
     let shim = std::fs::read(SECWRAP).unwrap();
