@@ -24,7 +24,11 @@
 //!
 //! A key is a struct its caller owns (`probe::ProbeKey`,
 //! `config::rules::KconfigKey`), serialised to JSON: the entry's file name
-//! is `<kind>-<hash of that JSON>`, and the entry holds the key itself.
+//! is `<kind>-<hash of that JSON>`, and the entry holds the key itself,
+//! which a read compares in full. So the name's hash need not resist a
+//! chosen collision: SipHash-1-3 (128 bits, fixed keys: the same name in
+//! every version), where the portable SHA-256 was 28k of the 254k
+//! instructions of a warm compile (callgrind).
 //! Paths and arguments in keys are [`OsText`], as in the record: a string
 //! when UTF-8, else `{"bytes": "<base64>"}`, so two flags that differ in a
 //! non-UTF-8 byte are two keys (the hand-joined `\0` strings before
@@ -44,7 +48,6 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::trust::{WORLD_WRITABLE, effective_uid};
-use sha2::{Digest, Sha256};
 
 use crate::record::OsText;
 
@@ -313,8 +316,11 @@ fn write_entry<T: Serialize>(path: &Path, key_text: &str, value: &T) -> std::io:
 }
 
 fn short_hash(text: &str) -> String {
+    use std::hash::Hasher as _;
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    Sha256::digest(text.as_bytes())[..12]
+    let mut hasher = siphasher::sip128::SipHasher13::new();
+    hasher.write(text.as_bytes());
+    siphasher::sip128::Hasher128::finish128(&hasher).as_bytes()[..12]
         .iter()
         .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]])
         .map(char::from)
