@@ -103,39 +103,21 @@ def functions_run(secwrap: Path, tmp: Path) -> list[str]:
                         f"--callgrind-out-file={out}", program, *argv[1:]],
                        cwd=tree, env=call_env, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-        counted = instructions_by_function(out.read_text(errors="replace"))
-        if not counted:
+        ran = functions_in(out.read_text(errors="replace"))
+        if not ran:
             raise SystemExit(f"callgrind recorded nothing for the {what} call")
         # By name within a call: the windows a call touches do not depend
         # on the order of its own functions, and the script stays the same
-        # from one run to the next (instruction counts vary with pids and
-        # times), which `--check` relies on.
+        # from one run to the next, which `--check` relies on.
         seen = set(order)
-        order += [name for name in sorted(counted) if name not in seen]
+        order += [name for name in sorted(ran) if name not in seen]
     return order
 
 
-def instructions_by_function(profile: str) -> dict[str, int]:
-    """Self instructions per function in a callgrind file (`fn=` blocks;
-    `cfn=`/`calls=` lines and the line after each `calls=` are call costs)."""
-    counts: dict[str, int] = {}
-    current = None
-    skip_next = False
-    for line in profile.splitlines():
-        if skip_next:
-            skip_next = False
-            continue
-        if line.startswith("fn="):
-            # `'2` marks a recursion cycle's second instance.
-            current = line[3:].split("'")[0]
-            counts.setdefault(current, 0)
-        elif line.startswith("calls="):
-            skip_next = True
-        elif current and line and (line[0].isdigit() or line[0] in "+-*"):
-            words = line.split()
-            if len(words) >= 2 and words[-1].isdigit():
-                counts[current] += int(words[-1])
-    return counts
+def functions_in(profile: str) -> set[str]:
+    """The functions a callgrind file has costs for: those that ran."""
+    # `'2` marks a recursion cycle's second instance.
+    return {line[3:].split("'")[0] for line in profile.splitlines() if line.startswith("fn=")}
 
 
 def archive_members(archive: str) -> dict[str, str]:
