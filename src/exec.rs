@@ -17,7 +17,7 @@
 //! signal ignored on entry (`nohup`, a background job's SIGINT) gets no
 //! handler: it stays ignored, for secwrap and for the compiler.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
@@ -324,9 +324,7 @@ impl SpawnArgs {
         unsafe {
             let mut entry = environ;
             while !entry.is_null() && !(*entry).is_null() {
-                let bytes = CStr::from_ptr(*entry).to_bytes();
-                let key = bytes.split(|&byte| byte == b'=').next().unwrap_or(bytes);
-                if !env.iter().any(|(name, _)| name.as_bytes() == key) {
+                if !env.iter().any(|(name, _)| names(*entry, name)) {
                     envp.push(*entry);
                 }
                 entry = entry.add(1);
@@ -349,6 +347,24 @@ impl SpawnArgs {
             |envp| envp.as_ptr(),
         )
     }
+}
+
+/// Whether the C string `entry` (`NAME=value`) sets `name`: compared byte
+/// by byte up to the `=`, without measuring the whole entry (a build's
+/// environment holds long values: PATH, make's MAKEFLAGS).
+///
+/// # Safety
+/// `entry` points to a NUL-terminated string.
+unsafe fn names(entry: *const libc::c_char, name: &str) -> bool {
+    let name = name.as_bytes();
+    // SAFETY: each byte read is within the string: the comparison stops at
+    // the first mismatch, and its NUL mismatches every byte of `name`
+    // (which holds none), so `name.len()` is at most the NUL's index.
+    let byte = |index: usize| unsafe { *entry.add(index) as u8 };
+    name.iter()
+        .enumerate()
+        .all(|(index, &expected)| byte(index) == expected)
+        && byte(name.len()) == b'='
 }
 
 /// NULL-terminated pointers to `strings`, for as long as they live.
@@ -520,6 +536,28 @@ fn install_handlers(policy: SignalPolicy) {
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn an_entry_names_a_variable_up_to_its_equals_sign() {
+        for (entry, name, expected) in [
+            (&b"SECWRAP_DEPTH=1:42\0"[..], "SECWRAP_DEPTH", true),
+            (b"SECWRAP_DEPTH=\0", "SECWRAP_DEPTH", true),
+            (b"SECWRAP_DEPTHS=1\0", "SECWRAP_DEPTH", false),
+            (b"SECWRAP_DEPT=1\0", "SECWRAP_DEPTH", false),
+            (b"SECWRAP_DEP\0", "SECWRAP_DEPTH", false),
+            (b"SECWRAP_DEPTH\0", "SECWRAP_DEPTH", false),
+            (b"PATH=/usr/bin\0", "SECWRAP_DEPTH", false),
+        ] {
+            // SAFETY: every entry above ends with a NUL.
+            let named = unsafe { names(entry.as_ptr().cast(), name) };
+            assert_eq!(named, expected, "{entry:?}");
         }
     }
 }
