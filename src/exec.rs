@@ -210,17 +210,12 @@ pub fn run(
 /// entry are on `/dev/null`, as std's runtime would leave them for the
 /// subcommands). Returns only on failure.
 pub fn exec_as(program: &Path, argv: &[OsString]) -> std::io::Error {
-    let strings = match argv
-        .iter()
-        .map(|arg| c_string(arg.as_bytes()))
-        .collect::<std::io::Result<Vec<CString>>>()
-    {
-        Ok(strings) => strings,
-        Err(error) => return error,
-    };
-    let path = match c_string(program.as_os_str().as_bytes()) {
-        Ok(path) => path,
-        Err(error) => return error,
+    let (strings, path) = match (
+        c_strings(argv.iter().map(OsString::as_os_str)),
+        c_string(program.as_os_str().as_bytes()),
+    ) {
+        (Ok(strings), Ok(path)) => (strings, path),
+        (Err(error), _) | (_, Err(error)) => return error,
     };
     let argv = pointers(&strings);
     // SAFETY: path and argv are NUL-terminated and outlive the call.
@@ -295,11 +290,9 @@ impl SpawnArgs {
         args: &[OsString],
         env: &[(&str, &OsStr)],
     ) -> std::io::Result<SpawnArgs> {
-        let mut argv = Vec::with_capacity(args.len() + 1);
-        argv.push(c_string(program.as_os_str().as_bytes())?);
-        for arg in args {
-            argv.push(c_string(arg.as_bytes())?);
-        }
+        let argv = c_strings(
+            std::iter::once(program.as_os_str()).chain(args.iter().map(OsString::as_os_str)),
+        )?;
         if env.is_empty() {
             return Ok(SpawnArgs {
                 argv,
@@ -365,6 +358,11 @@ unsafe fn names(entry: *const libc::c_char, name: &str) -> bool {
         .enumerate()
         .all(|(index, &expected)| byte(index) == expected)
         && byte(name.len()) == b'='
+}
+
+/// [`c_string`] of each word: an argv for `execve`.
+fn c_strings<'a>(words: impl Iterator<Item = &'a OsStr>) -> std::io::Result<Vec<CString>> {
+    words.map(|word| c_string(word.as_bytes())).collect()
 }
 
 /// NULL-terminated pointers to `strings`, for as long as they live.
