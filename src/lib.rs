@@ -7,6 +7,7 @@
 //! `exec` → `record`, orchestrated by `shim`. `compiler` finds the real
 //! program. `cli` holds the subcommands, beside the shim path.
 
+pub mod arena;
 pub mod args;
 pub mod atomic;
 pub mod cache;
