@@ -117,9 +117,20 @@ pub fn prepare_directory(dir: &Path, users: TrustedUsers) -> io::Result<Prepared
     } else {
         dir
     };
-    match std::fs::symlink_metadata(dir) {
-        Ok(_) => {}
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+    // Checked first, as the directory is there on every call but the
+    // first: what is missing shows as NotFound.
+    match check_directories(dir, users) {
+        Ok(shared) => {
+            return Ok(PreparedDirectory {
+                path: dir.to_path_buf(),
+                shared,
+            });
+        }
+        Err(error)
+            if error.kind() == io::ErrorKind::NotFound
+                && std::fs::symlink_metadata(dir)
+                    .is_err_and(|error| error.kind() == io::ErrorKind::NotFound) =>
+        {
             // Nothing is created inside a directory that fails the checks.
             let existing = dir
                 .ancestors()

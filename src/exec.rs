@@ -48,10 +48,25 @@ static CLOSED_STDIO: AtomicU8 = AtomicU8::new(0);
 /// does the same, but forgets they were closed). For the process entry
 /// only, before anything else opens a file.
 pub fn note_closed_stdio() {
+    // One poll(2) for the three, as std's runtime asks: a closed fd comes
+    // back as POLLNVAL.
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll(2) on an array of three initialised pollfds, no wait.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } != -1;
     let mut closed = 0u8;
-    for fd in 0..3 {
-        // SAFETY: fcntl(F_GETFD) on a small integer only queries it.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+    for polled_fd in fds {
+        let fd = polled_fd.fd;
+        let is_closed = if polled {
+            polled_fd.revents & libc::POLLNVAL != 0
+        } else {
+            // SAFETY: fcntl(F_GETFD) on a small integer only queries it.
+            (unsafe { libc::fcntl(fd, libc::F_GETFD) }) == -1
+        };
+        if is_closed {
             closed |= 1 << fd;
             // SAFETY: open(2) with a static path; it takes the lowest
             // free fd, which is `fd` as the lower ones are open.
@@ -102,7 +117,7 @@ fn end_adopted_descendants() {
     }
     // Killing one may orphan its own children to us: a few rounds.
     for _ in 0..16 {
-        let adopted = children_of(std::process::id());
+        let adopted = children_of(crate::invocation::own_pid());
         if adopted.is_empty() {
             return;
         }

@@ -147,7 +147,14 @@ impl Invocation {
 /// `DEPTH:PID`, the pid being this process, which stays an ancestor of
 /// any secwrap its compiler starts (`exec` keeps the pid in pass-through).
 pub fn child_depth(depth: u32) -> OsString {
-    format!("{}:{}", depth + 1, std::process::id()).into()
+    format!("{}:{}", depth + 1, own_pid()).into()
+}
+
+/// This process's pid, asked of the kernel once (glibc no longer caches
+/// it): the depth variable, the record and the orphans' search all name it.
+pub fn own_pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// `DEPTH:PID` (see [`child_depth`]); anything else is not secwrap's.
@@ -161,7 +168,7 @@ fn parse_depth(value: &OsStr) -> Option<(u32, u32)> {
 /// by `exec`, as a wrapper's `exec gcc "$@"` does), as the recursion guard
 /// means. A pid reused since cannot be an ancestor started before us.
 fn is_ancestor(pid: u32) -> bool {
-    let mut current = std::process::id();
+    let mut current = own_pid();
     // Deep enough for any real chain (make, sh, ccache, the driver ...).
     for _ in 0..64 {
         if current == pid {

@@ -30,8 +30,11 @@ pub const STICKY: u32 = 0o1000;
 
 /// The effective uid: whose files secwrap's own are.
 pub fn effective_uid() -> u32 {
+    // Asked once: secwrap never changes its uid, and each owner check
+    // (the cache, its entries, the log's directories) would ask again.
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    *EUID.get_or_init(|| unsafe { libc::geteuid() })
 }
 
 /// Who may own what secwrap finds.

@@ -20,6 +20,7 @@
 pub mod expr;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::path::Path;
 
 /// Every symbol is written with this prefix in `.config`, `auto.conf` and `autoconf.h`.
@@ -171,10 +172,13 @@ pub struct Diagnostic {
 ///
 /// A hash map: a Linux `.config` has ~10,000 symbols sharing long prefixes,
 /// and the ordered map's string comparisons made parsing one cost ~57M
-/// instructions (callgrind), most of a compile's overhead.
+/// instructions (callgrind), most of a compile's overhead. Its hasher has
+/// fixed keys: std's default one asks the kernel for random keys
+/// (`getrandom`) on every call, and the names hashed are those of a file
+/// secwrap already trusts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KconfigValues {
-    values: HashMap<String, KconfigValue>,
+    values: HashMap<String, KconfigValue, BuildHasherDefault<DefaultHasher>>,
 }
 
 impl KconfigValues {

@@ -265,7 +265,7 @@ impl InvocationRecord {
             version: SCHEMA_VERSION,
             secwrap: env!("CARGO_PKG_VERSION").to_string(),
             time: humantime::format_rfc3339_millis(started).to_string(),
-            pid: std::process::id(),
+            pid: crate::invocation::own_pid(),
             build: invocation.build_id.clone(),
             cwd: OsText::new(invocation.cwd.as_os_str()),
             compiler: OsText::new(plan.chain.compiler.as_os_str()),
