@@ -317,10 +317,15 @@ fn write_entry<T: Serialize>(path: &Path, key_text: &str, value: &T) -> std::io:
 
 fn short_hash(text: &str) -> String {
     use std::hash::Hasher as _;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = siphasher::sip128::SipHasher13::new();
     hasher.write(text.as_bytes());
-    siphasher::sip128::Hasher128::finish128(&hasher).as_bytes()[..12]
+    hex(&siphasher::sip128::Hasher128::finish128(&hasher).as_bytes()[..12])
+}
+
+/// `bytes` in lowercase hex, without a `format!` per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
         .iter()
         .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]])
         .map(char::from)

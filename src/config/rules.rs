@@ -6,7 +6,6 @@ use std::path::Path;
 
 use globset::{GlobSet, GlobSetBuilder};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::Config;
 use crate::cache::{DiskCache, FileIdentity};
@@ -186,44 +185,47 @@ impl Config {
     /// A short hash of everything that decides what secwrap adds: the rules,
     /// exclusions and override switch, and the values of the Kconfig
     /// symbols the rules read. Two compiles with equal fingerprints got the
-    /// same treatment.
+    /// same treatment. SipHash-1-3, as the cache's entry names: it tells
+    /// one config from the next (`check --build`'s stale objects), it
+    /// guards nothing, and the portable SHA-256 it replaced was a tenth of
+    /// a warm compile's instructions.
     fn fingerprint(&self, values: &KconfigValues) -> String {
-        let mut hasher = Sha256::new();
-        let mut feed = |part: &str| {
-            hasher.update(part.as_bytes());
-            hasher.update([0u8]);
+        use siphasher::sip128::{Hasher128, SipHasher13};
+        use std::hash::Hasher;
+        let mut hasher = SipHasher13::new();
+        let mut feed = |parts: &[&[u8]]| {
+            parts.iter().for_each(|part| hasher.write(part));
+            hasher.write_u8(0);
         };
         for rule in &self.rules {
-            feed(&rule.name);
-            feed(&rule.when.to_string());
-            rule.cflags.iter().for_each(|flag| feed(flag));
-            feed(if rule.required {
+            feed(&[rule.name.as_bytes()]);
+            feed(&[rule.when.to_string().as_bytes()]);
+            rule.cflags.iter().for_each(|flag| feed(&[flag.as_bytes()]));
+            feed(&[if rule.required {
                 "required"
             } else {
                 "optional"
-            });
-            feed("--ldflags");
-            rule.ldflags.iter().for_each(|flag| feed(flag));
+            }
+            .as_bytes()]);
+            feed(&[b"--ldflags".as_slice()]);
+            rule.ldflags
+                .iter()
+                .for_each(|flag| feed(&[flag.as_bytes()]));
             for symbol in rule.when.symbols() {
-                let value = values.get(&symbol).map(|value| value.as_text());
-                feed(&format!(
-                    "{symbol}={}",
-                    value.as_deref().unwrap_or("<undefined>")
-                ));
+                let value = values.get(&symbol).map(KconfigValue::as_text);
+                let value = value.as_deref().unwrap_or("<undefined>");
+                feed(&[symbol.as_bytes(), b"=", value.as_bytes()]);
             }
         }
         self.exclude_patterns
             .iter()
-            .for_each(|pattern| feed(pattern));
-        feed(if self.override_user_choice {
+            .for_each(|pattern| feed(&[pattern.as_bytes()]));
+        feed(&[if self.override_user_choice {
             "override"
         } else {
             "respect"
-        });
-        let digest = hasher.finalize();
-        digest[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        }
+        .as_bytes()]);
+        crate::cache::hex(&hasher.finish128().as_bytes()[..8])
     }
 }
