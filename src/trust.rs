@@ -62,7 +62,11 @@ impl TrustedUsers {
     /// The process's own: its effective uid, and `cwd`'s owner as root.
     pub fn of_process(cwd: &Path) -> TrustedUsers {
         let euid = effective_uid();
-        let owner = std::fs::metadata(cwd).map_or(euid, |metadata| metadata.uid());
+        // Only root trusts the tree's owner: no stat for anyone else.
+        let owner = match euid {
+            0 => std::fs::metadata(cwd).map_or(euid, |metadata| metadata.uid()),
+            _ => euid,
+        };
         TrustedUsers::new(euid, owner)
     }
 
