@@ -36,6 +36,32 @@ compiler_tests! {
         assert_eq!(out.code(), expected.code(), "{}", out.stderr_text());
     }
 
+    /// A call that allocates far past the shim's 1 MiB arena
+    /// (`src/arena.rs`): a 1.3 MB `.config` of 40,000 symbols parsed
+    /// whole on a cold cache, and a response file of 4,000 words (gcc
+    /// hands cc1 all options, quoted, in one variable of at most 128 KiB).
+    /// The compile is split and recorded as any other, the response file
+    /// passed on as written.
+    fn a_call_past_the_arena_is_split_and_recorded(cc) {
+        let mut kconfig = String::from(LIVEPATCH);
+        for n in 0..40_000 {
+            kconfig.push_str(&format!("CONFIG_FILLER_SYMBOL_{n}=\"value {n}\"\n"));
+        }
+        let words: Vec<String> = (0..4_000).map(|n| format!("-DWORD_{n}=1")).collect();
+        let t = TestEnv::new()
+            .file("a.c", A_C)
+            .kconfig(&kconfig)
+            .config(KCONFIG_TOML)
+            .file("big.rsp", words.join(" "));
+        assert!(kconfig.len() > 1_300_000 && words.join(" ").len() > 45_000);
+        t.run(&[cc, "-c", "a.c", "-o", "a.o", "@big.rsp"]).go();
+        t.assert_split("a.o");
+        let record = t.only_record();
+        assert_eq!(texts(&record.injected), ["-ffunction-sections", "-fdata-sections"]);
+        assert_eq!(texts(&record.argv).last(), Some(&"@big.rsp"));
+        assert_eq!(record.status, Some(0));
+    }
+
     /// `CC @/dev/stdin` with a pipe on stdin: secwrap does not read the
     /// pipe, so the compiler still gets its data (clang reads it and
     /// compiles; gcc cannot seek a pipe and keeps the word literally, as a
