@@ -1769,6 +1769,9 @@ def main() -> int:
     ap.add_argument("--lp-before", default=None, metavar="BINARY",
                     help="livepatch_scale also times BINARY (another build of secwrap, e.g. of an earlier commit) "
                          "on the same trees, round by round with secwrap, and checks it prints the same")
+    ap.add_argument("--compile-rounds", type=int, default=None, metavar="N",
+                    help="rounds of the smallest compile in section 1 (default 1,000; --quick 40): more "
+                         "narrow the intervals, for a margin smaller than 1,000 rounds can show")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (for debugging)")
     ap.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     a = ap.parse_args()
@@ -1784,6 +1787,11 @@ def main() -> int:
             print(f"bench: --log-records must be at least {2 * LINUX_BUILD_RECORDS} (two builds)", file=sys.stderr)
             return 2
         params["log_scale_records"] = a.log_records
+    if a.compile_rounds is not None:
+        if a.compile_rounds < 10:
+            print("bench: --compile-rounds must be at least 10", file=sys.stderr)
+            return 2
+        params["compile_runs"] = a.compile_rounds
     start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="secwrap-bench-"))
     cwd = os.getcwd()
