@@ -56,8 +56,9 @@ impl<const N: usize> Arena<N> {
         (offset < N).then_some(offset)
     }
 
-    /// Bytes the arena has handed out (for the tests).
-    pub fn used(&self) -> usize {
+    /// Bytes the arena has handed out.
+    #[cfg(test)]
+    fn used(&self) -> usize {
         self.top.load(Ordering::Relaxed)
     }
 }
@@ -71,9 +72,10 @@ impl<const N: usize> Default for Arena<N> {
 // SAFETY: every block is either the arena's (aligned as asked, inside
 // `space`, handed out once) or `System`'s, and each is given back to the
 // one it came from, as `offset_of` tells them apart.
+//
+// Each method is `inline(never)`: inlined into every allocation's site,
+// they made the binary 200 KB bigger.
 unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
-    // One copy, called: inlined into each allocation's site, it made
-    // the binary 200 KB bigger.
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let base = self.base();
@@ -95,8 +97,6 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
         }
     }
 
-    // One copy, called: inlined into each allocation's site, it made
-    // the binary 200 KB bigger.
     #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match self.offset_of(ptr) {
@@ -115,8 +115,6 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
         }
     }
 
-    // One copy, called: inlined into each allocation's site, it made
-    // the binary 200 KB bigger.
     #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let Some(start) = self.offset_of(ptr) else {

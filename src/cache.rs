@@ -322,7 +322,8 @@ fn short_hash(text: &str) -> String {
     hex(&siphasher::sip128::Hasher128::finish128(&hasher).as_bytes()[..12])
 }
 
-/// `bytes` in lowercase hex, without a `format!` per byte.
+/// `bytes` in lowercase hex, without a `format!` per byte: the one hex
+/// encoder of cache names, fingerprints, markers and the log's index.
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     bytes

@@ -56,10 +56,7 @@ pub fn first_to_claim(dir: Option<&Path>, key: &impl Serialize) -> bool {
     };
     let key = serde_json::to_vec(key).unwrap_or_default();
     let digest = Sha256::digest(&key);
-    let name: String = digest[..12]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let name = crate::cache::hex(&digest[..12]);
     let marker = dir.join(format!("warned-{name}"));
     match OpenOptions::new()
         .write(true)

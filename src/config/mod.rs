@@ -590,10 +590,7 @@ pub const LOG_OFF: &str = "off";
 pub fn default_log(state_dir: &Path, tree: &Path) -> PathBuf {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(tree.as_os_str().as_bytes());
-    let hash: String = digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let hash = crate::cache::hex(&digest[..8]);
     let name: String = tree
         .file_name()
         .map(|name| name.to_string_lossy())

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::Refused;
+use crate::cache::hex;
 use crate::record::history::{Build, BuildsTally, RecordFacts, build_of};
 use crate::record::reader::{Damage, Line, Parsed, for_each_line};
 use crate::record::stats::Stats;
@@ -477,10 +478,6 @@ fn hashes(file: &File, len: u64) -> io::Result<(String, String)> {
         read(0, len.min(HASHED))?,
         read(len.saturating_sub(HASHED), len)?,
     ))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The index at `index`, if it describes a prefix of the log open as
